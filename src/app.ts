@@ -1,0 +1,122 @@
+/**
+ * The composition root: configuration → database (migrated) → first-start bootstrap → services →
+ * HTTP server. Builds everything, listens on nothing; `listen()` and `close()` are separate so tests
+ * can drive the app with inject() or on port 0. Later capabilities (object storage, MQTT gateway, logs,
+ * web UI) are wired here, each as a service handed to the transports that use it.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config/config.ts';
+import { type Database, openDatabase } from './db/database.ts';
+import { TokenService } from './features/auth/token.service.ts';
+import { type BootstrapResult, bootstrap } from './features/bootstrap.ts';
+import { UserService } from './features/users/user.service.ts';
+import { PublicAddresses } from './http/public-address.ts';
+import { createHttpServer } from './http/server.ts';
+import { createLogger, type Logger } from './shared/logger.ts';
+import { StartupError } from './shared/startup-error.ts';
+import { VERSION } from './shared/version.ts';
+
+export interface BuildAppOptions {
+  logger?: Logger;
+  /** Current time in epoch ms; tests move it to expire tokens. */
+  now?: () => number;
+}
+
+export interface SkyvaultApp {
+  config: Config;
+  http: FastifyInstance;
+  database: Database;
+  logger: Logger;
+  bootstrap: BootstrapResult;
+  /** Starts the listeners; resolves with the bound addresses (the ports chosen when 0 was asked). */
+  listen(): Promise<ListeningAddresses>;
+  close(): Promise<void>;
+}
+
+export interface ListeningAddresses {
+  http: { protocol: 'http' | 'https'; host: string; port: number };
+}
+
+export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<SkyvaultApp> {
+  const logger = options.logger ?? createLogger(config.log.level);
+  const now = options.now ?? Date.now;
+  const database = await openDatabase(config.database);
+  try {
+    const boot = await bootstrap(database.db, {
+      adminUsername: config.admin.username,
+      adminPassword: config.admin.password,
+      jwtSecret: config.auth.jwtSecret,
+      now: now(),
+    });
+    const tokens = new TokenService({
+      secret: boot.jwtSecret,
+      ttlSeconds: config.auth.tokenTtlSeconds,
+      refreshWindowSeconds: config.auth.refreshWindowSeconds,
+      now,
+    });
+    const users = new UserService(database.db, tokens);
+    const addresses = new PublicAddresses({
+      publicUrl: config.http.publicUrl,
+      mqttPublicUrl: config.mqtt.publicUrl,
+      mqttPort: () => config.mqtt.port,
+    });
+    const http = await createHttpServer({
+      config,
+      logger,
+      database,
+      tokens,
+      users,
+      addresses,
+      version: VERSION,
+    });
+    await http.ready();
+
+    let closed = false;
+    return {
+      config,
+      http,
+      database,
+      logger,
+      bootstrap: boot,
+      async listen() {
+        try {
+          await http.listen({ host: config.http.host, port: config.http.port });
+        } catch (error) {
+          throw listenError(error, 'SKYVAULT_HTTP_PORT', config.http.host, config.http.port);
+        }
+        const address = http.server.address();
+        const port = typeof address === 'object' && address ? address.port : config.http.port;
+        return { http: { protocol: config.http.tls ? 'https' : 'http', host: config.http.host, port } };
+      },
+      async close() {
+        if (closed) return;
+        closed = true;
+        await http.close();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
+function listenError(error: unknown, setting: string, host: string, port: number): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new StartupError(
+      `Port ${port} is already in use on ${host}: stop the program using it or set ${setting} to another port (0 picks a free one).`,
+      { cause: error },
+    );
+  }
+  if (code === 'EACCES') {
+    return new StartupError(
+      `Port ${port} needs more privileges than Skyvault has: set ${setting} to a port above 1023, or put a reverse proxy in front.`,
+      { cause: error },
+    );
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return new StartupError(`SKYVAULT_HOST ${host} is not an address of this machine.`, { cause: error });
+  }
+  return error as Error;
+}

@@ -1,0 +1,73 @@
+/**
+ * The configuration contract (product.md, "Configuration contract"): every setting Skyvault reads, its
+ * default and its meaning. docs/configuration.md documents exactly these names (a test checks it).
+ */
+export interface SettingSpec {
+  /** Default as the operator would write it; undefined when unset by default. */
+  default?: string;
+  /** One line for the docs. */
+  doc: string;
+  /** Secrets are never printed or logged. */
+  secret?: boolean;
+}
+
+export const SETTINGS = {
+  SKYVAULT_CONFIG: {
+    doc: 'Path of an optional JSON config file whose keys are these variable names; the environment wins over it.',
+  },
+  SKYVAULT_HOST: { default: '0.0.0.0', doc: 'Address the HTTP listener binds to.' },
+  SKYVAULT_HTTP_PORT: {
+    default: '8080',
+    doc: 'HTTP port; 0 picks a free port (the chosen port is printed).',
+  },
+  SKYVAULT_PUBLIC_URL: {
+    doc: 'Base URL devices and browsers use to reach the HTTP API; derived from each request (Host, X-Forwarded-*) when unset.',
+  },
+  SKYVAULT_TRUST_PROXY: {
+    default: 'loopback,linklocal,uniquelocal',
+    doc: 'Which peers may set X-Forwarded-* headers: true, false, or a comma list of addresses, CIDR ranges and the names loopback, linklocal, uniquelocal.',
+  },
+  SKYVAULT_HTTP_BODY_LIMIT: {
+    default: '1048576',
+    doc: 'Largest JSON request body accepted, in bytes; larger bodies get HTTP 413.',
+  },
+  SKYVAULT_TLS_CERT: {
+    doc: 'PEM certificate (chain) file; with SKYVAULT_TLS_KEY the HTTP listener serves HTTPS directly.',
+  },
+  SKYVAULT_TLS_KEY: { doc: 'PEM private key file for SKYVAULT_TLS_CERT.', secret: true },
+  SKYVAULT_DATA_DIR: {
+    default: './data',
+    doc: 'Directory for the SQLite database, the embedded object store and generated secrets.',
+  },
+  SKYVAULT_DATABASE_URL: {
+    doc: 'postgres://user:password@host:port/database selects PostgreSQL; unset means SQLite in the data directory. Its password is masked wherever the URL is printed.',
+  },
+  SKYVAULT_MQTT_PORT: { default: '1883', doc: 'Embedded MQTT broker TCP port.' },
+  SKYVAULT_MQTT_PUBLIC_URL: {
+    doc: 'MQTT address devices are told (tcp://, ssl://, ws:// or wss://); derived from the HTTP host and SKYVAULT_MQTT_PORT when unset.',
+  },
+  SKYVAULT_ADMIN_USERNAME: {
+    default: 'admin',
+    doc: 'Username of the admin user created on first start in the default workspace.',
+  },
+  SKYVAULT_ADMIN_PASSWORD: {
+    doc: 'Password of that admin user on first start; unset generates one and prints it once.',
+    secret: true,
+  },
+  SKYVAULT_JWT_SECRET: {
+    doc: 'Key that signs access tokens (at least 32 characters); unset generates one on first start and keeps it in the database.',
+    secret: true,
+  },
+  SKYVAULT_TOKEN_TTL: { default: '86400', doc: 'Lifetime of an access token, in seconds.' },
+  SKYVAULT_TOKEN_REFRESH_WINDOW: {
+    default: '604800',
+    doc: 'How long after expiry a token may still be exchanged for a new one at token/refresh, in seconds.',
+  },
+  SKYVAULT_LOG_LEVEL: {
+    default: 'info',
+    doc: 'Log level: fatal, error, warn, info, debug, trace or silent. Logs are JSON lines on standard output.',
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingName = keyof typeof SETTINGS;
+export const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];

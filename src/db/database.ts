@@ -1,0 +1,136 @@
+/**
+ * Opens the database the configuration names (SQLite file in the data directory by default, PostgreSQL
+ * with SKYVAULT_DATABASE_URL), brings its schema up to date, and gives the rest of Skyvault one typed
+ * Kysely instance for both dialects.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { DatabaseConfig } from '../config/config.ts';
+import { redactUrl } from '../config/parsers.ts';
+import { StartupError } from '../shared/startup-error.ts';
+import { migrations } from './migrations/index.ts';
+import type { DB } from './schema.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Database {
+  db: Kysely<DB>;
+  dialect: Dialect;
+  /** Resolves when the database answers a trivial query; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** PostgreSQL type id of int8/bigint: returned as a JS number (epoch ms and byte sizes fit in 2^53). */
+const PG_INT8_OID = 20;
+
+export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+  const database = config.kind === 'sqlite' ? openSqlite(config.file) : await openPostgres(config.url);
+  try {
+    await migrateToLatest(database.db);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return database;
+}
+
+function openSqlite(file: string): Database {
+  let connection: BetterSqlite3.Database;
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    connection = new BetterSqlite3(file);
+    connection.pragma('journal_mode = WAL');
+    connection.pragma('synchronous = NORMAL');
+    connection.pragma('foreign_keys = ON');
+    connection.pragma('busy_timeout = 5000');
+  } catch (error) {
+    throw new StartupError(
+      `The SQLite database ${file} cannot be opened (${reason(error)}); check that SKYVAULT_DATA_DIR is writable.`,
+      { cause: error },
+    );
+  }
+  const db = new Kysely<DB>({
+    dialect: new SqliteDialect({ database: connection }),
+    plugins: [new CamelCasePlugin()],
+  });
+  return {
+    db,
+    dialect: 'sqlite',
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    connectionTimeoutMillis: 5000,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === PG_INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  try {
+    const client = await pool.connect();
+    client.release();
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new StartupError(
+      `PostgreSQL at ${redactUrl(url)} cannot be reached (${reason(error)}); check SKYVAULT_DATABASE_URL and that the server is running.`,
+      { cause: error },
+    );
+  }
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
+  return {
+    db,
+    dialect: 'postgres',
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+/** Applies pending migrations. Safe with several instances starting at once (Kysely takes a lock). */
+export async function migrateToLatest(db: Kysely<DB>): Promise<string[]> {
+  const migrator = new Migrator({
+    db: db.withoutPlugins() as Kysely<unknown>,
+    provider: { getMigrations: async () => migrations },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new StartupError(`Database migration ${failed} failed: ${reason(error)}.`, { cause: error });
+  }
+  return (results ?? []).map((r) => r.migrationName);
+}
+
+/** A short human reason for a driver error, e.g. "connection refused", "database \"x\" does not exist". */
+function reason(error: unknown): string {
+  const e = error as { code?: string; message?: string; errors?: unknown[] };
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'unknown host';
+    case 'ETIMEDOUT':
+      return 'timed out';
+    case 'EACCES':
+      return 'permission denied';
+    case 'SQLITE_CANTOPEN':
+      return 'cannot open the file';
+  }
+  // node-postgres reports "connect ECONNREFUSED" for each address as an AggregateError.
+  if (e.errors?.length) return reason(e.errors[0]);
+  return e.message?.trim() || String(error);
+}

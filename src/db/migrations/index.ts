@@ -1,0 +1,11 @@
+/**
+ * Every migration, in order. Listed explicitly (not read from the folder) so the set is the same however
+ * Skyvault is run or bundled. Migrations use Kysely's schema builder so one file serves SQLite and
+ * PostgreSQL; production is forward-only (`down` is for development).
+ */
+import type { Migration } from 'kysely';
+import * as m0001 from './0001-init.ts';
+
+export const migrations: Record<string, Migration> = {
+  '0001-init': m0001,
+};

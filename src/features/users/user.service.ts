@@ -1,0 +1,90 @@
+/**
+ * Login, token refresh and the current user: the rules behind the DJI `manage` login endpoints
+ * (dji-protocol.md §7.1). Transport-free: returns domain values, throws AppError.
+ */
+import type { Kysely } from 'kysely';
+import type { DB, UserType } from '../../db/schema.ts';
+import { AppError } from '../../shared/app-error.ts';
+import type { TokenClaims, TokenService } from '../auth/token.service.ts';
+import { type Workspace, WorkspaceRepo } from '../workspaces/workspace.repo.ts';
+import { UNUSABLE_PASSWORD_HASH, verifyPassword } from './password.ts';
+import { type User, type UserListItem, UserRepo } from './user.repo.ts';
+
+export interface Session {
+  user: User;
+  workspace: Workspace;
+  accessToken: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+}
+
+export interface Page {
+  page: number;
+  pageSize: number;
+}
+
+export class UserService {
+  private readonly users: UserRepo;
+  private readonly workspaces: WorkspaceRepo;
+
+  constructor(
+    db: Kysely<DB>,
+    private readonly tokens: TokenService,
+  ) {
+    this.users = new UserRepo(db);
+    this.workspaces = new WorkspaceRepo(db);
+  }
+
+  /**
+   * Checks the password and opens a session. `flag` is the client (1 web, 2 Pilot); unlike DJI's demo
+   * any user may log in from either client, so one account works in the browser and in Pilot 2.
+   * Unknown user and wrong password give the same answer, after the same amount of work.
+   */
+  async login(username: string, password: string, _flag: UserType): Promise<Session> {
+    const user = await this.users.findByUsername(username);
+    const valid = await verifyPassword(password, user?.passwordHash ?? UNUSABLE_PASSWORD_HASH);
+    if (!user || !valid) throw new AppError('InvalidCredentials');
+    return this.openSession(user);
+  }
+
+  /** A new token for the holder of a valid (or recently expired) one, if its user still exists. */
+  async refresh(token: string | undefined): Promise<Session> {
+    const claims = await this.tokens.verifyForRefresh(token);
+    const user = await this.users.findById(claims.userId);
+    if (!user || user.workspaceId !== claims.workspaceId) throw new AppError('TokenInvalid');
+    return this.openSession(user);
+  }
+
+  async current(claims: TokenClaims): Promise<{ user: User; workspace: Workspace }> {
+    const user = await this.users.findById(claims.userId);
+    if (!user) throw new AppError('UserNotFound');
+    const workspace = await this.workspaces.findById(user.workspaceId);
+    if (!workspace) throw new AppError('WorkspaceNotFound');
+    return { user, workspace };
+  }
+
+  async currentWorkspace(claims: TokenClaims): Promise<Workspace> {
+    const workspace = await this.workspaces.findById(claims.workspaceId);
+    if (!workspace) throw new AppError('WorkspaceNotFound');
+    return workspace;
+  }
+
+  async list(workspaceId: string, page: Page): Promise<{ items: UserListItem[]; total: number }> {
+    return this.users.listByWorkspace(workspaceId, {
+      offset: (page.page - 1) * page.pageSize,
+      limit: page.pageSize,
+    });
+  }
+
+  private async openSession(user: User): Promise<Session> {
+    const workspace = await this.workspaces.findById(user.workspaceId);
+    if (!workspace) throw new AppError('WorkspaceNotFound');
+    const { token, expiresAt } = await this.tokens.issue({
+      userId: user.id,
+      username: user.username,
+      userType: user.userType,
+      workspaceId: user.workspaceId,
+    });
+    return { user, workspace, accessToken: token, expiresAt };
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Authentication by default. Registered in the context that holds every API route: each route needs a
+ * valid `x-auth-token` unless it declares `config: { public: true }`, and each route whose path has a
+ * `:workspace_id` parameter is refused (403) when the token belongs to another workspace
+ * (dji-protocol.md §10.15). 401 is reserved for a missing, invalid or expired token, since Pilot 2
+ * logs the pilot out of the cloud on 401.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TokenClaims, TokenService } from '../../features/auth/token.service.ts';
+import { AppError } from '../../shared/app-error.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified token's claims; null on public routes. */
+    auth: TokenClaims | null;
+  }
+  interface FastifyContextConfig {
+    /** true = no token needed (login, token refresh). */
+    public?: boolean;
+  }
+}
+
+export const TOKEN_HEADER = 'x-auth-token';
+
+export function tokenOf(request: FastifyRequest): string | undefined {
+  const value = request.headers[TOKEN_HEADER];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function installAuth(app: FastifyInstance, tokens: TokenService): void {
+  app.decorateRequest('auth', null);
+
+  // Paths name the workspace `:workspace_id` everywhere, so the check below cannot be sidestepped by a
+  // route that spells it differently.
+  app.addHook('onRoute', (route) => {
+    const params = [...route.url.matchAll(/:(\w+)/g)].map((m) => m[1] ?? '');
+    const odd = params.find((p) => /workspace|^ws$/i.test(p) && p !== 'workspace_id');
+    if (odd) throw new Error(`route ${route.url}: name the workspace parameter :workspace_id, not :${odd}`);
+    if (params.includes('workspace_id') && route.config?.public) {
+      throw new Error(`route ${route.url}: a workspace-scoped route cannot be public`);
+    }
+  });
+
+  app.addHook('onRequest', async (request) => {
+    if (request.is404 || request.routeOptions.config.public) return;
+    const claims = await tokens.verify(tokenOf(request));
+    request.auth = claims;
+    const workspaceId = (request.params as Record<string, string | undefined>).workspace_id;
+    if (workspaceId !== undefined && workspaceId !== claims.workspaceId) {
+      throw new AppError('WorkspaceForbidden');
+    }
+  });
+}

@@ -1,0 +1,33 @@
+/**
+ * The addresses Skyvault tells clients: the HTTP base URL and the MQTT address devices connect to.
+ * Fixed by configuration, or else derived from how the client reached this request (Host and, from
+ * trusted proxies, X-Forwarded-Proto/Host), so a Pilot on the LAN is told the LAN address it used.
+ */
+import type { FastifyRequest } from 'fastify';
+
+export interface PublicAddressOptions {
+  publicUrl: string | undefined;
+  mqttPublicUrl: string | undefined;
+  /** The MQTT port devices connect to when no public MQTT URL is configured. */
+  mqttPort: () => number;
+}
+
+export class PublicAddresses {
+  constructor(private readonly options: PublicAddressOptions) {}
+
+  baseUrl(request: FastifyRequest): string {
+    return this.options.publicUrl ?? `${request.protocol}://${request.host}`;
+  }
+
+  /** DJI `mqtt_addr`: `tcp://host:port` (or the configured ssl/ws/wss URL). */
+  mqttAddress(request: FastifyRequest): string {
+    if (this.options.mqttPublicUrl) return this.options.mqttPublicUrl;
+    let host: string;
+    try {
+      host = new URL(this.baseUrl(request)).hostname;
+    } catch {
+      host = request.hostname;
+    }
+    return `tcp://${host}:${this.options.mqttPort()}`;
+  }
+}

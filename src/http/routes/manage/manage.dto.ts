@@ -1,0 +1,75 @@
+/**
+ * Wire shapes of the DJI `manage` module (dji-protocol.md §7.1), snake_case as DJI's clients expect,
+ * and the mappers from domain rows to them.
+ */
+import { Type } from 'typebox';
+import type { User, UserListItem } from '../../../features/users/user.repo.ts';
+import type { Workspace } from '../../../features/workspaces/workspace.repo.ts';
+import { formatDjiDateTime } from '../../../shared/time.ts';
+
+export const UserDto = Type.Object({
+  user_id: Type.String(),
+  username: Type.String(),
+  workspace_id: Type.String({ format: 'uuid' }),
+  user_type: Type.Integer({ description: '1 web user, 2 pilot' }),
+  mqtt_username: Type.String(),
+  mqtt_password: Type.String(),
+  mqtt_addr: Type.String({ description: 'tcp|ssl|ws|wss://host:port the device logs in to' }),
+});
+
+export const SessionDto = Type.Object({
+  ...UserDto.properties,
+  access_token: Type.String({ description: 'send as the x-auth-token header' }),
+  expires_at: Type.Integer({ description: 'token expiry, epoch seconds' }),
+});
+
+export const WorkspaceDto = Type.Object({
+  workspace_id: Type.String({ format: 'uuid' }),
+  workspace_name: Type.String(),
+  workspace_desc: Type.String(),
+  platform_name: Type.String(),
+  bind_code: Type.String({ description: 'code an installer enters in Pilot 2 to bind a dock' }),
+});
+
+export const UserListItemDto = Type.Object({
+  user_id: Type.String(),
+  username: Type.String(),
+  workspace_name: Type.String(),
+  user_type: Type.Integer(),
+  mqtt_username: Type.String(),
+  create_time: Type.String({ description: 'yyyy-MM-dd HH:mm:ss, server time zone' }),
+});
+
+export function userDto(user: User, mqttAddr: string) {
+  return {
+    user_id: user.id,
+    username: user.username,
+    workspace_id: user.workspaceId,
+    user_type: user.userType,
+    mqtt_username: user.mqttUsername,
+    mqtt_password: user.mqttPassword,
+    mqtt_addr: mqttAddr,
+  };
+}
+
+export function workspaceDto(workspace: Workspace) {
+  return {
+    workspace_id: workspace.id,
+    workspace_name: workspace.name,
+    workspace_desc: workspace.description,
+    platform_name: workspace.platformName,
+    bind_code: workspace.bindCode,
+  };
+}
+
+/** A user as listed to the workspace: without the MQTT password, which only its owner sees. */
+export function userListItemDto(user: UserListItem) {
+  return {
+    user_id: user.id,
+    username: user.username,
+    workspace_name: user.workspaceName,
+    user_type: user.userType,
+    mqtt_username: user.mqttUsername,
+    create_time: formatDjiDateTime(user.createdAt),
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * The Fastify application, built but not listening (listening is main.ts's job, so tests use inject()).
+ * Everything cross-cutting is set here: logging, limits, the DJI error envelope, JSON parsing, CORS,
+ * OpenAPI at /docs; then public routes, then every other route inside the authenticated context.
+ */
+import { createSecureContext } from 'node:tls';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Config } from '../config/config.ts';
+import type { Database } from '../db/database.ts';
+import type { TokenService } from '../features/auth/token.service.ts';
+import type { UserService } from '../features/users/user.service.ts';
+import type { Logger } from '../shared/logger.ts';
+import { StartupError } from '../shared/startup-error.ts';
+import { ErrorEnvelope } from './envelope.ts';
+import { installErrorHandling } from './errors.ts';
+import { installAuth, TOKEN_HEADER } from './plugins/auth.ts';
+import type { PublicAddresses } from './public-address.ts';
+import { healthRoutes } from './routes/health.routes.ts';
+import { sessionRoutes } from './routes/manage/session.routes.ts';
+import { userRoutes } from './routes/manage/users.routes.ts';
+
+export interface HttpDeps {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  tokens: TokenService;
+  users: UserService;
+  addresses: PublicAddresses;
+  version: string;
+}
+
+export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    ...(config.http.tls ? { https: tlsOptions(config.http.tls) } : {}),
+    bodyLimit: config.http.bodyLimitBytes,
+    trustProxy: config.http.trustProxy,
+    requestIdHeader: 'x-request-id',
+    // Pilot 2 is often configured with a trailing "/" on the host, so paths arrive as //media/api/…
+    routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  installErrorHandling(app);
+  installJsonParser(app);
+  app.addSchema(ErrorEnvelope);
+
+  // DJI's demo web front end may run on another origin; tokens travel in a header, not cookies.
+  await app.register(cors, {
+    origin: true,
+    methods: ['GET', 'POST', 'PUT', 'DELETE'],
+    allowedHeaders: ['content-type', TOKEN_HEADER, 'x-request-id'],
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Skyvault API',
+        version: deps.version,
+        description:
+          'DJI Cloud API endpoints (DJI envelope {code, message, data}) and the Skyvault management API. Authenticate with the access token from /manage/api/v1/login in the x-auth-token header.',
+      },
+      components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: TOKEN_HEADER } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes, { database: deps.database });
+  await app.register(authenticatedRoutes, deps);
+  return app;
+}
+
+/** Every API route, inside the context where a token is required unless a route is marked public. */
+const authenticatedRoutes: FastifyPluginAsync<HttpDeps> = async (api, deps) => {
+  installAuth(api, deps.tokens);
+  await api.register(sessionRoutes, { users: deps.users, addresses: deps.addresses });
+  await api.register(userRoutes, { users: deps.users, addresses: deps.addresses });
+};
+
+/**
+ * Fastify's JSON parser, except that an empty body counts as no body: some clients send
+ * `Content-Type: application/json` with nothing (token/refresh has no payload), which is not an error.
+ */
+function installJsonParser(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    return parseJson(request, text, done);
+  });
+}
+
+function tlsOptions(tls: NonNullable<Config['http']['tls']>) {
+  try {
+    createSecureContext({ cert: tls.cert, key: tls.key });
+  } catch (error) {
+    throw new StartupError(
+      `SKYVAULT_TLS_CERT (${tls.certFile}) and SKYVAULT_TLS_KEY (${tls.keyFile}) are not a usable PEM certificate and matching private key: ${(error as Error).message}.`,
+      { cause: error },
+    );
+  }
+  return { cert: tls.cert, key: tls.key };
+}

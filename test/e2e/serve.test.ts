@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { runCli } from '../helpers/cli.ts';
+import { createFreshDatabase } from '../helpers/databases.ts';
+import { tempDir } from '../helpers/test-app.ts';
+
+const baseEnv = (dataDir: string) => ({
+  SKYVAULT_DATA_DIR: dataDir,
+  SKYVAULT_HTTP_PORT: '0',
+  SKYVAULT_HOST: '127.0.0.1',
+  SKYVAULT_LOG_LEVEL: 'warn',
+});
+
+function urlOf(stdout: string): string {
+  const match = /Web and API:\s+(https?:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+  assert.ok(match, `no URL in:\n${stdout}`);
+  return match[1]!;
+}
+
+async function postJson(url: string, body: unknown, token?: string) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { 'x-auth-token': token } : {}) },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    body: (await response.json()) as { code: number; message: string; data: Record<string, string> },
+  };
+}
+
+/** A stack trace line, which an operator mistake must never print. */
+const STACK_LINE = /^\s+at .+\(.+:\d+:\d+\)$/m;
+
+describe('skyvault serve', () => {
+  it('starts on embedded defaults, prints where to go and a one-time admin password, and stops on SIGTERM', async () => {
+    const dataDir = tempDir();
+    const cli = runCli(['serve'], baseEnv(dataDir));
+    const stdout = await cli.waitFor('Try it:');
+    const base = urlOf(stdout);
+    assert.match(stdout, /Skyvault \d+\.\d+\.\d+ is ready\./);
+    assert.match(stdout, new RegExp(`API reference:\\s+${base}/docs`));
+    assert.match(stdout, /Database:\s+SQLite .*skyvault\.db/);
+    assert.match(stdout, /bind code [A-Z2-9]{6}/);
+    const password = /Admin login:\s+username "admin", password "([^"]+)"/.exec(stdout)?.[1];
+    assert.ok(password, 'the generated password is printed');
+    assert.match(stdout, /shown only this once/);
+
+    const login = await postJson(`${base}/manage/api/v1/login`, { username: 'admin', password, flag: 1 });
+    assert.equal(login.body.code, 0);
+    const current = await fetch(`${base}/manage/api/v1/users/current`, {
+      headers: { 'x-auth-token': login.body.data.access_token! },
+    });
+    assert.equal(((await current.json()) as { data: { username: string } }).data.username, 'admin');
+    assert.equal(await cli.stop('SIGTERM'), 0);
+
+    // Second start on the same data: no new password, the old one still works.
+    const again = runCli(['serve'], baseEnv(dataDir));
+    const stdout2 = await again.waitFor('Try it:');
+    assert.doesNotMatch(stdout2, /password "/);
+    assert.match(stdout2, /admin user "admin" created on first start/);
+    const relogin = await postJson(`${urlOf(stdout2)}/manage/api/v1/login`, {
+      username: 'admin',
+      password,
+      flag: 2,
+    });
+    assert.equal(relogin.body.code, 0);
+    assert.equal(await again.stop('SIGINT'), 0);
+  });
+
+  it('refuses a port that is taken with one sentence and exit code 1', async () => {
+    const blocker = createServer();
+    blocker.listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const cli = runCli(['serve'], { ...baseEnv(tempDir()), SKYVAULT_HTTP_PORT: String(port) });
+      assert.equal(await cli.exited(), 1);
+      assert.match(
+        cli.stderr(),
+        new RegExp(
+          `Skyvault cannot start: Port ${port} is already in use on 127\\.0\\.0\\.1: .*SKYVAULT_HTTP_PORT`,
+        ),
+      );
+      assert.doesNotMatch(cli.stderr(), STACK_LINE);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('lists every bad setting, one sentence each, and exits 1 without a stack trace', async () => {
+    const cli = runCli(['serve'], {
+      ...baseEnv(tempDir()),
+      SKYVAULT_HTTP_PORT: 'eighty',
+      SKYVAULT_LOG_LEVEL: 'loud',
+      SKYVAULT_STORAG: 'x',
+    });
+    assert.equal(await cli.exited(), 1);
+    const err = cli.stderr();
+    assert.match(err, /Warning: SKYVAULT_STORAG is not a Skyvault setting/);
+    assert.match(err, /^- SKYVAULT_HTTP_PORT must be a port number from 0 to 65535, not "eighty"\.$/m);
+    assert.match(err, /^- SKYVAULT_LOG_LEVEL must be one of /m);
+    assert.doesNotMatch(err, STACK_LINE);
+  });
+
+  it('explains an unreachable PostgreSQL and exits 1', async () => {
+    const cli = runCli(['serve'], {
+      ...baseEnv(tempDir()),
+      SKYVAULT_DATABASE_URL: 'postgres://skyvault:pw@127.0.0.1:1/skyvault',
+    });
+    assert.equal(await cli.exited(), 1);
+    assert.match(
+      cli.stderr(),
+      /PostgreSQL at postgres:\/\/skyvault:\*\*\*@127\.0\.0\.1:1\/skyvault cannot be reached \(connection refused\)/,
+    );
+    assert.doesNotMatch(cli.stderr(), STACK_LINE);
+  });
+
+  it('rejects unknown commands and shows help', async () => {
+    const cli = runCli(['frobnicate'], {});
+    assert.equal(await cli.exited(), 2);
+    assert.match(cli.stderr(), /Unknown command "frobnicate"/);
+    const help = runCli(['help'], {});
+    assert.equal(await help.exited(), 0);
+    assert.match(help.stdout(), /serve \[--config FILE\]/);
+  });
+
+  it('serves HTTPS directly with SKYVAULT_TLS_CERT and SKYVAULT_TLS_KEY', async () => {
+    const dir = tempDir();
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const cli = runCli(['serve'], {
+      ...baseEnv(dir),
+      SKYVAULT_TLS_CERT: cert,
+      SKYVAULT_TLS_KEY: key,
+      SKYVAULT_ADMIN_PASSWORD: 'tls-admin-pass',
+    });
+    try {
+      const base = urlOf(await cli.waitFor('Try it:'));
+      assert.match(base, /^https:\/\//);
+      const body = await new Promise<string>((resolve, reject) => {
+        const request = https.request(
+          `${base}/manage/api/v1/login`,
+          { method: 'POST', ca: readPem(cert), headers: { 'content-type': 'application/json' } },
+          (res) => {
+            let data = '';
+            res.on('data', (c) => (data += c));
+            res.on('end', () => resolve(data));
+          },
+        );
+        request.on('error', reject);
+        request.end(JSON.stringify({ username: 'admin', password: 'tls-admin-pass', flag: 2 }));
+      });
+      assert.equal(JSON.parse(body).code, 0);
+    } finally {
+      await cli.stop();
+    }
+
+    writeFileSync(key, 'not a key');
+    const broken = runCli(['serve'], { ...baseEnv(dir), SKYVAULT_TLS_CERT: cert, SKYVAULT_TLS_KEY: key });
+    assert.equal(await broken.exited(), 1);
+    assert.match(broken.stderr(), /are not a usable PEM certificate and matching private key/);
+    assert.doesNotMatch(broken.stderr(), STACK_LINE);
+  });
+
+  it('runs on PostgreSQL with SKYVAULT_DATABASE_URL', {
+    skip: !process.env.SKYVAULT_TEST_DATABASE_URL && 'SKYVAULT_TEST_DATABASE_URL not set',
+  }, async () => {
+    const fresh = await createFreshDatabase('postgres');
+    const cli = runCli(['serve'], {
+      ...baseEnv(tempDir()),
+      SKYVAULT_DATABASE_URL: fresh.url!,
+      SKYVAULT_ADMIN_PASSWORD: 'pg-admin-pass',
+    });
+    try {
+      const stdout = await cli.waitFor('Try it:');
+      assert.match(stdout, /Database:\s+PostgreSQL postgres:\/\//);
+      const health = await fetch(`${urlOf(stdout)}/healthz`);
+      assert.deepEqual(await health.json(), { status: 'ok', database: 'postgres' });
+      const login = await postJson(`${urlOf(stdout)}/manage/api/v1/login`, {
+        username: 'admin',
+        password: 'pg-admin-pass',
+        flag: 1,
+      });
+      assert.equal(login.body.code, 0);
+    } finally {
+      await cli.stop();
+      await fresh.drop();
+    }
+  });
+});
+
+function readPem(file: string): string {
+  return execFileSync('cat', [file], { encoding: 'utf8' });
+}

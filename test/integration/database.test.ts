@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { migrateToLatest, openDatabase } from '../../src/db/database.ts';
+import { bootstrap } from '../../src/features/bootstrap.ts';
+import { SettingsRepo } from '../../src/features/settings/settings.repo.ts';
+import { verifyPassword } from '../../src/features/users/password.ts';
+import { createFreshDatabase, testDialects } from '../helpers/databases.ts';
+import { tempDir } from '../helpers/test-app.ts';
+
+for (const dialect of testDialects()) {
+  describe(`database on ${dialect}`, async () => {
+    const dir = tempDir();
+    const fresh = await createFreshDatabase(dialect);
+    const config = fresh.url
+      ? ({ kind: 'postgres', url: fresh.url } as const)
+      : ({ kind: 'sqlite', file: path.join(dir, 'skyvault.db') } as const);
+    const database = await openDatabase(config);
+    after(async () => {
+      await database.close();
+      await fresh.drop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('creates the schema on open, and re-running the migrations changes nothing', async () => {
+      const tables = (await database.db.introspection.getTables()).map((t) => t.name).sort();
+      assert.deepEqual(tables, ['server_settings', 'users', 'workspaces']);
+      assert.deepEqual(await migrateToLatest(database.db), []);
+    });
+
+    it('returns epoch-ms columns as numbers and enforces unique usernames', async () => {
+      const now = 1_790_000_000_123;
+      await database.db
+        .insertInto('workspaces')
+        .values({
+          id: 'w-num',
+          name: 'n',
+          description: '',
+          platformName: 'p',
+          bindCode: 'BC-NUM',
+          createdAt: now,
+          updatedAt: now,
+        })
+        .execute();
+      const row = await database.db
+        .selectFrom('workspaces')
+        .selectAll()
+        .where('id', '=', 'w-num')
+        .executeTakeFirstOrThrow();
+      assert.equal(row.createdAt, now);
+      const user = {
+        id: 'u-a',
+        workspaceId: 'w-num',
+        username: 'same',
+        passwordHash: 'x',
+        userType: 1 as const,
+        mqttUsername: 'mq-a',
+        mqttPassword: 'p',
+        createdAt: now,
+        updatedAt: now,
+      };
+      await database.db.insertInto('users').values(user).execute();
+      await assert.rejects(
+        database.db
+          .insertInto('users')
+          .values({ ...user, id: 'u-b', mqttUsername: 'mq-b' })
+          .execute(),
+      );
+    });
+
+    it('bootstraps once: default workspace, admin with a hashed password, signing secret', async () => {
+      const first = await bootstrap(database.db, {
+        adminUsername: 'root',
+        adminPassword: 'first-pass',
+        jwtSecret: undefined,
+        now: 1,
+      });
+      assert.deepEqual(first.createdAdmin, { username: 'root', password: 'first-pass', generated: false });
+      const again = await bootstrap(database.db, {
+        adminUsername: 'root',
+        adminPassword: 'other-pass',
+        jwtSecret: undefined,
+        now: 2,
+      });
+      assert.equal(again.createdAdmin, undefined);
+      assert.equal(again.defaultWorkspaceId, first.defaultWorkspaceId);
+      assert.equal(again.jwtSecret, first.jwtSecret);
+      assert.ok(first.jwtSecret.length >= 48);
+      const admin = await database.db
+        .selectFrom('users')
+        .selectAll()
+        .where('username', '=', 'root')
+        .executeTakeFirstOrThrow();
+      assert.equal(admin.workspaceId, first.defaultWorkspaceId);
+      assert.ok(!admin.passwordHash.includes('first-pass'));
+      assert.equal(await verifyPassword('first-pass', admin.passwordHash), true);
+      const ws = await database.db
+        .selectFrom('workspaces')
+        .selectAll()
+        .where('id', '=', first.defaultWorkspaceId)
+        .executeTakeFirstOrThrow();
+      assert.match(ws.bindCode, /^[A-Z2-9]{6}$/);
+    });
+
+    it('settles concurrent first starts on one value', async () => {
+      const repo = new SettingsRepo(database.db);
+      const values = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => repo.getOrInsert('race', `v${i}`)),
+      );
+      assert.equal(new Set(values).size, 1);
+    });
+
+    it('answers ping, and fails it once closed', async () => {
+      await database.ping();
+      const { count } = await sql<{ count: number }>`select count(*) as count from users`
+        .execute(database.db)
+        .then((r) => r.rows[0]!);
+      assert.ok(Number(count) >= 1);
+    });
+  });
+}
+
+describe('openDatabase refusals', () => {
+  it('explains an unreachable PostgreSQL in one sentence without the password', async () => {
+    await assert.rejects(
+      openDatabase({ kind: 'postgres', url: 'postgres://u:sekret@127.0.0.1:1/db' }),
+      (error: Error) => {
+        assert.equal(error.name, 'StartupError');
+        assert.match(
+          error.message,
+          /PostgreSQL at postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/db cannot be reached \(connection refused\)/,
+        );
+        assert.ok(!error.message.includes('sekret'));
+        return true;
+      },
+    );
+  });
+
+  it('explains an SQLite file that cannot be created', async () => {
+    const dir = tempDir();
+    const notADirectory = path.join(dir, 'file');
+    writeFileSync(notADirectory, '');
+    await assert.rejects(
+      openDatabase({ kind: 'sqlite', file: path.join(notADirectory, 'x.db') }),
+      (error: Error) => {
+        assert.equal(error.name, 'StartupError');
+        assert.match(error.message, /cannot be opened .*SKYVAULT_DATA_DIR is writable/);
+        return true;
+      },
+    );
+  });
+});

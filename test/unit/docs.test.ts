@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { SETTING_NAMES } from '../../src/config/settings.ts';
+import { ERRORS } from '../../src/shared/app-error.ts';
+
+const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+
+/** First-column names of a markdown table: rows like "| `NAME` | …". */
+function tableNames(markdown: string): string[] {
+  return [...markdown.matchAll(/^\|\s*`([A-Za-z_]+)`\s*\|/gm)].map((m) => m[1]!);
+}
+
+describe('docs stay true', () => {
+  it('docs/configuration.md lists exactly the settings the code reads, in order', () => {
+    assert.deepEqual(tableNames(read('docs/configuration.md')), SETTING_NAMES);
+  });
+
+  it('docs/errors.md lists every error with its status and code', () => {
+    const doc = read('docs/errors.md');
+    assert.deepEqual(tableNames(doc), Object.keys(ERRORS));
+    for (const [name, spec] of Object.entries(ERRORS)) {
+      assert.match(
+        doc,
+        new RegExp(`^\\|\\s*\`${name}\`\\s*\\|\\s*${spec.status}\\s*\\|\\s*${spec.code}\\s*\\|`, 'm'),
+        name,
+      );
+    }
+  });
+
+  it('README starts with what Skyvault is, then the two commands', () => {
+    const readme = read('README.md');
+    assert.match(readme.split('\n')[0]!, /^# Skyvault/);
+    const start = readme.indexOf('npm ci && npm start');
+    const test = readme.indexOf('npm test');
+    assert.ok(start > 0 && test > start, 'npm ci && npm start, then npm test');
+  });
+});
