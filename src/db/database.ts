@@ -129,6 +129,8 @@ function reason(error: unknown): string {
       return 'permission denied';
     case 'SQLITE_CANTOPEN':
       return 'cannot open the file';
+    default:
+      break;
   }
   // node-postgres reports "connect ECONNREFUSED" for each address as an AggregateError.
   if (e.errors?.length) return reason(e.errors[0]);

@@ -190,31 +190,35 @@ describe('skyvault serve', () => {
     assert.doesNotMatch(broken.stderr(), STACK_LINE);
   });
 
-  it('runs on PostgreSQL with SKYVAULT_DATABASE_URL', {
-    skip: !process.env.SKYVAULT_TEST_DATABASE_URL && 'SKYVAULT_TEST_DATABASE_URL not set',
-  }, async () => {
-    const fresh = await createFreshDatabase('postgres');
-    const cli = runCli(['serve'], {
-      ...baseEnv(tempDir()),
-      SKYVAULT_DATABASE_URL: fresh.url!,
-      SKYVAULT_ADMIN_PASSWORD: 'pg-admin-pass',
-    });
-    try {
-      const stdout = await cli.waitFor('Try it:');
-      assert.match(stdout, /Database:\s+PostgreSQL postgres:\/\//);
-      const health = await fetch(`${urlOf(stdout)}/healthz`);
-      assert.deepEqual(await health.json(), { status: 'ok', database: 'postgres' });
-      const login = await postJson(`${urlOf(stdout)}/manage/api/v1/login`, {
-        username: 'admin',
-        password: 'pg-admin-pass',
-        flag: 1,
+  it(
+    'runs on PostgreSQL with SKYVAULT_DATABASE_URL',
+    {
+      skip: !process.env.SKYVAULT_TEST_DATABASE_URL && 'SKYVAULT_TEST_DATABASE_URL not set',
+    },
+    async () => {
+      const fresh = await createFreshDatabase('postgres');
+      const cli = runCli(['serve'], {
+        ...baseEnv(tempDir()),
+        SKYVAULT_DATABASE_URL: fresh.url!,
+        SKYVAULT_ADMIN_PASSWORD: 'pg-admin-pass',
       });
-      assert.equal(login.body.code, 0);
-    } finally {
-      await cli.stop();
-      await fresh.drop();
-    }
-  });
+      try {
+        const stdout = await cli.waitFor('Try it:');
+        assert.match(stdout, /Database:\s+PostgreSQL postgres:\/\//);
+        const health = await fetch(`${urlOf(stdout)}/healthz`);
+        assert.deepEqual(await health.json(), { status: 'ok', database: 'postgres' });
+        const login = await postJson(`${urlOf(stdout)}/manage/api/v1/login`, {
+          username: 'admin',
+          password: 'pg-admin-pass',
+          flag: 1,
+        });
+        assert.equal(login.body.code, 0);
+      } finally {
+        await cli.stop();
+        await fresh.drop();
+      }
+    },
+  );
 });
 
 function readPem(file: string): string {

@@ -182,6 +182,21 @@ for (const dialect of testDialects()) {
       );
     });
 
+    it('ends the session of a deleted user with 401, also for refresh', async () => {
+      const ws = t.app.bootstrap.defaultWorkspaceId;
+      await createUser(t.app.database.db, ws, 'leaver', 'leaver-password');
+      const leaver = await t.login('leaver', 'leaver-password');
+      await t.app.database.db.deleteFrom('users').where('id', '=', leaver.user_id).execute();
+      const current = await get('/manage/api/v1/users/current', leaver.access_token);
+      assert.equal(current.statusCode, 401);
+      const refreshed = await t.inject({
+        method: 'POST',
+        url: '/manage/api/v1/token/refresh',
+        headers: { 'x-auth-token': leaver.access_token },
+      });
+      assert.equal(refreshed.statusCode, 401);
+    });
+
     it('never writes passwords or tokens to the logs', async () => {
       const login = await t.login();
       await get('/manage/api/v1/users/current', login.access_token);
