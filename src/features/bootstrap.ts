@@ -30,16 +30,18 @@ export const DEFAULT_WORKSPACE_NAME = 'Default workspace';
 export const PLATFORM_NAME = 'Skyvault';
 
 export async function bootstrap(db: Kysely<DB>, options: BootstrapOptions): Promise<BootstrapResult> {
-  const jwtSecret =
-    options.jwtSecret ?? (await new SettingsRepo(db).getOrInsert('jwt_secret', randomSecret(48)));
+  const settings = new SettingsRepo(db);
+  const jwtSecret = options.jwtSecret ?? (await settings.getOrInsert('jwt_secret', randomSecret(48)));
+  const existing = await settings.get('default_workspace_id');
+  if (existing) return { defaultWorkspaceId: existing, jwtSecret };
+
   const password = options.adminPassword ?? readableCode(16);
   // Hashing takes ~100 ms; do it outside the transaction that may hold a lock.
   const passwordHash = await hashPassword(password);
   const workspaceId = newId();
 
   return db.transaction().execute(async (trx) => {
-    const settings = new SettingsRepo(trx);
-    const defaultWorkspaceId = await settings.getOrInsert('default_workspace_id', workspaceId);
+    const defaultWorkspaceId = await new SettingsRepo(trx).getOrInsert('default_workspace_id', workspaceId);
     if (defaultWorkspaceId !== workspaceId) return { defaultWorkspaceId, jwtSecret };
 
     await trx

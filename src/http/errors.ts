@@ -3,7 +3,7 @@
  * (bad JSON, schema validation, body too large) are mapped to catalogue entries; anything else is an
  * internal error: logged with its stack, answered with a generic message.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { AppError, isAppError } from '../shared/app-error.ts';
 
 export function installErrorHandling(app: FastifyInstance): void {
@@ -56,10 +56,4 @@ export function toAppError(error: FastifyError): AppError {
   if (status >= 400 && status < 500)
     return new AppError('BadRequest', `The request is not valid: ${error.message}.`);
   return new AppError('Internal', undefined, { cause: error });
-}
-
-/** The caller's claims, set by the auth hook (http/plugins/auth.ts) on every non-public route. */
-export function claimsOf(request: FastifyRequest) {
-  if (!request.auth) throw new AppError('TokenMissing');
-  return request.auth;
 }

@@ -27,6 +27,12 @@ export function tokenOf(request: FastifyRequest): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** The caller's claims, set by the auth hook on every non-public route. */
+export function claimsOf(request: FastifyRequest): TokenClaims {
+  if (!request.auth) throw new AppError('TokenMissing');
+  return request.auth;
+}
+
 export function installAuth(app: FastifyInstance, tokens: TokenService): void {
   app.decorateRequest('auth', null);
 

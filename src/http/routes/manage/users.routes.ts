@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { UserService } from '../../../features/users/user.service.ts';
 import { Envelope, ErrorResponses, ok, PageQuery, Pagination } from '../../envelope.ts';
-import { claimsOf } from '../../errors.ts';
+import { claimsOf } from '../../plugins/auth.ts';
 import type { PublicAddresses } from '../../public-address.ts';
 import {
   UserDto,
