@@ -13,8 +13,10 @@ import { UserService } from './features/users/user.service.ts';
 import { PublicAddresses } from './http/public-address.ts';
 import { createHttpServer } from './http/server.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
+import { reachableHosts } from './shared/network.ts';
 import { StartupError } from './shared/startup-error.ts';
 import { VERSION } from './shared/version.ts';
+import { LocalStorageProvider } from './storage/local/local.provider.ts';
 
 export interface BuildAppOptions {
   logger?: Logger;
@@ -26,6 +28,7 @@ export interface SkyvaultApp {
   config: Config;
   http: FastifyInstance;
   database: Database;
+  storage: LocalStorageProvider;
   logger: Logger;
   bootstrap: BootstrapResult;
   /** Starts the listeners; resolves with the bound addresses (the ports chosen when 0 was asked). */
@@ -35,12 +38,14 @@ export interface SkyvaultApp {
 
 export interface ListeningAddresses {
   http: { protocol: 'http' | 'https'; host: string; port: number };
+  storage: { port: number };
 }
 
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<SkyvaultApp> {
   const logger = options.logger ?? createLogger(config.log.level);
   const now = options.now ?? Date.now;
   const database = await openDatabase(config.database);
+  let storage: LocalStorageProvider | undefined;
   try {
     const boot = await bootstrap(database.db, {
       adminUsername: config.admin.username,
@@ -60,6 +65,22 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       mqttPublicUrl: config.mqtt.publicUrl,
       mqttPort: () => config.mqtt.port,
     });
+    storage = new LocalStorageProvider({
+      root: config.storage.root,
+      bucket: config.storage.bucket,
+      region: config.storage.region,
+      secret: boot.storageSecret,
+      host: config.http.host,
+      port: config.storage.port,
+      publicEndpoint: config.storage.publicEndpoint,
+      defaultPublicHostname: config.http.publicUrl
+        ? new URL(config.http.publicUrl).hostname
+        : reachableHosts(config.http.host)[0]!.replace(/^\[|\]$/g, ''),
+      tls: config.http.tls,
+      logger: logger.child({ component: 'storage' }),
+      now,
+    });
+    const store = storage;
     const http = await createHttpServer({
       config,
       logger,
@@ -76,9 +97,16 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       config,
       http,
       database,
+      storage: store,
       logger,
       bootstrap: boot,
       async listen() {
+        let storagePort: number;
+        try {
+          storagePort = await store.listen();
+        } catch (error) {
+          throw listenError(error, 'SKYVAULT_STORAGE_PORT', config.http.host, config.storage.port);
+        }
         try {
           await http.listen({ host: config.http.host, port: config.http.port });
         } catch (error) {
@@ -86,16 +114,21 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         }
         const address = http.server.address();
         const port = typeof address === 'object' && address ? address.port : config.http.port;
-        return { http: { protocol: config.http.tls ? 'https' : 'http', host: config.http.host, port } };
+        return {
+          http: { protocol: config.http.tls ? 'https' : 'http', host: config.http.host, port },
+          storage: { port: storagePort },
+        };
       },
       async close() {
         if (closed) return;
         closed = true;
         await http.close();
+        await store.close();
         await database.close();
       },
     };
   } catch (error) {
+    await storage?.close();
     await database.close();
     throw error;
   }

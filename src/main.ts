@@ -4,12 +4,12 @@
  * SIGINT. Operator mistakes (bad settings, port taken, database unreachable) end the process with one
  * clear sentence each and exit code 1, without a stack trace.
  */
-import { networkInterfaces } from 'node:os';
 import closeWithGrace from 'close-with-grace';
 import { buildApp, type ListeningAddresses, type SkyvaultApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config/config.ts';
 import { redactUrl } from './config/parsers.ts';
 import { WorkspaceRepo } from './features/workspaces/workspace.repo.ts';
+import { reachableHosts } from './shared/network.ts';
 import { StartupError } from './shared/startup-error.ts';
 import { VERSION } from './shared/version.ts';
 
@@ -73,6 +73,7 @@ async function describeStartup(app: SkyvaultApp, addresses: ListeningAddresses):
     `  Web and API:    ${urls.join('  ')}`,
     `  API reference:  ${main}/docs`,
     `  Health check:   ${main}/healthz`,
+    `  Object storage: ${app.storage.endpointFor(new URL(main).hostname.replace(/^\[|\]$/g, ''))} (S3 path-style, bucket "${config.storage.bucket}", region ${config.storage.region})`,
     `  Database:       ${describeDatabase(config)}`,
     `  Data directory: ${config.dataDir}`,
   ];
@@ -104,15 +105,4 @@ function describeDatabase(config: Config): string {
   return config.database.kind === 'sqlite'
     ? `SQLite ${config.database.file}`
     : `PostgreSQL ${redactUrl(config.database.url)}`;
-}
-
-/** The addresses a person or device would use: the LAN addresses when bound to all interfaces. */
-function reachableHosts(bindHost: string): string[] {
-  if (bindHost !== '0.0.0.0' && bindHost !== '::')
-    return [bindHost.includes(':') ? `[${bindHost}]` : bindHost];
-  const lan = Object.values(networkInterfaces())
-    .flat()
-    .filter((i) => i && i.family === 'IPv4' && !i.internal)
-    .map((i) => i!.address);
-  return [...lan, '127.0.0.1'];
 }

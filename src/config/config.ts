@@ -41,6 +41,16 @@ export interface Config {
   /** Absolute path. */
   dataDir: string;
   database: DatabaseConfig;
+  storage: {
+    kind: 'local';
+    port: number;
+    bucket: string;
+    region: string;
+    /** Fixed endpoint URL for devices and browsers; undefined = derived per request. */
+    publicEndpoint: string | undefined;
+    /** `<data dir>/objects`. */
+    root: string;
+  };
   mqtt: {
     port: number;
     publicUrl: string | undefined;
@@ -133,6 +143,29 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       throw new SettingProblem('must name a database, e.g. postgres://host/skyvault');
     return raw;
   });
+  const storageKind = get('SKYVAULT_STORAGE', (raw) => {
+    const kind = parseEnum(raw, ['local', 'minio', 'aws', 'ali'] as const);
+    if (kind !== 'local')
+      throw new SettingProblem(`is "${kind}", which this version does not support yet; use local`);
+    return kind;
+  });
+  const storagePort = get('SKYVAULT_STORAGE_PORT', parsePort);
+  const bucket = get('SKYVAULT_S3_BUCKET', (raw) => {
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(raw) || raw.includes('..')) {
+      throw new SettingProblem(
+        `must be a valid S3 bucket name (3 to 63 lower-case letters, digits, dots and hyphens), not "${raw}"`,
+      );
+    }
+    return raw;
+  });
+  const region = get('SKYVAULT_S3_REGION', (raw) => {
+    if (!/^[a-z0-9-]{2,32}$/.test(raw))
+      throw new SettingProblem(`must be a region name such as us-east-1, not "${raw}"`);
+    return raw;
+  });
+  const storagePublicEndpoint = get('SKYVAULT_S3_PUBLIC_ENDPOINT', (raw) =>
+    trimSlash(parseUrl(raw, ['http:', 'https:']).href),
+  );
   const mqttPort = get('SKYVAULT_MQTT_PORT', parsePort);
   const mqttPublicUrl = get('SKYVAULT_MQTT_PUBLIC_URL', (raw) =>
     trimSlash(parseUrl(raw, ['tcp:', 'ssl:', 'ws:', 'wss:', 'mqtt:', 'mqtts:']).href),
@@ -166,6 +199,14 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     database: databaseUrl
       ? { kind: 'postgres', url: databaseUrl }
       : { kind: 'sqlite', file: path.join(dataDir, 'skyvault.db') },
+    storage: {
+      kind: storageKind!,
+      port: storagePort!,
+      bucket: bucket!,
+      region: region!,
+      publicEndpoint: storagePublicEndpoint,
+      root: path.join(dataDir, 'objects'),
+    },
     mqtt: { port: mqttPort!, publicUrl: mqttPublicUrl },
     auth: { jwtSecret, tokenTtlSeconds: tokenTtlSeconds!, refreshWindowSeconds: refreshWindowSeconds! },
     admin: { username: adminUsername!, password: adminPassword },

@@ -42,6 +42,19 @@ export const SETTINGS = {
   SKYVAULT_DATABASE_URL: {
     doc: 'postgres://user:password@host:port/database selects PostgreSQL; unset means SQLite in the data directory. Its password is masked wherever the URL is printed.',
   },
+  SKYVAULT_STORAGE: {
+    default: 'local',
+    doc: 'Object storage: local (the embedded S3-compatible store in the data directory). minio, aws and ali are planned.',
+  },
+  SKYVAULT_STORAGE_PORT: {
+    default: '9000',
+    doc: 'Port of the embedded S3 endpoint devices upload to (local storage); 0 picks a free port.',
+  },
+  SKYVAULT_S3_BUCKET: { default: 'skyvault', doc: 'Bucket name; the embedded store serves this one bucket.' },
+  SKYVAULT_S3_REGION: { default: 'us-east-1', doc: 'Region clients sign requests for and devices are told.' },
+  SKYVAULT_S3_PUBLIC_ENDPOINT: {
+    doc: 'Storage URL devices and browsers are told (http:// or https://); derived from the host they used to reach Skyvault and SKYVAULT_STORAGE_PORT when unset.',
+  },
   SKYVAULT_MQTT_PORT: { default: '1883', doc: 'Embedded MQTT broker TCP port.' },
   SKYVAULT_MQTT_PUBLIC_URL: {
     doc: 'MQTT address devices are told (tcp://, ssl://, ws:// or wss://); derived from the HTTP host and SKYVAULT_MQTT_PORT when unset.',

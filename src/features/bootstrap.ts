@@ -22,6 +22,8 @@ export interface BootstrapOptions {
 export interface BootstrapResult {
   defaultWorkspaceId: string;
   jwtSecret: string;
+  /** Authenticates the embedded store's temporary credentials; shared by every instance. */
+  storageSecret: string;
   /** Set only by the start that created the admin user. */
   createdAdmin?: { username: string; password: string; generated: boolean };
 }
@@ -32,8 +34,9 @@ export const PLATFORM_NAME = 'Skyvault';
 export async function bootstrap(db: Kysely<DB>, options: BootstrapOptions): Promise<BootstrapResult> {
   const settings = new SettingsRepo(db);
   const jwtSecret = options.jwtSecret ?? (await settings.getOrInsert('jwt_secret', randomSecret(48)));
+  const storageSecret = await settings.getOrInsert('storage_secret', randomSecret(48));
   const existing = await settings.get('default_workspace_id');
-  if (existing) return { defaultWorkspaceId: existing, jwtSecret };
+  if (existing) return { defaultWorkspaceId: existing, jwtSecret, storageSecret };
 
   const password = options.adminPassword ?? readableCode(16);
   // Hashing takes ~100 ms; do it outside the transaction that may hold a lock.
@@ -42,7 +45,7 @@ export async function bootstrap(db: Kysely<DB>, options: BootstrapOptions): Prom
 
   return db.transaction().execute(async (trx) => {
     const defaultWorkspaceId = await new SettingsRepo(trx).getOrInsert('default_workspace_id', workspaceId);
-    if (defaultWorkspaceId !== workspaceId) return { defaultWorkspaceId, jwtSecret };
+    if (defaultWorkspaceId !== workspaceId) return { defaultWorkspaceId, jwtSecret, storageSecret };
 
     await trx
       .insertInto('workspaces')
@@ -73,6 +76,7 @@ export async function bootstrap(db: Kysely<DB>, options: BootstrapOptions): Prom
     return {
       defaultWorkspaceId,
       jwtSecret,
+      storageSecret,
       createdAdmin: {
         username: options.adminUsername,
         password,

@@ -13,6 +13,7 @@ import { tempDir } from '../helpers/test-app.ts';
 const baseEnv = (dataDir: string) => ({
   SKYVAULT_DATA_DIR: dataDir,
   SKYVAULT_HTTP_PORT: '0',
+  SKYVAULT_STORAGE_PORT: '0',
   SKYVAULT_HOST: '127.0.0.1',
   SKYVAULT_LOG_LEVEL: 'warn',
 });
@@ -52,6 +53,13 @@ describe('skyvault serve', () => {
     assert.ok(password, 'the generated password is printed');
     assert.match(stdout, /shown only this once/);
 
+    const storageUrl =
+      /Object storage:\s+(http:\/\/127\.0\.0\.1:\d+) \(S3 path-style, bucket "skyvault"/.exec(stdout)?.[1];
+    assert.ok(storageUrl, 'the storage endpoint is printed');
+    const anonymous = await fetch(`${storageUrl}/skyvault/anything`);
+    assert.equal(anonymous.status, 403);
+    assert.match(await anonymous.text(), /<Code>AccessDenied<\/Code>/);
+
     const login = await postJson(`${base}/manage/api/v1/login`, { username: 'admin', password, flag: 1 });
     assert.equal(login.body.code, 0);
     const current = await fetch(`${base}/manage/api/v1/users/current`, {
@@ -89,6 +97,12 @@ describe('skyvault serve', () => {
         ),
       );
       assert.doesNotMatch(cli.stderr(), STACK_LINE);
+      const storage = runCli(['serve'], { ...baseEnv(tempDir()), SKYVAULT_STORAGE_PORT: String(port) });
+      assert.equal(await storage.exited(), 1);
+      assert.match(
+        storage.stderr(),
+        new RegExp(`Port ${port} is already in use on 127\\.0\\.0\\.1: .*SKYVAULT_STORAGE_PORT`),
+      );
     } finally {
       blocker.close();
     }

@@ -58,6 +58,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       SKYVAULT_HOST: '127.0.0.1',
       SKYVAULT_HTTP_PORT: '0',
       SKYVAULT_MQTT_PORT: '0',
+      SKYVAULT_STORAGE_PORT: '0',
       SKYVAULT_ADMIN_PASSWORD: ADMIN_PASSWORD,
       SKYVAULT_LOG_LEVEL: options.captureLogs ? 'trace' : 'silent',
       ...(database.url ? { SKYVAULT_DATABASE_URL: database.url } : {}),

@@ -8,7 +8,7 @@ const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta
 
 /** First-column names of a markdown table: rows like "| `NAME` | …". */
 function tableNames(markdown: string): string[] {
-  return [...markdown.matchAll(/^\|\s*`([A-Za-z_]+)`\s*\|/gm)].map((m) => m[1]!);
+  return [...markdown.matchAll(/^\|\s*`([A-Za-z0-9_]+)`\s*\|/gm)].map((m) => m[1]!);
 }
 
 describe('docs stay true', () => {
