@@ -43,6 +43,8 @@ export interface LocalStorageOptions {
   tls: { cert: Buffer; key: Buffer } | undefined;
   logger: Logger;
   now?: () => number;
+  /** See S3EndpointOptions.minPartSize (benchmarks only). */
+  minPartSize?: number;
 }
 
 export class LocalStorageProvider implements StorageProvider {
@@ -72,6 +74,7 @@ export class LocalStorageProvider implements StorageProvider {
       region: this.region,
       logger: this.options.logger,
       now: this.now,
+      ...(this.options.minPartSize ? { minPartSize: this.options.minPartSize } : {}),
     });
     const server = this.options.tls ? createHttpsServer(this.options.tls) : createHttpServer();
     server.on('request', endpoint.handleRequest);

@@ -1,0 +1,33 @@
+/**
+ * The embedded store alone, in its own process, for bench/storage-put.ts: prints one JSON line with the
+ * endpoint and full-access credentials, then serves until killed.
+ */
+import path from 'node:path';
+import { createLogger } from '../src/shared/logger.ts';
+import { LocalStorageProvider } from '../src/storage/local/local.provider.ts';
+
+const root = process.argv[2];
+if (!root) throw new Error('usage: storage-server.ts <directory>');
+const provider = new LocalStorageProvider({
+  root: path.join(root, 'objects'),
+  bucket: 'bench',
+  region: 'us-east-1',
+  secret: 'bench-secret',
+  host: '127.0.0.1',
+  port: 0,
+  publicEndpoint: undefined,
+  defaultPublicHostname: '127.0.0.1',
+  tls: undefined,
+  logger: createLogger('warn'),
+  // storage-multipart lowers S3's 5 MiB minimum part size so 10,000 parts fit on a small disk.
+  ...(process.env.BENCH_MIN_PART_SIZE ? { minPartSize: Number(process.env.BENCH_MIN_PART_SIZE) } : {}),
+});
+await provider.listen();
+const credentials = await provider.issueUploadCredentials({
+  prefix: '',
+  ttlSeconds: 3600,
+  actions: ['put', 'get', 'delete'],
+});
+process.stdout.write(`${JSON.stringify(credentials)}\n`);
+// Exit normally on a signal, so that --cpu-prof (when profiling this server) writes its profile.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));
