@@ -16,10 +16,10 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   PutObjectCommand,
-  S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { UploadCredentials } from '../src/storage/provider.ts';
+import { sdkClient } from '../test/helpers/storage.ts';
 
 const parts = Number(process.env.BENCH_PARTS ?? 10_000);
 const partBytes = Number(process.env.BENCH_PART_KB ?? 64) * 1024;
@@ -43,16 +43,7 @@ try {
     createInterface({ input: child.stdout! }).once('line', resolve),
   );
   const credentials = JSON.parse(line) as UploadCredentials;
-  const s3 = new S3Client({
-    endpoint: credentials.endpoint,
-    region: credentials.region,
-    forcePathStyle: true,
-    credentials: {
-      accessKeyId: credentials.accessKeyId,
-      secretAccessKey: credentials.accessKeySecret,
-      sessionToken: credentials.securityToken,
-    },
-  });
+  const s3 = sdkClient(credentials, { maxAttempts: 3 });
   const Bucket = credentials.bucket;
   // Part i is the block repeated with its number stamped in, so the read-back checks order.
   const block = randomBytes(partBytes);

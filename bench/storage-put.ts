@@ -17,9 +17,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { UploadCredentials } from '../src/storage/provider.ts';
+import { sdkClient } from '../test/helpers/storage.ts';
 
 const sizeMb = Number(process.env.BENCH_SIZE_MB ?? 1024);
 const runs = Number(process.env.BENCH_RUNS ?? 2);
@@ -109,15 +110,8 @@ async function upload(
       child.once('exit', () => reject(new Error('storage server exited')));
     });
     const credentials = JSON.parse(line) as UploadCredentials;
-    const client = new S3Client({
-      endpoint: credentials.endpoint,
-      region: credentials.region,
-      forcePathStyle: true,
-      credentials: {
-        accessKeyId: credentials.accessKeyId,
-        secretAccessKey: credentials.accessKeySecret,
-        sessionToken: credentials.securityToken,
-      },
+    const client = sdkClient(credentials, {
+      maxAttempts: 3,
       ...(mode === 'sdk-default' ? {} : { requestChecksumCalculation: 'WHEN_REQUIRED' as const }),
     });
     const command = new PutObjectCommand({ Bucket: credentials.bucket, Key: 'bench/big.bin' });
