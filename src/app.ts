@@ -9,6 +9,7 @@ import type { Config } from './config/config.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { TokenService } from './features/auth/token.service.ts';
 import { type BootstrapResult, bootstrap } from './features/bootstrap.ts';
+import { MediaService } from './features/media/media.service.ts';
 import { UserService } from './features/users/user.service.ts';
 import { PublicAddresses } from './http/public-address.ts';
 import { createHttpServer } from './http/server.ts';
@@ -81,12 +82,18 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       now,
     });
     const store = storage;
+    const media = new MediaService(database.db, {
+      storage: store,
+      credentialTtlSeconds: config.storage.credentialTtlSeconds,
+      now,
+    });
     const http = await createHttpServer({
       config,
       logger,
       database,
       tokens,
       users,
+      media,
       addresses,
       version: VERSION,
     });

@@ -50,6 +50,8 @@ export interface Config {
     publicEndpoint: string | undefined;
     /** `<data dir>/objects`. */
     root: string;
+    /** Lifetime of issued upload credentials and download links. */
+    credentialTtlSeconds: number;
   };
   mqtt: {
     port: number;
@@ -166,6 +168,12 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   const storagePublicEndpoint = get('SKYVAULT_S3_PUBLIC_ENDPOINT', (raw) =>
     trimSlash(parseUrl(raw, ['http:', 'https:']).href),
   );
+  const credentialTtlSeconds = get('SKYVAULT_CREDENTIAL_TTL', (raw) => {
+    const seconds = parsePositiveInt(raw, 'seconds', 43_200);
+    if (seconds < 900)
+      throw new SettingProblem(`must be at least 900 seconds (S3 and MinIO STS minimum), not ${raw}`);
+    return seconds;
+  });
   const mqttPort = get('SKYVAULT_MQTT_PORT', parsePort);
   const mqttPublicUrl = get('SKYVAULT_MQTT_PUBLIC_URL', (raw) =>
     trimSlash(parseUrl(raw, ['tcp:', 'ssl:', 'ws:', 'wss:', 'mqtt:', 'mqtts:']).href),
@@ -206,6 +214,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       region: region!,
       publicEndpoint: storagePublicEndpoint,
       root: path.join(dataDir, 'objects'),
+      credentialTtlSeconds: credentialTtlSeconds!,
     },
     mqtt: { port: mqttPort!, publicUrl: mqttPublicUrl },
     auth: { jwtSecret, tokenTtlSeconds: tokenTtlSeconds!, refreshWindowSeconds: refreshWindowSeconds! },

@@ -55,6 +55,10 @@ export const SETTINGS = {
   SKYVAULT_S3_PUBLIC_ENDPOINT: {
     doc: 'Storage URL devices and browsers are told (http:// or https://); derived from the host they used to reach Skyvault and SKYVAULT_STORAGE_PORT when unset.',
   },
+  SKYVAULT_CREDENTIAL_TTL: {
+    default: '3600',
+    doc: 'Lifetime of the upload credentials devices receive and of download links, in seconds (900 to 43200).',
+  },
   SKYVAULT_MQTT_PORT: { default: '1883', doc: 'Embedded MQTT broker TCP port.' },
   SKYVAULT_MQTT_PUBLIC_URL: {
     doc: 'MQTT address devices are told (tcp://, ssl://, ws:// or wss://); derived from the HTTP host and SKYVAULT_MQTT_PORT when unset.',

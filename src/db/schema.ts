@@ -36,8 +36,73 @@ export interface UsersTable {
   updatedAt: number;
 }
 
+export type MediaSource = 'pilot' | 'dock';
+
+export interface MediaFilesTable {
+  id: string;
+  workspaceId: string;
+  objectKey: string;
+  name: string;
+  /** DJI business path (wayline folder name), '' when none. */
+  path: string;
+  source: MediaSource;
+  /** Pilot's file fingerprint, upper-cased (compared case-insensitively, dji-protocol.md §10.9). */
+  fingerprint: string | null;
+  /** Pilot's tiny fingerprint, exactly as sent (never computed, §9). */
+  tinyFingerprint: string | null;
+  /** 1 original, 0 not (DJI `is_original`). */
+  isOriginal: number;
+  /** Images: 0 normal, 1 panorama. */
+  subFileType: number | null;
+  fileGroupId: string | null;
+  /** Aircraft serial number. */
+  droneSn: string | null;
+  droneModelKey: string | null;
+  payloadModelKey: string | null;
+  size: number;
+  contentType: string;
+  etag: string;
+  latitude: number | null;
+  longitude: number | null;
+  absoluteAltitude: number | null;
+  relativeAltitude: number | null;
+  gimbalYawDegree: number | null;
+  /** Capture time, epoch ms, when the device said it with a zone or we could place it. */
+  capturedAt: number | null;
+  /** Capture time exactly as the device sent it. */
+  capturedAtRaw: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** An upload the device reported as failed (`result` ≠ 0): kept for the record, never shown as media. */
+export interface MediaUploadFailuresTable {
+  id: string;
+  workspaceId: string;
+  objectKey: string;
+  name: string;
+  source: MediaSource;
+  result: number;
+  fingerprint: string | null;
+  reportedAt: number;
+}
+
+export interface FileGroupsTable {
+  workspaceId: string;
+  id: string;
+  /** Media the group should hold (Pilot's `file_count`). */
+  expectedCount: number | null;
+  /** What Pilot reported as uploaded (`file_uploaded_count`); the stored count is counted from media_files. */
+  reportedUploadedCount: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface DB {
   serverSettings: ServerSettingsTable;
   workspaces: WorkspacesTable;
   users: UsersTable;
+  mediaFiles: MediaFilesTable;
+  mediaUploadFailures: MediaUploadFailuresTable;
+  fileGroups: FileGroupsTable;
 }

@@ -12,6 +12,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPlug
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import type { TokenService } from '../features/auth/token.service.ts';
+import type { MediaService } from '../features/media/media.service.ts';
 import type { UserService } from '../features/users/user.service.ts';
 import type { Logger } from '../shared/logger.ts';
 import { StartupError } from '../shared/startup-error.ts';
@@ -19,6 +20,7 @@ import { ErrorEnvelope } from './envelope.ts';
 import { installErrorHandling } from './errors.ts';
 import { installAuth, TOKEN_HEADER } from './plugins/auth.ts';
 import type { PublicAddresses } from './public-address.ts';
+import { pilotMediaRoutes } from './routes/dji/pilot-media.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { sessionRoutes } from './routes/manage/session.routes.ts';
 import { userRoutes } from './routes/manage/users.routes.ts';
@@ -29,6 +31,7 @@ export interface HttpDeps {
   database: Database;
   tokens: TokenService;
   users: UserService;
+  media: MediaService;
   addresses: PublicAddresses;
   version: string;
 }
@@ -80,6 +83,7 @@ const authenticatedRoutes: FastifyPluginAsync<HttpDeps> = async (api, deps) => {
   installAuth(api, deps.tokens);
   await api.register(sessionRoutes, { users: deps.users, addresses: deps.addresses });
   await api.register(userRoutes, { users: deps.users, addresses: deps.addresses });
+  await api.register(pilotMediaRoutes, { media: deps.media, addresses: deps.addresses });
 };
 
 /**

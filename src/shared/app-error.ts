@@ -43,6 +43,18 @@ export const ERRORS = {
     code: 401,
     message: 'The workspace of this access token no longer exists.',
   },
+  MediaNotInCloud: { status: 200, code: 100404, message: 'The file is not in the cloud yet: upload it.' },
+  ObjectKeyOutsidePrefix: {
+    status: 403,
+    code: 100403,
+    message: 'The object key is outside the prefix issued to this workspace.',
+  },
+  ObjectNotInStorage: {
+    status: 200,
+    code: 100410,
+    message: 'The object is not in storage: upload it before reporting it.',
+  },
+  StorageUnavailable: { status: 503, code: 100503, message: 'Object storage is not answering; try again.' },
   RouteNotFound: { status: 404, code: 404, message: 'There is nothing at this address.' },
   Internal: { status: 500, code: 500, message: 'Something went wrong on the server; it has been logged.' },
 } as const satisfies Record<string, ErrorSpec>;

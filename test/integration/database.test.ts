@@ -26,7 +26,14 @@ for (const dialect of testDialects()) {
 
     it('creates the schema on open, and re-running the migrations changes nothing', async () => {
       const tables = (await database.db.introspection.getTables()).map((t) => t.name).sort();
-      assert.deepEqual(tables, ['server_settings', 'users', 'workspaces']);
+      assert.deepEqual(tables, [
+        'file_groups',
+        'media_files',
+        'media_upload_failures',
+        'server_settings',
+        'users',
+        'workspaces',
+      ]);
       assert.deepEqual(await migrateToLatest(database.db), []);
     });
 

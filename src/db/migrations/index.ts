@@ -5,7 +5,9 @@
  */
 import type { Migration } from 'kysely';
 import * as m0001 from './0001-init.ts';
+import * as m0002 from './0002-media.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-init': m0001,
+  '0002-media': m0002,
 };

@@ -1,0 +1,212 @@
+/**
+ * "Record media": the rules behind DJI Pilot 2's media upload (dji-protocol.md §3) and, later, the dock's
+ * `file_upload_callback` (§4.2). Transport-free: HTTP and MQTT adapters parse the wire into the plain
+ * inputs below and render what comes back.
+ *
+ * Stricter than DJI's demo where it protects the library: a file is recorded only when its object is in
+ * storage under the prefix issued to the workspace; dedupe is enforced by unique indexes; a report of a
+ * failed upload is logged, never shown. Lenient where devices differ: every metadata field is optional.
+ */
+import type { Kysely } from 'kysely';
+import type { DB, MediaSource } from '../../db/schema.ts';
+import { AppError } from '../../shared/app-error.ts';
+import { newId } from '../../shared/ids.ts';
+import type { StorageProvider, UploadCredentials } from '../../storage/provider.ts';
+import { type MediaFile, MediaRepo } from './media.repo.ts';
+
+export interface CaptureMetadata {
+  latitude?: number | undefined;
+  longitude?: number | undefined;
+  absoluteAltitude?: number | undefined;
+  relativeAltitude?: number | undefined;
+  gimbalYawDegree?: number | undefined;
+  /** Epoch ms, when the device gave a time with its zone. */
+  capturedAt?: number | undefined;
+  capturedAtRaw?: string | undefined;
+}
+
+/** One uploaded file as a device reports it, quirks already absorbed by the adapter. */
+export interface MediaUploadReport {
+  source: MediaSource;
+  /** 0 = the device's upload to storage succeeded. */
+  result: number;
+  objectKey: string;
+  name: string;
+  path: string;
+  fingerprint?: string | undefined;
+  tinyFingerprint?: string | undefined;
+  isOriginal: boolean;
+  subFileType?: number | undefined;
+  fileGroupId?: string | undefined;
+  droneSn?: string | undefined;
+  droneModelKey?: string | undefined;
+  payloadModelKey?: string | undefined;
+  metadata: CaptureMetadata;
+}
+
+export interface MediaServiceOptions {
+  storage: StorageProvider;
+  credentialTtlSeconds: number;
+  now?: () => number;
+}
+
+const EXPIRY_MARGIN_SECONDS = 300;
+
+/** Where a workspace's media live in the bucket (decision §10.17). */
+export function mediaPrefix(workspaceId: string): string {
+  return `${workspaceId}/media`;
+}
+
+export class MediaService {
+  private readonly repo: MediaRepo;
+  private readonly now: () => number;
+
+  constructor(
+    db: Kysely<DB>,
+    private readonly options: MediaServiceOptions,
+  ) {
+    this.repo = new MediaRepo(db);
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Upload credentials for the workspace's media prefix, with the lifetime to announce to the device:
+   * shorter than the real one by a safety margin, as DJI's demo does (§10.16), and never below 1 s.
+   */
+  async uploadCredentials(
+    workspaceId: string,
+    publicHostname: string | undefined,
+  ): Promise<UploadCredentials & { announcedExpireSeconds: number }> {
+    const credentials = await this.options.storage.issueUploadCredentials({
+      prefix: mediaPrefix(workspaceId),
+      ttlSeconds: this.options.credentialTtlSeconds,
+      publicHostname,
+    });
+    const remaining = Math.floor((credentials.expiresAt - this.now()) / 1000);
+    const margin = Math.min(EXPIRY_MARGIN_SECONDS, Math.floor(remaining / 10));
+    return { ...credentials, announcedExpireSeconds: Math.max(1, remaining - margin) };
+  }
+
+  /**
+   * fast-upload: whether the file with this fingerprint is already in the cloud. Only when its object
+   * really is in storage; a record whose object vanished is removed so that Pilot uploads again.
+   */
+  async isInCloud(workspaceId: string, fingerprint: string): Promise<boolean> {
+    const file = await this.repo.findByFingerprint(workspaceId, normalizeFingerprint(fingerprint));
+    if (!file) return false;
+    if (await this.objectExists(file.objectKey)) return true;
+    await this.repo.delete(file.id);
+    return false;
+  }
+
+  /** tiny-fingerprints: the requested values the workspace already holds, in request order. */
+  async existingTinyFingerprints(workspaceId: string, tinyFingerprints: string[]): Promise<string[]> {
+    const found = await this.repo.existingTinyFingerprints(workspaceId, tinyFingerprints);
+    return tinyFingerprints.filter((t) => found.has(t));
+  }
+
+  /**
+   * upload-callback / file_upload_callback: records the uploaded file, idempotently. Returns the file
+   * recorded (undefined for a failed upload, which is only logged).
+   */
+  async recordUpload(workspaceId: string, report: MediaUploadReport): Promise<MediaFile | undefined> {
+    const prefix = `${mediaPrefix(workspaceId)}/`;
+    if (!report.objectKey.startsWith(prefix)) {
+      throw new AppError(
+        'ObjectKeyOutsidePrefix',
+        `The object key must start with "${prefix}", the prefix issued to this workspace.`,
+      );
+    }
+    const now = this.now();
+    const fingerprint = report.fingerprint ? normalizeFingerprint(report.fingerprint) : undefined;
+    if (report.result !== 0) {
+      await this.repo.insertFailure({
+        id: newId(),
+        workspaceId,
+        objectKey: report.objectKey,
+        name: report.name,
+        source: report.source,
+        result: report.result,
+        fingerprint: fingerprint ?? null,
+        reportedAt: now,
+      });
+      return undefined;
+    }
+    const object = await this.headObject(report.objectKey);
+    if (!object) {
+      throw new AppError(
+        'ObjectNotInStorage',
+        `The object "${report.objectKey}" is not in storage: upload it before reporting it.`,
+      );
+    }
+    if (fingerprint) {
+      const twin = await this.repo.findByFingerprint(workspaceId, fingerprint);
+      // The same file under another key: keep the recorded one, and the new object is a redundant copy.
+      if (twin && twin.objectKey !== report.objectKey) {
+        if (await this.objectExists(twin.objectKey)) {
+          await this.options.storage.delete(report.objectKey);
+          return twin;
+        }
+        await this.repo.delete(twin.id);
+      }
+    }
+    const m = report.metadata;
+    await this.repo.upsertByObjectKey({
+      id: newId(),
+      workspaceId,
+      objectKey: report.objectKey,
+      name: report.name,
+      path: report.path,
+      source: report.source,
+      fingerprint: fingerprint ?? null,
+      tinyFingerprint: report.tinyFingerprint ?? null,
+      isOriginal: report.isOriginal ? 1 : 0,
+      subFileType: report.subFileType ?? null,
+      fileGroupId: report.fileGroupId ?? null,
+      droneSn: report.droneSn ?? null,
+      droneModelKey: report.droneModelKey ?? null,
+      payloadModelKey: report.payloadModelKey ?? null,
+      size: object.size,
+      contentType: object.contentType,
+      etag: object.etag,
+      latitude: m.latitude ?? null,
+      longitude: m.longitude ?? null,
+      absoluteAltitude: m.absoluteAltitude ?? null,
+      relativeAltitude: m.relativeAltitude ?? null,
+      gimbalYawDegree: m.gimbalYawDegree ?? null,
+      capturedAt: m.capturedAt ?? null,
+      capturedAtRaw: m.capturedAtRaw ?? null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    return this.repo.findByObjectKey(workspaceId, report.objectKey);
+  }
+
+  /** group-upload-callback: the group's expected and reported counts; returns how many Skyvault holds. */
+  async recordGroup(
+    workspaceId: string,
+    groupId: string,
+    expected: number,
+    reportedUploaded: number,
+  ): Promise<number> {
+    await this.repo.upsertGroup(workspaceId, groupId, expected, reportedUploaded, this.now());
+    return this.repo.countInGroup(workspaceId, groupId);
+  }
+
+  private async headObject(key: string) {
+    try {
+      return await this.options.storage.head(key);
+    } catch (error) {
+      throw new AppError('StorageUnavailable', undefined, { cause: error });
+    }
+  }
+
+  private async objectExists(key: string): Promise<boolean> {
+    return (await this.headObject(key)) !== undefined;
+  }
+}
+
+/** Fingerprints are compared case-insensitively (dji-protocol.md §10.9): stored upper-case. */
+function normalizeFingerprint(value: string): string {
+  return value.trim().toUpperCase();
+}
