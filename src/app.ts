@@ -9,6 +9,7 @@ import type { Config } from './config/config.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { TokenService } from './features/auth/token.service.ts';
 import { type BootstrapResult, bootstrap } from './features/bootstrap.ts';
+import { MediaLibraryService } from './features/media/media-library.service.ts';
 import { MediaService } from './features/media/media.service.ts';
 import { UserService } from './features/users/user.service.ts';
 import { PublicAddresses } from './http/public-address.ts';
@@ -87,6 +88,10 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       credentialTtlSeconds: config.storage.credentialTtlSeconds,
       now,
     });
+    const library = new MediaLibraryService(database.db, {
+      storage: store,
+      linkTtlSeconds: config.storage.credentialTtlSeconds,
+    });
     const http = await createHttpServer({
       config,
       logger,
@@ -94,6 +99,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       tokens,
       users,
       media,
+      library,
       addresses,
       version: VERSION,
     });

@@ -37,6 +37,7 @@ export interface UsersTable {
 }
 
 export type MediaSource = 'pilot' | 'dock';
+export type MediaType = 'image' | 'video' | 'other';
 
 export interface MediaFilesTable {
   id: string;
@@ -46,6 +47,8 @@ export interface MediaFilesTable {
   /** DJI business path (wayline folder name), '' when none. */
   path: string;
   source: MediaSource;
+  /** From the content type, else the file name's extension. */
+  mediaType: MediaType;
   /** Pilot's file fingerprint, upper-cased (compared case-insensitively, dji-protocol.md §10.9). */
   fingerprint: string | null;
   /** Pilot's tiny fingerprint, exactly as sent (never computed, §9). */
@@ -71,6 +74,10 @@ export interface MediaFilesTable {
   capturedAt: number | null;
   /** Capture time exactly as the device sent it. */
   capturedAtRaw: string | null;
+  /** Key of the generated thumbnail (images), outside the prefix devices may write to. */
+  thumbnailKey: string | null;
+  /** When metadata enrichment and the thumbnail were done; null = still to do. */
+  enrichedAt: number | null;
   createdAt: number;
   updatedAt: number;
 }

@@ -12,6 +12,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPlug
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import type { TokenService } from '../features/auth/token.service.ts';
+import type { MediaLibraryService } from '../features/media/media-library.service.ts';
 import type { MediaService } from '../features/media/media.service.ts';
 import type { UserService } from '../features/users/user.service.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -20,6 +21,7 @@ import { ErrorEnvelope } from './envelope.ts';
 import { installErrorHandling } from './errors.ts';
 import { installAuth, TOKEN_HEADER } from './plugins/auth.ts';
 import type { PublicAddresses } from './public-address.ts';
+import { mediaLibraryRoutes } from './routes/dji/media-library.routes.ts';
 import { pilotMediaRoutes } from './routes/dji/pilot-media.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { sessionRoutes } from './routes/manage/session.routes.ts';
@@ -32,6 +34,7 @@ export interface HttpDeps {
   tokens: TokenService;
   users: UserService;
   media: MediaService;
+  library: MediaLibraryService;
   addresses: PublicAddresses;
   version: string;
 }
@@ -84,6 +87,7 @@ const authenticatedRoutes: FastifyPluginAsync<HttpDeps> = async (api, deps) => {
   await api.register(sessionRoutes, { users: deps.users, addresses: deps.addresses });
   await api.register(userRoutes, { users: deps.users, addresses: deps.addresses });
   await api.register(pilotMediaRoutes, { media: deps.media, addresses: deps.addresses });
+  await api.register(mediaLibraryRoutes, { library: deps.library, addresses: deps.addresses });
 };
 
 /**

@@ -54,6 +54,7 @@ export const ERRORS = {
     code: 100410,
     message: 'The object is not in storage: upload it before reporting it.',
   },
+  MediaFileNotFound: { status: 404, code: 100406, message: 'There is no such file in this workspace.' },
   StorageUnavailable: { status: 503, code: 100503, message: 'Object storage is not answering; try again.' },
   RouteNotFound: { status: 404, code: 404, message: 'There is nothing at this address.' },
   Internal: { status: 500, code: 500, message: 'Something went wrong on the server; it has been logged.' },

@@ -16,6 +16,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('name', 'varchar(512)', (c) => c.notNull())
     .addColumn('path', 'varchar(1024)', (c) => c.notNull().defaultTo(''))
     .addColumn('source', 'varchar(16)', (c) => c.notNull())
+    .addColumn('media_type', 'varchar(16)', (c) => c.notNull())
     .addColumn('fingerprint', 'varchar(128)')
     .addColumn('tiny_fingerprint', 'varchar(256)')
     .addColumn('is_original', 'integer', (c) => c.notNull().defaultTo(1))
@@ -34,6 +35,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('gimbal_yaw_degree', 'double precision')
     .addColumn('captured_at', 'bigint')
     .addColumn('captured_at_raw', 'varchar(64)')
+    .addColumn('thumbnail_key', 'varchar(1024)')
+    .addColumn('enriched_at', 'bigint')
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();

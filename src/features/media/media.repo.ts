@@ -1,7 +1,24 @@
-import type { Insertable, Kysely, Selectable } from 'kysely';
-import type { DB, MediaFilesTable, MediaUploadFailuresTable } from '../../db/schema.ts';
+import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
+import type { DB, MediaFilesTable, MediaType, MediaUploadFailuresTable } from '../../db/schema.ts';
 
 export type MediaFile = Selectable<MediaFilesTable>;
+
+export interface MediaFilter {
+  droneSn?: string | undefined;
+  mediaType?: MediaType | undefined;
+  /** Epoch ms, inclusive, on the capture time (or, when unknown, the time it was recorded). */
+  from?: number | undefined;
+  to?: number | undefined;
+  fileGroupId?: string | undefined;
+  /** Case-insensitive substring of the name or path. */
+  text?: string | undefined;
+}
+
+export interface GroupCount {
+  fileGroupId: string;
+  stored: number;
+  lastAt: number;
+}
 
 /** Largest IN (…) list per query: far below SQLite's and PostgreSQL's bound-parameter limits. */
 const LOOKUP_CHUNK = 1000;
@@ -48,12 +65,106 @@ export class MediaRepo {
    * callback changes nothing but the metadata it repeats.
    */
   async upsertByObjectKey(file: Insertable<MediaFilesTable>): Promise<void> {
-    const { id: _id, createdAt: _createdAt, workspaceId: _ws, objectKey: _key, ...updates } = file;
+    const {
+      id: _id,
+      createdAt: _createdAt,
+      workspaceId: _ws,
+      objectKey: _key,
+      thumbnailKey: _thumbnail,
+      enrichedAt: _enriched,
+      ...updates
+    } = file;
     await this.db
       .insertInto('mediaFiles')
       .values(file)
-      .onConflict((oc) => oc.columns(['workspaceId', 'objectKey']).doUpdateSet(updates))
+      .onConflict((oc) =>
+        oc.columns(['workspaceId', 'objectKey']).doUpdateSet({
+          ...updates,
+          // Enrichment (metadata from the file, thumbnail) stays valid unless the object changed.
+          enrichedAt: sql<
+            number | null
+          >`CASE WHEN media_files.etag = excluded.etag THEN media_files.enriched_at ELSE NULL END`,
+        }),
+      )
       .execute();
+  }
+
+  findById(workspaceId: string, id: string): Promise<MediaFile | undefined> {
+    return this.db
+      .selectFrom('mediaFiles')
+      .selectAll()
+      .where('workspaceId', '=', workspaceId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  /** One page of the workspace's media, newest first, with the total matching the filter. */
+  async list(
+    workspaceId: string,
+    filter: MediaFilter,
+    page: { offset: number; limit: number },
+  ): Promise<{ items: MediaFile[]; total: number }> {
+    let query = this.db.selectFrom('mediaFiles').where('workspaceId', '=', workspaceId);
+    if (filter.droneSn) query = query.where('droneSn', '=', filter.droneSn);
+    if (filter.mediaType) query = query.where('mediaType', '=', filter.mediaType);
+    if (filter.fileGroupId) query = query.where('fileGroupId', '=', filter.fileGroupId);
+    const when = sql<number>`coalesce(captured_at, created_at)`;
+    if (filter.from !== undefined) query = query.where(when, '>=', filter.from);
+    if (filter.to !== undefined) query = query.where(when, '<=', filter.to);
+    if (filter.text) {
+      const pattern = `%${filter.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      query = query.where((eb) =>
+        eb.or([
+          eb(sql`lower(name)`, 'like', sql`${pattern} escape '\\'`),
+          eb(sql`lower(path)`, 'like', sql`${pattern} escape '\\'`),
+        ]),
+      );
+    }
+    const items = await query
+      .selectAll()
+      .orderBy('createdAt', 'desc')
+      .orderBy('id', 'desc')
+      .offset(page.offset)
+      .limit(page.limit)
+      .execute();
+    const { total } = await query
+      .select((eb) => eb.fn.countAll<number | string>().as('total'))
+      .executeTakeFirstOrThrow();
+    return { items, total: Number(total) };
+  }
+
+  /** Deletes the workspace's files among `ids`; returns the rows deleted. */
+  deleteMany(workspaceId: string, ids: string[]): Promise<MediaFile[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.db
+      .deleteFrom('mediaFiles')
+      .where('workspaceId', '=', workspaceId)
+      .where('id', 'in', ids)
+      .returningAll()
+      .execute();
+  }
+
+  async groupCounts(workspaceId: string): Promise<GroupCount[]> {
+    const rows = await this.db
+      .selectFrom('mediaFiles')
+      .select((eb) => [
+        'fileGroupId',
+        eb.fn.countAll<number | string>().as('stored'),
+        eb.fn.max('createdAt').as('lastAt'),
+      ])
+      .where('workspaceId', '=', workspaceId)
+      .where('fileGroupId', 'is not', null)
+      .groupBy('fileGroupId')
+      .execute();
+    return rows.map((r) => ({
+      fileGroupId: r.fileGroupId!,
+      stored: Number(r.stored),
+      lastAt: Number(r.lastAt),
+    }));
+  }
+
+  groups(workspaceId: string) {
+    return this.db.selectFrom('fileGroups').selectAll().where('workspaceId', '=', workspaceId).execute();
   }
 
   async delete(id: string): Promise<void> {

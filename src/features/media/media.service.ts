@@ -8,7 +8,7 @@
  * failed upload is logged, never shown. Lenient where devices differ: every metadata field is optional.
  */
 import type { Kysely } from 'kysely';
-import type { DB, MediaSource } from '../../db/schema.ts';
+import type { DB, MediaSource, MediaType } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { newId } from '../../shared/ids.ts';
 import type { StorageProvider, UploadCredentials } from '../../storage/provider.ts';
@@ -158,6 +158,7 @@ export class MediaService {
       name: report.name,
       path: report.path,
       source: report.source,
+      mediaType: mediaTypeOf(object.contentType, report.name),
       fingerprint: fingerprint ?? null,
       tinyFingerprint: report.tinyFingerprint ?? null,
       isOriginal: report.isOriginal ? 1 : 0,
@@ -176,6 +177,8 @@ export class MediaService {
       gimbalYawDegree: m.gimbalYawDegree ?? null,
       capturedAt: m.capturedAt ?? null,
       capturedAtRaw: m.capturedAtRaw ?? null,
+      thumbnailKey: null,
+      enrichedAt: null,
       createdAt: now,
       updatedAt: now,
     });
@@ -204,6 +207,19 @@ export class MediaService {
   private async objectExists(key: string): Promise<boolean> {
     return (await this.headObject(key)) !== undefined;
   }
+}
+
+const IMAGE_EXTENSIONS = new Set(['jpg', 'jpeg', 'png', 'dng', 'tif', 'tiff', 'heic', 'heif', 'webp']);
+const VIDEO_EXTENSIONS = new Set(['mp4', 'mov', 'm4v', 'avi', 'mkv']);
+
+/** image, video or other (RTK/PPK sidecars, subtitles…), from the content type, else the extension. */
+export function mediaTypeOf(contentType: string, name: string): MediaType {
+  if (contentType.startsWith('image/')) return 'image';
+  if (contentType.startsWith('video/')) return 'video';
+  const extension = name.split('.').pop()?.toLowerCase() ?? '';
+  if (IMAGE_EXTENSIONS.has(extension)) return 'image';
+  if (VIDEO_EXTENSIONS.has(extension)) return 'video';
+  return 'other';
 }
 
 /** Fingerprints are compared case-insensitively (dji-protocol.md §10.9): stored upper-case. */
