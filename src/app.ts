@@ -9,6 +9,7 @@ import type { Config } from './config/config.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { TokenService } from './features/auth/token.service.ts';
 import { type BootstrapResult, bootstrap } from './features/bootstrap.ts';
+import { MediaEnricher } from './features/media/media-enricher.ts';
 import { MediaLibraryService } from './features/media/media-library.service.ts';
 import { MediaService } from './features/media/media.service.ts';
 import { UserService } from './features/users/user.service.ts';
@@ -31,6 +32,8 @@ export interface SkyvaultApp {
   http: FastifyInstance;
   database: Database;
   storage: LocalStorageProvider;
+  /** Background metadata and thumbnails of recorded media. */
+  enricher: MediaEnricher;
   logger: Logger;
   bootstrap: BootstrapResult;
   /** Starts the listeners; resolves with the bound addresses (the ports chosen when 0 was asked). */
@@ -83,10 +86,16 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       now,
     });
     const store = storage;
+    const enricher = new MediaEnricher(database.db, {
+      storage: store,
+      logger: logger.child({ component: 'enricher' }),
+      now,
+    });
     const media = new MediaService(database.db, {
       storage: store,
       credentialTtlSeconds: config.storage.credentialTtlSeconds,
       now,
+      onRecorded: (file) => enricher.enqueue(file.id),
     });
     const library = new MediaLibraryService(database.db, {
       storage: store,
@@ -111,6 +120,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       http,
       database,
       storage: store,
+      enricher,
       logger,
       bootstrap: boot,
       async listen() {
@@ -125,6 +135,9 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         } catch (error) {
           throw listenError(error, 'SKYVAULT_HTTP_PORT', config.http.host, config.http.port);
         }
+        enricher
+          .resume()
+          .catch((error: unknown) => logger.warn({ err: error }, 'could not resume media enrichment'));
         const address = http.server.address();
         const port = typeof address === 'object' && address ? address.port : config.http.port;
         return {
@@ -136,6 +149,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         if (closed) return;
         closed = true;
         await http.close();
+        await enricher.close();
         await store.close();
         await database.close();
       },

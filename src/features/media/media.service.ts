@@ -48,6 +48,8 @@ export interface MediaServiceOptions {
   storage: StorageProvider;
   credentialTtlSeconds: number;
   now?: () => number;
+  /** Called after a file is recorded or re-recorded (enrichment picks it up). */
+  onRecorded?: (file: MediaFile) => void;
 }
 
 const EXPIRY_MARGIN_SECONDS = 300;
@@ -182,7 +184,9 @@ export class MediaService {
       createdAt: now,
       updatedAt: now,
     });
-    return this.repo.findByObjectKey(workspaceId, report.objectKey);
+    const recorded = await this.repo.findByObjectKey(workspaceId, report.objectKey);
+    if (recorded && recorded.enrichedAt === null) this.options.onRecorded?.(recorded);
+    return recorded;
   }
 
   /** group-upload-callback: the group's expected and reported counts; returns how many Skyvault holds. */

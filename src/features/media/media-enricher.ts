@@ -1,0 +1,217 @@
+/**
+ * Background enrichment of recorded media: capture metadata read from the file itself (EXIF GPS and
+ * time, DJI's `drone-dji` XMP altitudes and gimbal yaw) where the device's report lacked it, and a
+ * 256 px JPEG thumbnail for images, stored outside the prefix devices may write to.
+ *
+ * Runs after the upload is acknowledged, one file at a time (image decoding is CPU-heavy and this
+ * server has few cores), and resumes after a restart: a file is done when `enriched_at` is set.
+ */
+import exifr from 'exifr';
+import type { Kysely } from 'kysely';
+import sharp from 'sharp';
+import type { DB } from '../../db/schema.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { StorageProvider } from '../../storage/provider.ts';
+import type { CaptureMetadata } from './media.service.ts';
+
+/** EXIF and XMP sit at the start of DJI JPEGs: this much is read for metadata. */
+const HEAD_BYTES = 512 * 1024;
+const THUMBNAIL_SIZE = 256;
+
+export interface MediaEnricherOptions {
+  storage: StorageProvider;
+  logger: Logger;
+  /** Images larger than this get no thumbnail (decoding them would take too much memory). */
+  maxImageBytes?: number;
+  now?: () => number;
+}
+
+/** Where the thumbnail of a file is kept: beside the workspace's media, not inside its upload prefix. */
+export function thumbnailKey(workspaceId: string, fileId: string): string {
+  return `${workspaceId}/thumbnails/${fileId}.jpg`;
+}
+
+export class MediaEnricher {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private running: Promise<void> | undefined;
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly options: MediaEnricherOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    sharp.concurrency(1);
+  }
+
+  enqueue(fileId: string): void {
+    if (this.closed || this.queued.has(fileId)) return;
+    this.queued.add(fileId);
+    this.queue.push(fileId);
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Queues every file not enriched yet (after a restart). */
+  async resume(): Promise<number> {
+    const rows = await this.db
+      .selectFrom('mediaFiles')
+      .select('id')
+      .where('enrichedAt', 'is', null)
+      .orderBy('createdAt')
+      .execute();
+    for (const row of rows) this.enqueue(row.id);
+    return rows.length;
+  }
+
+  /** Resolves when the queue is empty. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.queue.length = 0;
+    await this.idle();
+  }
+
+  private async drain(): Promise<void> {
+    for (let id = this.queue.shift(); id !== undefined; id = this.queue.shift()) {
+      this.queued.delete(id);
+      try {
+        await this.enrich(id);
+      } catch (error) {
+        this.options.logger.warn(
+          { err: error, fileId: id },
+          'media enrichment failed; will retry at next start',
+        );
+      }
+    }
+  }
+
+  private async enrich(fileId: string): Promise<void> {
+    const file = await this.db
+      .selectFrom('mediaFiles')
+      .selectAll()
+      .where('id', '=', fileId)
+      .executeTakeFirst();
+    if (!file || file.enrichedAt !== null) return;
+    const updates: Partial<Record<string, number | string | null>> = {};
+    if (file.mediaType === 'image') {
+      const missing =
+        file.latitude === null ||
+        file.absoluteAltitude === null ||
+        file.relativeAltitude === null ||
+        file.gimbalYawDegree === null ||
+        file.capturedAt === null;
+      if (missing) {
+        const found = await this.readMetadata(file.objectKey);
+        const fill = <K extends keyof CaptureMetadata>(field: K, column: string) => {
+          if ((file as Record<string, unknown>)[column] === null && found[field] !== undefined)
+            updates[column] = found[field] as number | string;
+        };
+        if (file.latitude === null && file.longitude === null) {
+          fill('latitude', 'latitude');
+          fill('longitude', 'longitude');
+        }
+        fill('absoluteAltitude', 'absoluteAltitude');
+        fill('relativeAltitude', 'relativeAltitude');
+        fill('gimbalYawDegree', 'gimbalYawDegree');
+        fill('capturedAt', 'capturedAt');
+        if (file.capturedAtRaw === null) fill('capturedAtRaw', 'capturedAtRaw');
+      }
+      if (file.size <= (this.options.maxImageBytes ?? 100 * 1024 * 1024)) {
+        const thumbnail = await this.thumbnail(file.objectKey);
+        if (thumbnail) {
+          const key = thumbnailKey(file.workspaceId, file.id);
+          await this.options.storage.put(key, thumbnail, { contentType: 'image/jpeg' });
+          updates.thumbnailKey = key;
+        }
+      }
+    }
+    // Only if the file is still the one examined (a re-upload resets enriched_at and requeues).
+    const result = await this.db
+      .updateTable('mediaFiles')
+      .set({ ...updates, enrichedAt: this.now() })
+      .where('id', '=', fileId)
+      .where('etag', '=', file.etag)
+      .executeTakeFirst();
+    // Deleted or replaced meanwhile: the thumbnail made for it belongs to nothing.
+    if (result.numUpdatedRows === 0n && typeof updates.thumbnailKey === 'string') {
+      await this.options.storage.delete(updates.thumbnailKey);
+    }
+  }
+
+  private async readMetadata(objectKey: string): Promise<CaptureMetadata> {
+    const head = await this.options.storage.get(objectKey, { start: 0, end: HEAD_BYTES - 1 });
+    if (!head) return {};
+    const chunks: Buffer[] = [];
+    for await (const chunk of head.body) chunks.push(Buffer.from(chunk as Uint8Array));
+    try {
+      return metadataFromExif(
+        await exifr.parse(Buffer.concat(chunks), { xmp: true, gps: true, tiff: true, exif: true }),
+      );
+    } catch (error) {
+      this.options.logger.info({ err: error, objectKey }, 'no readable EXIF/XMP');
+      return {};
+    }
+  }
+
+  private async thumbnail(objectKey: string): Promise<Buffer | undefined> {
+    const object = await this.options.storage.get(objectKey);
+    if (!object) return undefined;
+    try {
+      const resize = sharp({ failOn: 'none' })
+        .rotate()
+        .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside' })
+        .jpeg({ quality: 80 });
+      object.body.pipe(resize);
+      return await resize.toBuffer();
+    } catch (error) {
+      object.body.destroy();
+      this.options.logger.info({ err: error, objectKey }, 'no thumbnail: the image cannot be decoded');
+      return undefined;
+    }
+  }
+}
+
+type ExifOutput = Record<string, unknown> | undefined;
+
+/** Capture metadata from exifr's merged output of EXIF, GPS and DJI's drone-dji XMP. */
+export function metadataFromExif(out: ExifOutput): CaptureMetadata {
+  if (!out) return {};
+  const num = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+  let latitude = num(out.latitude) ?? num(out.GpsLatitude);
+  let longitude = num(out.longitude) ?? num(out.GpsLongitude);
+  if (latitude === 0 && longitude === 0) latitude = longitude = undefined;
+  const original = out.DateTimeOriginal ?? out.CreateDate;
+  let capturedAt: number | undefined;
+  let capturedAtRaw: string | undefined;
+  if (original instanceof Date && !Number.isNaN(original.getTime())) {
+    // exifr builds zone-less EXIF times in the process's zone: take the wall clock back out of it.
+    const wall = Date.UTC(
+      original.getFullYear(),
+      original.getMonth(),
+      original.getDate(),
+      original.getHours(),
+      original.getMinutes(),
+      original.getSeconds(),
+    );
+    const iso = new Date(wall).toISOString().slice(0, 19);
+    const offset = typeof out.OffsetTimeOriginal === 'string' ? out.OffsetTimeOriginal.trim() : undefined;
+    capturedAtRaw = offset ? `${iso}${offset}` : iso.replace('T', ' ');
+    if (offset && /^[+-]\d{2}:\d{2}$/.test(offset)) capturedAt = Date.parse(`${iso}${offset}`);
+  }
+  return {
+    latitude,
+    longitude,
+    absoluteAltitude: num(out.AbsoluteAltitude),
+    relativeAltitude: num(out.RelativeAltitude),
+    gimbalYawDegree: num(out.GimbalYawDegree),
+    capturedAt,
+    capturedAtRaw,
+  };
+}
