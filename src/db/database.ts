@@ -54,7 +54,7 @@ function openSqlite(file: string): Database {
     );
   }
   const db = new Kysely<DB>({
-    dialect: new SqliteDialect({ database: connection }),
+    dialect: new SqliteDialect({ database: withStatementCache(connection) }),
     plugins: [new CamelCasePlugin()],
   });
   return {
@@ -64,6 +64,27 @@ function openSqlite(file: string): Database {
       await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
+  };
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement on every query, which better-sqlite3 makes costly
+ * (it was the largest cost of a Pilot request, bench/pilot-api). Prepared statements are reusable and
+ * Kysely runs one query at a time on its single connection, so a cache keyed by SQL text is safe.
+ */
+function withStatementCache(connection: BetterSqlite3.Database, size = 500) {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => connection.close(),
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (!statement) {
+        statement = connection.prepare(sql);
+        if (cache.size >= size) cache.delete(cache.keys().next().value!);
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
   };
 }
 

@@ -72,7 +72,12 @@ export class AppError extends Error {
 
   constructor(kind: ErrorName, message?: string, options?: { cause?: unknown; details?: unknown }) {
     const spec: ErrorSpec = ERRORS[kind];
+    // Errors that answer a client (4xx, and code-carrying 200s) are expected: a stack trace would cost
+    // more than the rest of the request and nobody reads it. Server errors keep theirs.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (spec.status < 500) Error.stackTraceLimit = 0;
     super(message ?? spec.message, options?.cause === undefined ? undefined : { cause: options.cause });
+    Error.stackTraceLimit = stackTraceLimit;
     this.kind = kind;
     this.status = spec.status;
     this.code = spec.code;

@@ -26,21 +26,16 @@ const LOOKUP_CHUNK = 1000;
 export class MediaRepo {
   constructor(private readonly db: Kysely<DB>) {}
 
-  findByFingerprint(workspaceId: string, fingerprint: string): Promise<MediaFile | undefined> {
+  /** The file with this fingerprint (only what dedupe needs). */
+  findByFingerprint(
+    workspaceId: string,
+    fingerprint: string,
+  ): Promise<Pick<MediaFile, 'id' | 'objectKey'> | undefined> {
     return this.db
       .selectFrom('mediaFiles')
-      .selectAll()
+      .select(['id', 'objectKey'])
       .where('workspaceId', '=', workspaceId)
       .where('fingerprint', '=', fingerprint)
-      .executeTakeFirst();
-  }
-
-  findByObjectKey(workspaceId: string, objectKey: string): Promise<MediaFile | undefined> {
-    return this.db
-      .selectFrom('mediaFiles')
-      .selectAll()
-      .where('workspaceId', '=', workspaceId)
-      .where('objectKey', '=', objectKey)
       .executeTakeFirst();
   }
 
@@ -64,7 +59,7 @@ export class MediaRepo {
    * Inserts the file, or updates the row already recorded for its (workspace, object key): a retried
    * callback changes nothing but the metadata it repeats.
    */
-  async upsertByObjectKey(file: Insertable<MediaFilesTable>): Promise<void> {
+  async upsertByObjectKey(file: Insertable<MediaFilesTable>): Promise<MediaFile> {
     const {
       id: _id,
       createdAt: _createdAt,
@@ -74,7 +69,7 @@ export class MediaRepo {
       enrichedAt: _enriched,
       ...updates
     } = file;
-    await this.db
+    return this.db
       .insertInto('mediaFiles')
       .values(file)
       .onConflict((oc) =>
@@ -86,7 +81,8 @@ export class MediaRepo {
           >`CASE WHEN media_files.etag = excluded.etag THEN media_files.enriched_at ELSE NULL END`,
         }),
       )
-      .execute();
+      .returningAll()
+      .executeTakeFirstOrThrow();
   }
 
   findById(workspaceId: string, id: string): Promise<MediaFile | undefined> {

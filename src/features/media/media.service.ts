@@ -109,7 +109,7 @@ export class MediaService {
 
   /**
    * upload-callback / file_upload_callback: records the uploaded file, idempotently. Returns the file
-   * recorded (undefined for a failed upload, which is only logged).
+   * recorded; undefined when nothing was (a failed upload, only logged; or a copy of a file already held).
    */
   async recordUpload(workspaceId: string, report: MediaUploadReport): Promise<MediaFile | undefined> {
     const prefix = `${mediaPrefix(workspaceId)}/`;
@@ -147,13 +147,13 @@ export class MediaService {
       if (twin && twin.objectKey !== report.objectKey) {
         if (await this.objectExists(twin.objectKey)) {
           await this.options.storage.delete(report.objectKey);
-          return twin;
+          return undefined;
         }
         await this.repo.delete(twin.id);
       }
     }
     const m = report.metadata;
-    await this.repo.upsertByObjectKey({
+    const recorded = await this.repo.upsertByObjectKey({
       id: newId(),
       workspaceId,
       objectKey: report.objectKey,
@@ -184,8 +184,7 @@ export class MediaService {
       createdAt: now,
       updatedAt: now,
     });
-    const recorded = await this.repo.findByObjectKey(workspaceId, report.objectKey);
-    if (recorded && recorded.enrichedAt === null) this.options.onRecorded?.(recorded);
+    if (recorded.enrichedAt === null) this.options.onRecorded?.(recorded);
     return recorded;
   }
 

@@ -94,13 +94,25 @@ export class ObjectStore {
     for (const { upload_id } of stale) void this.abortUpload(upload_id);
   }
 
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+
+  /** Statements are prepared once: preparing costs more than running these small queries. */
+  private statement(sql: string): BetterSqlite3.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   /** A fresh path in tmp/ for an upload in progress. */
   tmpPath(): string {
     return path.join(this.tmpDir, randomUUID());
   }
 
   head(key: string): ObjectInfo | undefined {
-    const row = this.db.prepare('SELECT * FROM objects WHERE key = ?').get(key) as ObjectRow | undefined;
+    const row = this.statement('SELECT * FROM objects WHERE key = ?').get(key) as ObjectRow | undefined;
     return row && toInfo(row);
   }
 
@@ -122,7 +134,7 @@ export class ObjectStore {
   /** Streams the object (or a byte range of it); undefined when it does not exist. */
   async read(key: string, range?: ByteRange): Promise<{ info: ObjectInfo; body: Readable } | undefined> {
     for (let attempt = 0; ; attempt++) {
-      const row = this.db.prepare('SELECT * FROM objects WHERE key = ?').get(key) as ObjectRow | undefined;
+      const row = this.statement('SELECT * FROM objects WHERE key = ?').get(key) as ObjectRow | undefined;
       if (!row) return undefined;
       const info = toInfo(row);
       const blobs = JSON.parse(row.blobs) as BlobRef[];
@@ -142,7 +154,7 @@ export class ObjectStore {
   }
 
   deleteObject(key: string): void {
-    const old = this.db.prepare('DELETE FROM objects WHERE key = ? RETURNING blobs').get(key) as
+    const old = this.statement('DELETE FROM objects WHERE key = ? RETURNING blobs').get(key) as
       { blobs: string } | undefined;
     if (old) this.discard(JSON.parse(old.blobs) as BlobRef[]);
   }
@@ -152,8 +164,8 @@ export class ObjectStore {
     const from = after !== undefined && after >= prefix ? after : undefined;
     const statement =
       from === undefined
-        ? this.db.prepare('SELECT * FROM objects WHERE key >= ? ORDER BY key')
-        : this.db.prepare('SELECT * FROM objects WHERE key > ? ORDER BY key');
+        ? this.statement('SELECT * FROM objects WHERE key >= ? ORDER BY key')
+        : this.statement('SELECT * FROM objects WHERE key > ? ORDER BY key');
     for (const row of statement.iterate(from ?? prefix) as IterableIterator<ObjectRow>) {
       if (!row.key.startsWith(prefix)) return;
       yield toInfo(row);
@@ -169,8 +181,7 @@ export class ObjectStore {
   }
 
   upload(uploadId: string): UploadRow | undefined {
-    return this.db.prepare('SELECT * FROM uploads WHERE upload_id = ?').get(uploadId) as
-      UploadRow | undefined;
+    return this.statement('SELECT * FROM uploads WHERE upload_id = ?').get(uploadId) as UploadRow | undefined;
   }
 
   listUploads(prefix: string): UploadRow[] {
@@ -240,8 +251,8 @@ export class ObjectStore {
         blobs: JSON.stringify(chosen.map((p) => ({ id: p.blob, size: p.size }))),
       };
       const replaced = this.replaceObjectRow(row);
-      this.db.prepare('DELETE FROM parts WHERE upload_id = ?').run(uploadId);
-      this.db.prepare('DELETE FROM uploads WHERE upload_id = ?').run(uploadId);
+      this.statement('DELETE FROM parts WHERE upload_id = ?').run(uploadId);
+      this.statement('DELETE FROM uploads WHERE upload_id = ?').run(uploadId);
       const unused = all.filter((p) => !keep.has(p.blob)).map((p) => ({ id: p.blob, size: p.size }));
       return { info: toInfo(row), discard: [...replaced, ...unused] };
     })();
@@ -254,8 +265,8 @@ export class ObjectStore {
     const parts = this.db.transaction(() => {
       if (!this.upload(uploadId)) return undefined;
       const rows = this.parts(uploadId);
-      this.db.prepare('DELETE FROM parts WHERE upload_id = ?').run(uploadId);
-      this.db.prepare('DELETE FROM uploads WHERE upload_id = ?').run(uploadId);
+      this.statement('DELETE FROM parts WHERE upload_id = ?').run(uploadId);
+      this.statement('DELETE FROM uploads WHERE upload_id = ?').run(uploadId);
       return rows;
     })();
     if (!parts) return false;
@@ -274,7 +285,7 @@ export class ObjectStore {
 
   /** Upserts the row; returns the blobs of the version it replaced. Call inside a transaction. */
   private replaceObjectRow(row: ObjectRow): BlobRef[] {
-    const old = this.db.prepare('SELECT blobs FROM objects WHERE key = ?').get(row.key) as
+    const old = this.statement('SELECT blobs FROM objects WHERE key = ?').get(row.key) as
       { blobs: string } | undefined;
     this.db
       .prepare(

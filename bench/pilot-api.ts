@@ -1,0 +1,88 @@
+/**
+ * Benchmark: requests per second of DJI Pilot 2's fast-upload (a hit: database lookup plus a storage
+ * HEAD) and upload-callback (a repeated report: storage HEAD plus an idempotent upsert), against a bare
+ * node:http JSON responder measured in the same run, all with autocannon over loopback.
+ * Run: `npm run bench -- pilot-api` (BENCH_SECONDS=10, BENCH_CONNECTIONS=10).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import autocannon from 'autocannon';
+import { sdkClient } from '../test/helpers/storage.ts';
+import { postJson, startScript, startSkyvault } from './helpers.ts';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const dir = mkdtempSync(path.join(tmpdir(), 'skyvault-bench-api-'));
+const password = 'bench-password';
+
+const skyvault = await startSkyvault({ SKYVAULT_DATA_DIR: dir, SKYVAULT_ADMIN_PASSWORD: password });
+const bare = await startScript<{ port: number }>('bench/bare-json-server.ts');
+try {
+  type Login = { data: { access_token: string; workspace_id: string } };
+  const login = await postJson<Login>(`${skyvault.url}/manage/api/v1/login`, { username: 'admin', password, flag: 2 });
+  const token = login.data.access_token;
+  const ws = login.data.workspace_id;
+  type Sts = { data: { credentials: Record<string, string>; endpoint: string; bucket: string; region: string; object_key_prefix: string } };
+  const sts = await postJson<Sts>(`${skyvault.url}/storage/api/v1/workspaces/${ws}/sts`, {}, token);
+  const key = `${sts.data.object_key_prefix}/DJI_20260101120000_0001_V.JPG`;
+  const s3 = sdkClient({
+    accessKeyId: sts.data.credentials.access_key_id!,
+    accessKeySecret: sts.data.credentials.access_key_secret!,
+    securityToken: sts.data.credentials.security_token!,
+    endpoint: sts.data.endpoint,
+    bucket: sts.data.bucket,
+    region: sts.data.region,
+    provider: 'minio',
+    prefix: sts.data.object_key_prefix,
+    expiresAt: 0,
+  });
+  await s3.send(new PutObjectCommand({ Bucket: sts.data.bucket, Key: key, Body: Buffer.alloc(4096), ContentType: 'image/jpeg' }));
+  s3.destroy();
+  const callback = {
+    result: 0,
+    name: 'DJI_20260101120000_0001_V.JPG',
+    path: 'wayline',
+    object_key: key,
+    fingerprint: '91F613D796709163A519D8E5C872823D',
+    sub_file_type: 0,
+    ext: { file_group_id: 'group', drone_model_key: '0-67-0', payload_model_key: '1-53-0', is_original: true, tinny_fingerprint: '045040860fb014916c81082407e9ff8b_2021_12_2_16_17_8', sn: '1581F5BKD225D00BJ6N1' },
+    metadata: { absolute_altitude: 56.3, relative_altitude: 41.1, gimbal_yaw_degree: -91.4, created_time: '2021-12-02T16:17:07+08:00', shoot_position: { lat: 22.58, lng: 113.94 } },
+  };
+  const first = await postJson<{ code: number }>(`${skyvault.url}/media/api/v1/workspaces/${ws}/upload-callback`, callback, token);
+  if (first.code !== 0) throw new Error('the first upload-callback failed');
+  const fastUpload = { fingerprint: callback.fingerprint, name: callback.name, path: '', ext: callback.ext };
+
+  const run = async (url: string, body: unknown) => {
+    const result = await autocannon({
+      url,
+      method: 'POST',
+      connections,
+      duration: seconds,
+      headers: { 'content-type': 'application/json', 'x-auth-token': token },
+      body: JSON.stringify(body),
+    });
+    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+    return result;
+  };
+  const baseline = await run(`http://127.0.0.1:${bare.ready.port}/`, callback);
+  const fast = await run(`${skyvault.url}/media/api/v1/workspaces/${ws}/fast-upload`, fastUpload);
+  const report = await run(`${skyvault.url}/media/api/v1/workspaces/${ws}/upload-callback`, callback);
+  const row = (name: string, r: autocannon.Result) =>
+    `| ${name} | ${r.requests.average.toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${(r.requests.average / baseline.requests.average).toFixed(2)} |`;
+  process.stdout.write(
+    [
+      `${connections} connections, ${seconds} s each, loopback; database: SQLite; storage: embedded`,
+      '| endpoint | req/s | p50 ms | p99 ms | ratio to bare node:http |',
+      '|---|---|---|---|---|',
+      row('bare node:http JSON responder (baseline)', baseline),
+      row('fast-upload (hit: lookup + storage HEAD)', fast),
+      row('upload-callback (repeat: HEAD + upsert)', report),
+    ].join('\n') + '\n',
+  );
+} finally {
+  await bare.stop();
+  await skyvault.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
