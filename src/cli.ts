@@ -1,7 +1,5 @@
 /** The `skyvault` command line: serve, simulate, version, help. */
 import { parseArgs } from 'node:util';
-import { serve } from './main.ts';
-import { SimulationError, simulatePilot } from './simulate/pilot.ts';
 import { VERSION } from './shared/version.ts';
 
 const USAGE = `Usage: skyvault <command> [options]
@@ -43,6 +41,8 @@ async function simulate(args: string[]): Promise<number> {
     process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
     return 2;
   }
+  // Loaded on demand: the simulator pulls in the AWS SDK, which other commands do not need.
+  const { SimulationError, simulatePilot } = await import('./simulate/pilot.ts');
   try {
     const summary = await simulatePilot({
       url: values.url!,
@@ -78,6 +78,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
         process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
         return 2;
       }
+      const { serve } = await import('./main.ts');
       return serve({ configFile: values.config });
     }
     case 'simulate':
