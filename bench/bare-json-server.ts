@@ -11,7 +11,9 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown) : {};
     const payload = JSON.stringify({ code: 0, message: 'success', data: { echo: typeof body } });
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }).end(payload);
+    res
+      .writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) })
+      .end(payload);
   });
 });
 server.listen(0, '127.0.0.1', () => {

@@ -13,7 +13,14 @@ export interface Started {
 /** Starts `skyvault serve` with `env`; resolves with its HTTP URL once it is ready. */
 export async function startSkyvault(env: Record<string, string>): Promise<Started & { url: string }> {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/skyvault.js'), 'serve'], {
-    env: { ...process.env, SKYVAULT_HOST: '127.0.0.1', SKYVAULT_HTTP_PORT: '0', SKYVAULT_STORAGE_PORT: '0', SKYVAULT_LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env,
+      SKYVAULT_HOST: '127.0.0.1',
+      SKYVAULT_HTTP_PORT: '0',
+      SKYVAULT_STORAGE_PORT: '0',
+      SKYVAULT_LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -29,7 +36,9 @@ export async function startSkyvault(env: Record<string, string>): Promise<Starte
 
 /** Starts a TypeScript helper that prints one JSON line when ready; resolves with that line parsed. */
 export async function startScript<T>(script: string, args: string[] = []): Promise<Started & { ready: T }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));

@@ -21,10 +21,22 @@ const skyvault = await startSkyvault({ SKYVAULT_DATA_DIR: dir, SKYVAULT_ADMIN_PA
 const bare = await startScript<{ port: number }>('bench/bare-json-server.ts');
 try {
   type Login = { data: { access_token: string; workspace_id: string } };
-  const login = await postJson<Login>(`${skyvault.url}/manage/api/v1/login`, { username: 'admin', password, flag: 2 });
+  const login = await postJson<Login>(`${skyvault.url}/manage/api/v1/login`, {
+    username: 'admin',
+    password,
+    flag: 2,
+  });
   const token = login.data.access_token;
   const ws = login.data.workspace_id;
-  type Sts = { data: { credentials: Record<string, string>; endpoint: string; bucket: string; region: string; object_key_prefix: string } };
+  type Sts = {
+    data: {
+      credentials: Record<string, string>;
+      endpoint: string;
+      bucket: string;
+      region: string;
+      object_key_prefix: string;
+    };
+  };
   const sts = await postJson<Sts>(`${skyvault.url}/storage/api/v1/workspaces/${ws}/sts`, {}, token);
   const key = `${sts.data.object_key_prefix}/DJI_20260101120000_0001_V.JPG`;
   const s3 = sdkClient({
@@ -38,7 +50,14 @@ try {
     prefix: sts.data.object_key_prefix,
     expiresAt: 0,
   });
-  await s3.send(new PutObjectCommand({ Bucket: sts.data.bucket, Key: key, Body: Buffer.alloc(4096), ContentType: 'image/jpeg' }));
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: sts.data.bucket,
+      Key: key,
+      Body: Buffer.alloc(4096),
+      ContentType: 'image/jpeg',
+    }),
+  );
   s3.destroy();
   const callback = {
     result: 0,
@@ -47,10 +66,27 @@ try {
     object_key: key,
     fingerprint: '91F613D796709163A519D8E5C872823D',
     sub_file_type: 0,
-    ext: { file_group_id: 'group', drone_model_key: '0-67-0', payload_model_key: '1-53-0', is_original: true, tinny_fingerprint: '045040860fb014916c81082407e9ff8b_2021_12_2_16_17_8', sn: '1581F5BKD225D00BJ6N1' },
-    metadata: { absolute_altitude: 56.3, relative_altitude: 41.1, gimbal_yaw_degree: -91.4, created_time: '2021-12-02T16:17:07+08:00', shoot_position: { lat: 22.58, lng: 113.94 } },
+    ext: {
+      file_group_id: 'group',
+      drone_model_key: '0-67-0',
+      payload_model_key: '1-53-0',
+      is_original: true,
+      tinny_fingerprint: '045040860fb014916c81082407e9ff8b_2021_12_2_16_17_8',
+      sn: '1581F5BKD225D00BJ6N1',
+    },
+    metadata: {
+      absolute_altitude: 56.3,
+      relative_altitude: 41.1,
+      gimbal_yaw_degree: -91.4,
+      created_time: '2021-12-02T16:17:07+08:00',
+      shoot_position: { lat: 22.58, lng: 113.94 },
+    },
   };
-  const first = await postJson<{ code: number }>(`${skyvault.url}/media/api/v1/workspaces/${ws}/upload-callback`, callback, token);
+  const first = await postJson<{ code: number }>(
+    `${skyvault.url}/media/api/v1/workspaces/${ws}/upload-callback`,
+    callback,
+    token,
+  );
   if (first.code !== 0) throw new Error('the first upload-callback failed');
   const fastUpload = { fingerprint: callback.fingerprint, name: callback.name, path: '', ext: callback.ext };
 
@@ -63,7 +99,8 @@ try {
       headers: { 'content-type': 'application/json', 'x-auth-token': token },
       body: JSON.stringify(body),
     });
-    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+    if (result.non2xx > 0 || result.errors > 0)
+      throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
     return result;
   };
   const baseline = await run(`http://127.0.0.1:${bare.ready.port}/`, callback);

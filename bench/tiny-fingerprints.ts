@@ -18,7 +18,8 @@ const runs = Number(process.env.BENCH_RUNS ?? 20);
 const dir = mkdtempSync(path.join(tmpdir(), 'skyvault-bench-tiny-'));
 const password = 'bench-password';
 const env = { SKYVAULT_DATA_DIR: dir, SKYVAULT_ADMIN_PASSWORD: password };
-const tiny = (i: number) => `${(i * 2654435761 >>> 0).toString(16).padStart(8, '0')}${i.toString(16).padStart(24, '0')}_2026_1_15_10_30_${i % 60}`;
+const tiny = (i: number) =>
+  `${((i * 2654435761) >>> 0).toString(16).padStart(8, '0')}${i.toString(16).padStart(24, '0')}_2026_1_15_10_30_${i % 60}`;
 
 // First start creates the schema and the default workspace; then the files go straight into the database.
 await (await startSkyvault(env)).stop();
@@ -60,9 +61,19 @@ await database.close();
 const server = await startSkyvault(env);
 try {
   type Login = { data: { access_token: string; workspace_id: string } };
-  const admin = await postJson<Login>(`${server.url}/manage/api/v1/login`, { username: 'admin', password, flag: 2 });
-  const other = await postJson<Login>(`${server.url}/manage/api/v1/login`, { username: 'empty-user', password, flag: 2 });
-  const asked = Array.from({ length: items }, (_, i) => (i % 2 === 0 ? tiny(Math.floor((i * 7919) % files)) : `unknown_${i}_2026_1_1_0_0_0`));
+  const admin = await postJson<Login>(`${server.url}/manage/api/v1/login`, {
+    username: 'admin',
+    password,
+    flag: 2,
+  });
+  const other = await postJson<Login>(`${server.url}/manage/api/v1/login`, {
+    username: 'empty-user',
+    password,
+    flag: 2,
+  });
+  const asked = Array.from({ length: items }, (_, i) =>
+    i % 2 === 0 ? tiny(Math.floor((i * 7919) % files)) : `unknown_${i}_2026_1_1_0_0_0`,
+  );
   const measure = async (login: Login, expected: number) => {
     const times: number[] = [];
     for (let run = 0; run < runs + 2; run++) {
@@ -74,7 +85,9 @@ try {
       );
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
       if (answer.code !== 0 || answer.data.tiny_fingerprints.length !== expected) {
-        throw new Error(`unexpected answer: code ${answer.code}, ${answer.data?.tiny_fingerprints?.length} found, ${expected} expected`);
+        throw new Error(
+          `unexpected answer: code ${answer.code}, ${answer.data?.tiny_fingerprints?.length} found, ${expected} expected`,
+        );
       }
       if (run >= 2) times.push(ms); // the first two warm the caches
     }
