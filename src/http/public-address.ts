@@ -19,15 +19,19 @@ export class PublicAddresses {
     return this.options.publicUrl ?? `${request.protocol}://${request.host}`;
   }
 
+  /** The host name (no brackets, no port) of baseUrl: what other endpoints for this client are built on. */
+  hostname(request: FastifyRequest): string {
+    try {
+      return new URL(this.baseUrl(request)).hostname.replace(/^\[|\]$/g, '');
+    } catch {
+      return request.hostname;
+    }
+  }
+
   /** DJI `mqtt_addr`: `tcp://host:port` (or the configured ssl/ws/wss URL). */
   mqttAddress(request: FastifyRequest): string {
     if (this.options.mqttPublicUrl) return this.options.mqttPublicUrl;
-    let host: string;
-    try {
-      host = new URL(this.baseUrl(request)).hostname;
-    } catch {
-      host = request.hostname;
-    }
-    return `tcp://${host}:${this.options.mqttPort()}`;
+    const host = this.hostname(request);
+    return `tcp://${host.includes(':') ? `[${host}]` : host}:${this.options.mqttPort()}`;
   }
 }

@@ -98,3 +98,13 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     },
   };
 }
+
+/** A test app listening on its ports (HTTP and storage), with the admin logged in. */
+export async function startLoggedInApp(
+  options: TestAppOptions = {},
+): Promise<{ t: TestApp; token: string; ws: string }> {
+  const t = await startTestApp(options);
+  await t.app.listen();
+  const login = await t.login();
+  return { t, token: login.access_token, ws: login.workspace_id };
+}

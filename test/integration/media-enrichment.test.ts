@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { djiPhoto } from '../../src/simulate/dji-photo.ts';
 import { testDialects } from '../helpers/databases.ts';
 import { type TestPilot, testPilot } from '../helpers/pilot.ts';
-import { startTestApp, type TestApp } from '../helpers/test-app.ts';
+import { startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
 
 const photo = (seed: number) =>
   djiPhoto({
@@ -26,11 +26,7 @@ for (const dialect of testDialects()) {
     let ws: string;
     let pilot: TestPilot;
     before(async () => {
-      t = await startTestApp({ dialect });
-      await t.app.listen();
-      const login = await t.login();
-      token = login.access_token;
-      ws = login.workspace_id;
+      ({ t, token, ws } = await startLoggedInApp({ dialect }));
       pilot = await testPilot(t, token, ws);
     });
     after(() => t.close());

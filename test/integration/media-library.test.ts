@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { testDialects } from '../helpers/databases.ts';
 import { createUser, createWorkspace } from '../helpers/factories.ts';
 import { testPilot } from '../helpers/pilot.ts';
-import { startTestApp, type TestApp } from '../helpers/test-app.ts';
+import { startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
 
 for (const dialect of testDialects()) {
   describe(`media library on ${dialect}`, () => {
@@ -11,11 +11,7 @@ for (const dialect of testDialects()) {
     let token: string;
     let ws: string;
     before(async () => {
-      t = await startTestApp({ dialect });
-      await t.app.listen();
-      const login = await t.login();
-      token = login.access_token;
-      ws = login.workspace_id;
+      ({ t, token, ws } = await startLoggedInApp({ dialect }));
       const pilot = await testPilot(t, token, ws);
       const at = (iso: string) => ({ metadata: { created_time: iso } });
       const files: [string, string, Record<string, unknown>, string?][] = [

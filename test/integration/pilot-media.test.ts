@@ -6,7 +6,7 @@ import type { UploadCredentials } from '../../src/storage/provider.ts';
 import { testDialects } from '../helpers/databases.ts';
 import { createUser, createWorkspace } from '../helpers/factories.ts';
 import { sdkClient } from '../helpers/storage.ts';
-import { startTestApp, type TestApp } from '../helpers/test-app.ts';
+import { startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
 
 for (const dialect of testDialects()) {
   describe(`Pilot 2 media upload on ${dialect}`, () => {
@@ -15,11 +15,7 @@ for (const dialect of testDialects()) {
     let ws: string;
     let credentials: UploadCredentials;
     before(async () => {
-      t = await startTestApp({ dialect });
-      await t.app.listen();
-      const login = await t.login();
-      token = login.access_token;
-      ws = login.workspace_id;
+      ({ t, token, ws } = await startLoggedInApp({ dialect }));
     });
     after(() => t.close());
 

@@ -81,9 +81,6 @@ export const mediaLibraryRoutes: FastifyPluginAsyncTypebox<MediaLibraryRoutesOpt
   app,
   { library, addresses },
 ) => {
-  const hostnameOf = (request: Parameters<PublicAddresses['baseUrl']>[0]) =>
-    new URL(addresses.baseUrl(request)).hostname.replace(/^\[|\]$/g, '');
-
   const render = async (file: MediaFile, hostname: string): Promise<Static<typeof MediaFileDto>> => ({
     file_id: file.id,
     file_name: file.name,
@@ -142,7 +139,7 @@ export const mediaLibraryRoutes: FastifyPluginAsyncTypebox<MediaLibraryRoutesOpt
         },
         { page: q.page, pageSize: q.page_size },
       );
-      const hostname = hostnameOf(request);
+      const hostname = addresses.hostname(request);
       return ok({
         list: await Promise.all(items.map((file) => render(file, hostname))),
         pagination: { page: q.page, page_size: q.page_size, total },
@@ -165,7 +162,7 @@ export const mediaLibraryRoutes: FastifyPluginAsyncTypebox<MediaLibraryRoutesOpt
       ok(
         await render(
           await library.get(request.params.workspace_id, request.params.file_id),
-          hostnameOf(request),
+          addresses.hostname(request),
         ),
       ),
   );
@@ -185,7 +182,7 @@ export const mediaLibraryRoutes: FastifyPluginAsyncTypebox<MediaLibraryRoutesOpt
       const url = await library.downloadUrl(
         request.params.workspace_id,
         request.params.file_id,
-        hostnameOf(request),
+        addresses.hostname(request),
       );
       return reply.redirect(url, 302);
     },

@@ -48,9 +48,6 @@ export const pilotMediaRoutes: FastifyPluginAsyncTypebox<PilotMediaRoutesOptions
   app,
   { media, addresses },
 ) => {
-  const hostnameOf = (request: Parameters<PublicAddresses['baseUrl']>[0]) =>
-    new URL(addresses.baseUrl(request)).hostname.replace(/^\[|\]$/g, '');
-
   app.post(
     '/media/api/v1/workspaces/:workspace_id/fast-upload',
     {
@@ -160,7 +157,10 @@ export const pilotMediaRoutes: FastifyPluginAsyncTypebox<PilotMediaRoutesOptions
         response: { 200: Envelope(StsData), ...ErrorResponses },
       },
       handler: async (request) => {
-        const credentials = await media.uploadCredentials(request.params.workspace_id, hostnameOf(request));
+        const credentials = await media.uploadCredentials(
+          request.params.workspace_id,
+          addresses.hostname(request),
+        );
         return ok({
           bucket: credentials.bucket,
           credentials: {
