@@ -2,13 +2,15 @@
  * Benchmark: requests per second of DJI Pilot 2's fast-upload (a hit: database lookup plus a storage
  * HEAD) and upload-callback (a repeated report: storage HEAD plus an idempotent upsert), against a bare
  * node:http JSON responder measured in the same run, all with autocannon over loopback.
- * Run: `npm run bench -- pilot-api` (BENCH_SECONDS=10, BENCH_CONNECTIONS=10).
+ * Run: `npm run bench -- pilot-api` (BENCH_SECONDS=10, BENCH_CONNECTIONS=10; BENCH_DATABASE_URL=postgres://…
+ * runs on a fresh PostgreSQL database created on that server instead of SQLite).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import autocannon from 'autocannon';
+import { createFreshDatabase } from '../test/helpers/databases.ts';
 import { sdkClient } from '../test/helpers/storage.ts';
 import { postJson, startScript, startSkyvault } from './helpers.ts';
 
@@ -17,7 +19,13 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const dir = mkdtempSync(path.join(tmpdir(), 'skyvault-bench-api-'));
 const password = 'bench-password';
 
-const skyvault = await startSkyvault({ SKYVAULT_DATA_DIR: dir, SKYVAULT_ADMIN_PASSWORD: password });
+if (process.env.BENCH_DATABASE_URL) process.env.SKYVAULT_TEST_DATABASE_URL = process.env.BENCH_DATABASE_URL;
+const database = await createFreshDatabase(process.env.BENCH_DATABASE_URL ? 'postgres' : 'sqlite');
+const skyvault = await startSkyvault({
+  SKYVAULT_DATA_DIR: dir,
+  SKYVAULT_ADMIN_PASSWORD: password,
+  ...(database.url ? { SKYVAULT_DATABASE_URL: database.url } : {}),
+});
 const bare = await startScript<{ port: number }>('bench/bare-json-server.ts');
 try {
   type Login = { data: { access_token: string; workspace_id: string } };
@@ -110,7 +118,7 @@ try {
     `| ${name} | ${r.requests.average.toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${(r.requests.average / baseline.requests.average).toFixed(2)} |`;
   process.stdout.write(
     [
-      `${connections} connections, ${seconds} s each, loopback; database: SQLite; storage: embedded`,
+      `${connections} connections, ${seconds} s each, loopback; database: ${database.url ? 'PostgreSQL' : 'SQLite'}; storage: embedded`,
       '| endpoint | req/s | p50 ms | p99 ms | ratio to bare node:http |',
       '|---|---|---|---|---|',
       row('bare node:http JSON responder (baseline)', baseline),
@@ -121,5 +129,6 @@ try {
 } finally {
   await bare.stop();
   await skyvault.stop();
+  await database.drop();
   rmSync(dir, { recursive: true, force: true });
 }

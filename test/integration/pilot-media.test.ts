@@ -177,6 +177,17 @@ for (const dialect of testDialects()) {
       assert.equal(await t.app.storage.head(second), undefined);
     });
 
+    it('settles concurrent reports of one file under two keys on one record', async () => {
+      const keys = [`${ws}/media/race-a.jpg`, `${ws}/media/race-b.jpg`];
+      for (const key of keys) await upload(key, 'raced bytes');
+      const answers = await Promise.all(keys.map((key) => callback(key, { fingerprint: 'RACED' })));
+      for (const answer of answers) assert.equal(answer.json().code, 0, answer.body);
+      const rows = (await mediaRows()).filter((r) => r.fingerprint === 'RACED');
+      assert.equal(rows.length, 1);
+      const kept = rows[0]!.objectKey;
+      assert.ok(await t.app.storage.head(kept), 'the recorded object is there');
+    });
+
     it('takes numbers as strings, zone-less dock times and sparse reports', async () => {
       const key = `${ws}/media/strings.jpg`;
       await upload(key, 'strings');

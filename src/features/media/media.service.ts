@@ -8,10 +8,11 @@
  * failed upload is logged, never shown. Lenient where devices differ: every metadata field is optional.
  */
 import type { Kysely } from 'kysely';
+import { isUniqueViolation } from '../../db/errors.ts';
 import type { DB, MediaSource, MediaType } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { newId } from '../../shared/ids.ts';
-import type { StorageProvider, UploadCredentials } from '../../storage/provider.ts';
+import type { ObjectInfo, StorageProvider, UploadCredentials } from '../../storage/provider.ts';
 import { type MediaFile, MediaRepo } from './media.repo.ts';
 
 export interface CaptureMetadata {
@@ -141,6 +142,25 @@ export class MediaService {
         `The object "${report.objectKey}" is not in storage: upload it before reporting it.`,
       );
     }
+    // A concurrent report of the same file can win a unique index between our lookup and our write
+    // (on PostgreSQL even for the same key: ON CONFLICT arbitrates one index only). Look again then.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.store(workspaceId, report, object, fingerprint, now);
+      } catch (error) {
+        if (!isUniqueViolation(error) || attempt === 3) throw error;
+      }
+    }
+  }
+
+  /** Dedupe by fingerprint, then upsert by object key. */
+  private async store(
+    workspaceId: string,
+    report: MediaUploadReport,
+    object: ObjectInfo,
+    fingerprint: string | undefined,
+    now: number,
+  ): Promise<MediaFile | undefined> {
     if (fingerprint) {
       const twin = await this.repo.findByFingerprint(workspaceId, fingerprint);
       // The same file under another key: keep the recorded one, and the new object is a redundant copy.
