@@ -1,7 +1,9 @@
 /** Shared by the benchmarks: start `skyvault serve` or a helper script in a child process. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
+import { createFreshDatabase } from '../test/helpers/databases.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -35,9 +37,14 @@ export async function startSkyvault(env: Record<string, string>): Promise<Starte
 }
 
 /** Starts a TypeScript helper that prints one JSON line when ready; resolves with that line parsed. */
-export async function startScript<T>(script: string, args: string[] = []): Promise<Started & { ready: T }> {
+export async function startScript<T>(
+  script: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Started & { ready: T }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
   });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
@@ -61,4 +68,32 @@ export async function postJson<T>(url: string, body: unknown, token?: string): P
     body: JSON.stringify(body),
   });
   return (await response.json()) as T;
+}
+
+/**
+ * The database a benchmark runs on: SQLite in the data directory, or, with BENCH_DATABASE_URL, a fresh
+ * PostgreSQL database created on that server. `env` is what `skyvault serve` needs to use it.
+ */
+export async function benchDatabase(): Promise<{
+  url: string | undefined;
+  env: Record<string, string>;
+  drop(): Promise<void>;
+}> {
+  if (process.env.BENCH_DATABASE_URL) process.env.SKYVAULT_TEST_DATABASE_URL = process.env.BENCH_DATABASE_URL;
+  const fresh = await createFreshDatabase(process.env.BENCH_DATABASE_URL ? 'postgres' : 'sqlite');
+  return {
+    url: fresh.url,
+    env: fresh.url ? { SKYVAULT_DATABASE_URL: fresh.url } : {},
+    drop: () => fresh.drop(),
+  };
+}
+
+/** Peak resident memory (VmHWM) and CPU time used so far by a process, from /proc. */
+export function processUsage(pid: number): { peakRssMb: number; cpuSeconds: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return {
+    peakRssMb: Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024,
+    cpuSeconds: (Number(stat[11]) + Number(stat[12])) / 100,
+  };
 }

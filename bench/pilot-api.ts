@@ -10,21 +10,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import autocannon from 'autocannon';
-import { createFreshDatabase } from '../test/helpers/databases.ts';
 import { sdkClient } from '../test/helpers/storage.ts';
-import { postJson, startScript, startSkyvault } from './helpers.ts';
+import { benchDatabase, postJson, startScript, startSkyvault } from './helpers.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const dir = mkdtempSync(path.join(tmpdir(), 'skyvault-bench-api-'));
 const password = 'bench-password';
 
-if (process.env.BENCH_DATABASE_URL) process.env.SKYVAULT_TEST_DATABASE_URL = process.env.BENCH_DATABASE_URL;
-const database = await createFreshDatabase(process.env.BENCH_DATABASE_URL ? 'postgres' : 'sqlite');
+const database = await benchDatabase();
 const skyvault = await startSkyvault({
   SKYVAULT_DATA_DIR: dir,
   SKYVAULT_ADMIN_PASSWORD: password,
-  ...(database.url ? { SKYVAULT_DATABASE_URL: database.url } : {}),
+  ...database.env,
 });
 const bare = await startScript<{ port: number }>('bench/bare-json-server.ts');
 try {

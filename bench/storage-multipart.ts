@@ -5,12 +5,10 @@
  * S3's 5 MiB minimum part size is lowered for the run (BENCH_PART_KB, 64 by default) so that 10,000
  * parts fit on a small disk. Run: `npm run bench -- storage-multipart`.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -20,29 +18,21 @@ import {
 } from '@aws-sdk/client-s3';
 import type { UploadCredentials } from '../src/storage/provider.ts';
 import { sdkClient } from '../test/helpers/storage.ts';
+import { processUsage, startScript } from './helpers.ts';
 
 const parts = Number(process.env.BENCH_PARTS ?? 10_000);
 const partBytes = Number(process.env.BENCH_PART_KB ?? 64) * 1024;
 const concurrency = 16;
 const dir = mkdtempSync(path.join(process.env.BENCH_DIR ?? tmpdir(), 'skyvault-bench-mp-'));
 
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', path.join(import.meta.dirname, 'storage-server.ts'), dir],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, BENCH_MIN_PART_SIZE: String(partBytes) },
-  },
-);
-const serverRss = () =>
-  Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const server = await startScript<UploadCredentials>('bench/storage-server.ts', [dir], {
+  BENCH_MIN_PART_SIZE: String(partBytes),
+});
+const serverRss = () => processUsage(server.child.pid!).peakRssMb;
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 
 try {
-  const line = await new Promise<string>((resolve) =>
-    createInterface({ input: child.stdout! }).once('line', resolve),
-  );
-  const credentials = JSON.parse(line) as UploadCredentials;
+  const credentials = server.ready;
   const s3 = sdkClient(credentials, { maxAttempts: 3 });
   const Bucket = credentials.bucket;
   // Part i is the block repeated with its number stamped in, so the read-back checks order.
@@ -118,6 +108,6 @@ try {
     ].join('\n') + '\n',
   );
 } finally {
-  child.kill();
+  await server.stop();
   rmSync(dir, { recursive: true, force: true });
 }

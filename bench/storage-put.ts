@@ -10,17 +10,17 @@
  * client that costs little CPU, which shows what the server itself sustains on a 2-core machine where
  * client and server share the cores.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { UploadCredentials } from '../src/storage/provider.ts';
 import { sdkClient } from '../test/helpers/storage.ts';
+import { processUsage, startScript } from './helpers.ts';
 
 const sizeMb = Number(process.env.BENCH_SIZE_MB ?? 1024);
 const runs = Number(process.env.BENCH_RUNS ?? 2);
@@ -97,19 +97,9 @@ async function upload(
   md5: string,
 ): Promise<{ seconds: number; rssMb: number; cpuSeconds: number }> {
   const serverDir = mkdtempSync(path.join(dir, 'server-'));
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(import.meta.dirname, 'storage-server.ts'), serverDir],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const server = await startScript<UploadCredentials>('bench/storage-server.ts', [serverDir]);
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).once('line', resolve);
-      child.once('exit', () => reject(new Error('storage server exited')));
-    });
-    const credentials = JSON.parse(line) as UploadCredentials;
+    const credentials = server.ready;
     const client = sdkClient(credentials, {
       maxAttempts: 3,
       ...(mode === 'sdk-default' ? {} : { requestChecksumCalculation: 'WHEN_REQUIRED' as const }),
@@ -139,13 +129,10 @@ async function upload(
     });
     client.destroy();
     if (value !== `"${md5}"`) throw new Error(`ETag ${value} is not the MD5 ${md5}`);
-    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-    const rssMb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    const cpuSeconds = (Number(stat[11]) + Number(stat[12])) / 100;
+    const { peakRssMb: rssMb, cpuSeconds } = processUsage(server.child.pid!);
     return { seconds, rssMb, cpuSeconds };
   } finally {
-    child.kill();
+    await server.stop();
     rmSync(serverDir, { recursive: true, force: true });
   }
 }

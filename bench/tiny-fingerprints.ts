@@ -11,22 +11,16 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { openDatabase } from '../src/db/database.ts';
 import { SettingsRepo } from '../src/features/settings/settings.repo.ts';
-import { createFreshDatabase } from '../test/helpers/databases.ts';
 import { createUser, createWorkspace } from '../test/helpers/factories.ts';
-import { postJson, startSkyvault } from './helpers.ts';
+import { benchDatabase, postJson, startSkyvault } from './helpers.ts';
 
 const files = Number(process.env.BENCH_FILES ?? 1_000_000);
 const items = Number(process.env.BENCH_ITEMS ?? 10_000);
 const runs = Number(process.env.BENCH_RUNS ?? 20);
 const dir = mkdtempSync(path.join(tmpdir(), 'skyvault-bench-tiny-'));
 const password = 'bench-password';
-if (process.env.BENCH_DATABASE_URL) process.env.SKYVAULT_TEST_DATABASE_URL = process.env.BENCH_DATABASE_URL;
-const fresh = await createFreshDatabase(process.env.BENCH_DATABASE_URL ? 'postgres' : 'sqlite');
-const env = {
-  SKYVAULT_DATA_DIR: dir,
-  SKYVAULT_ADMIN_PASSWORD: password,
-  ...(fresh.url ? { SKYVAULT_DATABASE_URL: fresh.url } : {}),
-};
+const fresh = await benchDatabase();
+const env = { SKYVAULT_DATA_DIR: dir, SKYVAULT_ADMIN_PASSWORD: password, ...fresh.env };
 const tiny = (i: number) =>
   `${((i * 2654435761) >>> 0).toString(16).padStart(8, '0')}${i.toString(16).padStart(24, '0')}_2026_1_15_10_30_${i % 60}`;
 
