@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import type { DB } from '../../db/schema.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { StorageProvider } from '../../storage/provider.ts';
-import type { CaptureMetadata } from './media.service.ts';
+import { type CaptureMetadata, capturePosition } from './media.service.ts';
 
 /** EXIF and XMP sit at the start of DJI JPEGs: this much is read for metadata. */
 const HEAD_BYTES = 512 * 1024;
@@ -184,9 +184,10 @@ type ExifOutput = Record<string, unknown> | undefined;
 export function metadataFromExif(out: ExifOutput): CaptureMetadata {
   if (!out) return {};
   const num = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
-  let latitude = num(out.latitude) ?? num(out.GpsLatitude);
-  let longitude = num(out.longitude) ?? num(out.GpsLongitude);
-  if (latitude === 0 && longitude === 0) latitude = longitude = undefined;
+  const { latitude, longitude } = capturePosition(
+    num(out.latitude) ?? num(out.GpsLatitude),
+    num(out.longitude) ?? num(out.GpsLongitude),
+  );
   const original = out.DateTimeOriginal ?? out.CreateDate;
   let capturedAt: number | undefined;
   let capturedAtRaw: string | undefined;

@@ -232,6 +232,20 @@ export class MediaService {
   }
 }
 
+/**
+ * A capture position as the library keeps it: both coordinates or neither. Out-of-range values are
+ * noise, and 0,0 is what an aircraft without a GPS fix reports, not a place.
+ */
+export function capturePosition(
+  latitude: number | undefined,
+  longitude: number | undefined,
+): { latitude?: number; longitude?: number } {
+  const valid = (value: number | undefined, limit: number) =>
+    value !== undefined && Number.isFinite(value) && Math.abs(value) <= limit;
+  if (!valid(latitude, 90) || !valid(longitude, 180) || (latitude === 0 && longitude === 0)) return {};
+  return { latitude: latitude!, longitude: longitude! };
+}
+
 const IMAGE_EXTENSIONS = new Set(['jpg', 'jpeg', 'png', 'dng', 'tif', 'tiff', 'heic', 'heif', 'webp']);
 const VIDEO_EXTENSIONS = new Set(['mp4', 'mov', 'm4v', 'avi', 'mkv']);
 

@@ -5,7 +5,11 @@
  * `is_original` as a boolean or 0/1, tiny fingerprints as an object or a bare array.
  */
 import { type Static, Type } from 'typebox';
-import type { CaptureMetadata, MediaUploadReport } from '../../../features/media/media.service.ts';
+import {
+  type CaptureMetadata,
+  capturePosition,
+  type MediaUploadReport,
+} from '../../../features/media/media.service.ts';
 
 const Num = Type.Number();
 const Str = Type.String({ maxLength: 1024 });
@@ -100,10 +104,7 @@ export function uploadReportOf(body: Static<typeof UploadCallbackBody>): MediaUp
 export function metadataOf(metadata: Static<typeof MediaMetadata> | undefined): CaptureMetadata {
   if (!metadata) return {};
   const raw = nonEmpty(metadata.created_time ?? metadata.create_time);
-  let latitude = validCoordinate(metadata.shoot_position?.lat, 90);
-  let longitude = validCoordinate(metadata.shoot_position?.lng, 180);
-  // 0,0 is what an aircraft without a GPS fix reports, not a place.
-  if (latitude === 0 && longitude === 0) latitude = longitude = undefined;
+  const { latitude, longitude } = capturePosition(metadata.shoot_position?.lat, metadata.shoot_position?.lng);
   return {
     latitude,
     longitude,
@@ -124,12 +125,6 @@ export function zonedTime(raw: string): number | undefined {
   if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(raw.trim())) return undefined;
   const ms = Date.parse(raw.trim());
   return Number.isNaN(ms) ? undefined : ms;
-}
-
-/** Out-of-range values are noise, not positions. */
-function validCoordinate(value: number | undefined, limit: number): number | undefined {
-  if (value === undefined || Number.isNaN(value) || Math.abs(value) > limit) return undefined;
-  return value;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

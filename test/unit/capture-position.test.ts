@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { capturePosition } from '../../src/features/media/media.service.ts';
+import { metadataFromExif } from '../../src/features/media/media-enricher.ts';
+import { metadataOf } from '../../src/http/routes/dji/pilot-media.wire.ts';
+
+describe('capture position', () => {
+  it('keeps both coordinates or neither', () => {
+    assert.deepEqual(capturePosition(22.5797, 113.938), { latitude: 22.5797, longitude: 113.938 });
+    assert.deepEqual(capturePosition(0, 0), {}, '0,0 is no GPS fix');
+    assert.deepEqual(capturePosition(0, 12.5), { latitude: 0, longitude: 12.5 }, 'the equator is a place');
+    assert.deepEqual(capturePosition(91, 10), {});
+    assert.deepEqual(capturePosition(10, -180.5), {});
+    assert.deepEqual(capturePosition(10, undefined), {});
+    assert.deepEqual(capturePosition(Number.NaN, 10), {});
+  });
+
+  it('is the same rule for device reports and for EXIF', () => {
+    for (const [lat, lng] of [
+      [0, 0],
+      [95, 10],
+      [22.5, 113.9],
+    ] as const) {
+      const reported = metadataOf({ shoot_position: { lat, lng } });
+      const read = metadataFromExif({ latitude: lat, longitude: lng });
+      assert.deepEqual(
+        [reported.latitude, reported.longitude],
+        [read.latitude, read.longitude],
+        `${lat},${lng}`,
+      );
+    }
+  });
+});
