@@ -14,7 +14,9 @@ export interface Started {
 
 /** Starts `skyvault serve` with `env`; resolves with its HTTP URL once it is ready. */
 export async function startSkyvault(env: Record<string, string>): Promise<Started & { url: string }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/skyvault.js'), 'serve'], {
+  // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server under load.
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'bin/skyvault.js'), 'serve'], {
     env: {
       ...process.env,
       SKYVAULT_HOST: '127.0.0.1',

@@ -1,7 +1,8 @@
 /**
  * Benchmark: requests per second of DJI Pilot 2's fast-upload (a hit: database lookup plus a storage
- * HEAD) and upload-callback (a repeated report: storage HEAD plus an idempotent upsert), against a bare
- * node:http JSON responder measured in the same run, all with autocannon over loopback.
+ * HEAD) and upload-callback (a repeated report, which changes nothing, and first reports of new files,
+ * which insert and queue enrichment), against a bare node:http JSON responder measured in the same run,
+ * all with autocannon over loopback.
  * Run: `npm run bench -- pilot-api` (BENCH_SECONDS=10, BENCH_CONNECTIONS=10; BENCH_DATABASE_URL=postgres://…
  * runs on a fresh PostgreSQL database created on that server instead of SQLite).
  */
@@ -64,6 +65,24 @@ try {
       ContentType: 'image/jpeg',
     }),
   );
+  // Objects for the first-report scenario: each of these requests records a new file (a write, and
+  // enrichment queued), unlike the repeated report above, which changes nothing and so writes nothing.
+  const fresh = Number(process.env.BENCH_NEW_FILES ?? 4000);
+  const freshKeys = Array.from({ length: fresh }, (_, i) => `${sts.data.object_key_prefix}/new/DJI_${i}.JPG`);
+  for (let i = 0; i < fresh; i += 50) {
+    await Promise.all(
+      freshKeys.slice(i, i + 50).map((Key) =>
+        s3.send(
+          new PutObjectCommand({
+            Bucket: sts.data.bucket,
+            Key,
+            Body: Buffer.alloc(1024),
+            ContentType: 'image/jpeg',
+          }),
+        ),
+      ),
+    );
+  }
   s3.destroy();
   const callback = {
     result: 0,
@@ -112,8 +131,29 @@ try {
   const baseline = await run(`http://127.0.0.1:${bare.ready.port}/`, callback);
   const fast = await run(`${skyvault.url}/media/api/v1/workspaces/${ws}/fast-upload`, fastUpload);
   const report = await run(`${skyvault.url}/media/api/v1/workspaces/${ws}/upload-callback`, callback);
+  let next = 0;
+  const firstReports = await autocannon({
+    url: `${skyvault.url}/media/api/v1/workspaces/${ws}/upload-callback`,
+    connections,
+    amount: fresh,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-auth-token': token },
+        setupRequest: (request) => {
+          const objectKey = freshKeys[next++ % fresh]!;
+          const name = objectKey.split('/').pop()!;
+          const ext = { ...callback.ext, tinny_fingerprint: `tiny-${name}` };
+          const body = { ...callback, name, object_key: objectKey, fingerprint: `FP-${name}`, ext };
+          return { ...request, body: JSON.stringify(body) };
+        },
+      },
+    ],
+  });
+  if (firstReports.non2xx > 0 || firstReports.errors > 0) throw new Error('first reports failed');
+  const rate = (r: autocannon.Result) => (r.requests.total * 1000) / (r.finish.getTime() - r.start.getTime());
   const row = (name: string, r: autocannon.Result) =>
-    `| ${name} | ${r.requests.average.toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${(r.requests.average / baseline.requests.average).toFixed(2)} |`;
+    `| ${name} | ${rate(r).toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${(rate(r) / rate(baseline)).toFixed(2)} |`;
   process.stdout.write(
     [
       `${connections} connections, ${seconds} s each, loopback; database: ${database.url ? 'PostgreSQL' : 'SQLite'}; storage: embedded`,
@@ -121,7 +161,8 @@ try {
       '|---|---|---|---|---|',
       row('bare node:http JSON responder (baseline)', baseline),
       row('fast-upload (hit: lookup + storage HEAD)', fast),
-      row('upload-callback (repeat: HEAD + upsert)', report),
+      row('upload-callback, repeated report (HEAD + lookup, nothing to write)', report),
+      row(`upload-callback, first report of ${fresh} files (HEAD + lookups + insert)`, firstReports),
     ].join('\n') + '\n',
   );
 } finally {

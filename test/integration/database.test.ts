@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { migrateToLatest, openDatabase } from '../../src/db/database.ts';
+import { prepareQuery } from '../../src/db/prepared.ts';
 import { bootstrap } from '../../src/features/bootstrap.ts';
 import { SettingsRepo } from '../../src/features/settings/settings.repo.ts';
 import { verifyPassword } from '../../src/features/users/password.ts';
@@ -117,6 +118,30 @@ for (const dialect of testDialects()) {
         Array.from({ length: 8 }, (_, i) => repo.getOrInsert('race', `v${i}`)),
       );
       assert.equal(new Set(values).size, 1);
+    });
+
+    it('runs prepared queries with new values each time, camel-casing rows like any query', async () => {
+      const db = database.db;
+      const byKey = prepareQuery(db, ['key', 'limit'], (a: { key: string; limit: number }) =>
+        db.selectFrom('serverSettings').select(['key', 'value']).where('key', '=', a.key).limit(a.limit),
+      );
+      await db
+        .insertInto('serverSettings')
+        .values([
+          { key: 'prepared-a', value: 'A' },
+          { key: 'prepared-b', value: 'B' },
+        ])
+        .execute();
+      assert.deepEqual(await byKey({ key: 'prepared-a', limit: 5 }), [{ key: 'prepared-a', value: 'A' }]);
+      assert.deepEqual(await byKey({ key: 'prepared-b', limit: 5 }), [{ key: 'prepared-b', value: 'B' }]);
+      assert.deepEqual(await byKey({ key: 'prepared-b', limit: 0 }), []);
+      assert.throws(
+        () =>
+          prepareQuery(db, ['key', 'unused'], (a: { key: string; unused: string }) =>
+            db.selectFrom('serverSettings').select('key').where('key', '=', a.key),
+          ),
+        /unused not bound/,
+      );
     });
 
     it('answers ping, and fails it once closed', async () => {

@@ -163,6 +163,58 @@ for (const dialect of testDialects()) {
       assert.equal((await mediaRows()).filter((r) => r.objectKey === key).length, 1);
     });
 
+    it('rewrites a row only when a report changes it, never erasing what is known of the same bytes', async () => {
+      const key = `${ws}/media/rewrite.jpg`;
+      const row = async () => (await mediaRows()).find((r) => r.objectKey === key)!;
+      const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+      await upload(key, 'first bytes');
+      assert.equal((await callback(key)).json().code, 0);
+      const first = await row();
+
+      await tick();
+      assert.equal((await callback(key)).json().code, 0);
+      assert.equal((await row()).updatedAt, first.updatedAt, 'a repeated report writes nothing');
+
+      await tick();
+      const sparse = { fingerprint: undefined, ext: { is_original: true }, metadata: {} };
+      assert.equal((await callback(key, sparse)).json().code, 0);
+      const afterSparse = await row();
+      assert.equal(afterSparse.updatedAt, first.updatedAt, 'a report lacking facts changes nothing');
+      for (const column of [
+        'fingerprint',
+        'tinyFingerprint',
+        'fileGroupId',
+        'droneSn',
+        'latitude',
+        'longitude',
+        'absoluteAltitude',
+        'gimbalYawDegree',
+        'capturedAt',
+        'capturedAtRaw',
+      ] as const) {
+        assert.notEqual(afterSparse[column], null, `${column} kept`);
+        assert.equal(afterSparse[column], first[column], `${column} kept`);
+      }
+
+      await tick();
+      const turned = { metadata: { gimbal_yaw_degree: 12.5 } };
+      assert.equal((await callback(key, turned)).json().code, 0);
+      const afterTurn = await row();
+      assert.equal(afterTurn.gimbalYawDegree, 12.5);
+      assert.equal(afterTurn.latitude, first.latitude);
+      assert.ok(afterTurn.updatedAt > first.updatedAt, 'a report with new facts is written');
+      assert.equal(afterTurn.id, first.id);
+
+      await upload(key, 'other bytes under the same key');
+      assert.equal((await callback(key, sparse)).json().code, 0);
+      const replaced = await row();
+      assert.notEqual(replaced.etag, first.etag);
+      assert.equal(replaced.size, 'other bytes under the same key'.length);
+      assert.equal(replaced.latitude, null, 'facts about the old bytes are dropped with them');
+      assert.equal(replaced.fingerprint, null);
+      assert.equal(replaced.id, first.id);
+    });
+
     it('keeps one file when the same fingerprint arrives under another key, removing the redundant copy', async () => {
       const first = `${ws}/media/twin-a.jpg`;
       const second = `${ws}/media/twin-b.jpg`;

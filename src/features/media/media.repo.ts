@@ -1,7 +1,54 @@
 import { type Insertable, type Kysely, PostgresAdapter, type Selectable, sql } from 'kysely';
+import { prepareQuery } from '../../db/prepared.ts';
 import type { DB, MediaFilesTable, MediaType, MediaUploadFailuresTable } from '../../db/schema.ts';
 
 export type MediaFile = Selectable<MediaFilesTable>;
+export type NewMediaFile = Omit<Insertable<MediaFilesTable>, 'thumbnailKey' | 'enrichedAt'> & {
+  [K in KeptWhenMissing | Replaced]: MediaFilesTable[K];
+};
+
+/**
+ * How a report of an object key already recorded updates its row. What describes the bytes is replaced;
+ * optional facts a report lacks are kept while the object is unchanged (same ETag), so a retried report
+ * without metadata never erases what an earlier report or enrichment (EXIF) filled in. When the object
+ * changed, the report's values replace them all and enrichment runs again.
+ */
+const REPLACED = [
+  'name',
+  'path',
+  'source',
+  'mediaType',
+  'isOriginal',
+  'size',
+  'contentType',
+  'etag',
+] as const satisfies readonly (keyof MediaFilesTable)[];
+const KEPT_WHEN_MISSING = [
+  'fingerprint',
+  'tinyFingerprint',
+  'subFileType',
+  'fileGroupId',
+  'droneSn',
+  'droneModelKey',
+  'payloadModelKey',
+  'latitude',
+  'longitude',
+  'absoluteAltitude',
+  'relativeAltitude',
+  'gimbalYawDegree',
+  'capturedAt',
+  'capturedAtRaw',
+] as const satisfies readonly (keyof MediaFilesTable)[];
+type Replaced = (typeof REPLACED)[number];
+type KeptWhenMissing = (typeof KEPT_WHEN_MISSING)[number];
+
+/** Whether recording `file` over `current` (same workspace and object key) would change the row. */
+export function changesRecordedFile(current: MediaFile, file: NewMediaFile): boolean {
+  if (REPLACED.some((column) => current[column] !== file[column])) return true;
+  return KEPT_WHEN_MISSING.some((column) => file[column] !== null && current[column] !== file[column]);
+}
+
+const snake = (column: string) => column.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 export interface MediaFilter {
   droneSn?: string | undefined;
@@ -24,19 +71,77 @@ export interface GroupCount {
 const LOOKUP_CHUNK = 1000;
 
 export class MediaRepo {
-  constructor(private readonly db: Kysely<DB>) {}
+  // The queries of every Pilot report and fast-upload, compiled once (db/prepared.ts).
+  private readonly byFingerprint;
+  private readonly byObjectKey;
+  private readonly upsert;
+
+  constructor(private readonly db: Kysely<DB>) {
+    this.byFingerprint = prepareQuery(
+      db,
+      ['workspaceId', 'fingerprint'],
+      (a: { workspaceId: string; fingerprint: string }) =>
+        db
+          .selectFrom('mediaFiles')
+          .select(['id', 'objectKey'])
+          .where('workspaceId', '=', a.workspaceId)
+          .where('fingerprint', '=', a.fingerprint),
+    );
+    this.byObjectKey = prepareQuery(
+      db,
+      ['workspaceId', 'objectKey'],
+      (a: { workspaceId: string; objectKey: string }) =>
+        db
+          .selectFrom('mediaFiles')
+          .selectAll()
+          .where('workspaceId', '=', a.workspaceId)
+          .where('objectKey', '=', a.objectKey),
+    );
+    const sameObject = sql`media_files.etag = excluded.etag`;
+    const updates = {
+      ...Object.fromEntries(REPLACED.map((c) => [c, sql.ref(`excluded.${snake(c)}`)])),
+      ...Object.fromEntries(
+        KEPT_WHEN_MISSING.map((c) => {
+          const column = snake(c);
+          return [
+            c,
+            sql`CASE WHEN ${sameObject} THEN coalesce(excluded.${sql.raw(column)}, media_files.${sql.raw(column)}) ELSE excluded.${sql.raw(column)} END`,
+          ];
+        }),
+      ),
+      updatedAt: sql<number>`excluded.updated_at`,
+      // Enrichment (metadata from the file, thumbnail) stays valid unless the object changed.
+      enrichedAt: sql<number | null>`CASE WHEN ${sameObject} THEN media_files.enriched_at ELSE NULL END`,
+    };
+    const columns = [
+      'id',
+      'workspaceId',
+      'objectKey',
+      'createdAt',
+      'updatedAt',
+      ...REPLACED,
+      ...KEPT_WHEN_MISSING,
+    ] as const;
+    this.upsert = prepareQuery(db, columns, (file: NewMediaFile) =>
+      db
+        .insertInto('mediaFiles')
+        .values(file)
+        .onConflict((oc) => oc.columns(['workspaceId', 'objectKey']).doUpdateSet(updates))
+        .returningAll(),
+    );
+  }
 
   /** The file with this fingerprint (only what dedupe needs). */
-  findByFingerprint(
+  async findByFingerprint(
     workspaceId: string,
     fingerprint: string,
   ): Promise<Pick<MediaFile, 'id' | 'objectKey'> | undefined> {
-    return this.db
-      .selectFrom('mediaFiles')
-      .select(['id', 'objectKey'])
-      .where('workspaceId', '=', workspaceId)
-      .where('fingerprint', '=', fingerprint)
-      .executeTakeFirst();
+    return (await this.byFingerprint({ workspaceId, fingerprint }))[0];
+  }
+
+  /** The file recorded for this object key. */
+  async findByObjectKey(workspaceId: string, objectKey: string): Promise<MediaFile | undefined> {
+    return (await this.byObjectKey({ workspaceId, objectKey }))[0];
   }
 
   /** Which of `tinyFingerprints` the workspace holds, through the (workspace, tiny_fingerprint) index. */
@@ -71,33 +176,13 @@ export class MediaRepo {
   }
 
   /**
-   * Inserts the file, or updates the row already recorded for its (workspace, object key): a retried
-   * callback changes nothing but the metadata it repeats.
+   * Inserts the file, or updates the row already recorded for its (workspace, object key) by the rules
+   * of REPLACED and KEPT_WHEN_MISSING above.
    */
-  async upsertByObjectKey(file: Insertable<MediaFilesTable>): Promise<MediaFile> {
-    const {
-      id: _id,
-      createdAt: _createdAt,
-      workspaceId: _ws,
-      objectKey: _key,
-      thumbnailKey: _thumbnail,
-      enrichedAt: _enriched,
-      ...updates
-    } = file;
-    return this.db
-      .insertInto('mediaFiles')
-      .values(file)
-      .onConflict((oc) =>
-        oc.columns(['workspaceId', 'objectKey']).doUpdateSet({
-          ...updates,
-          // Enrichment (metadata from the file, thumbnail) stays valid unless the object changed.
-          enrichedAt: sql<
-            number | null
-          >`CASE WHEN media_files.etag = excluded.etag THEN media_files.enriched_at ELSE NULL END`,
-        }),
-      )
-      .returningAll()
-      .executeTakeFirstOrThrow();
+  async upsertByObjectKey(file: NewMediaFile): Promise<MediaFile> {
+    const [row] = await this.upsert(file);
+    if (!row) throw new Error('upsert returned no row');
+    return row;
   }
 
   findById(workspaceId: string, id: string): Promise<MediaFile | undefined> {

@@ -13,7 +13,7 @@ import type { DB, MediaSource, MediaType } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { newId } from '../../shared/ids.ts';
 import type { ObjectInfo, StorageProvider, UploadCredentials } from '../../storage/provider.ts';
-import { type MediaFile, MediaRepo } from './media.repo.ts';
+import { changesRecordedFile, type MediaFile, MediaRepo, type NewMediaFile } from './media.repo.ts';
 
 export interface CaptureMetadata {
   latitude?: number | undefined;
@@ -153,7 +153,10 @@ export class MediaService {
     }
   }
 
-  /** Dedupe by fingerprint, then upsert by object key. */
+  /**
+   * Dedupe by fingerprint, then upsert by object key. A repeated report (Pilot retries a callback whose
+   * answer it missed) that would change nothing is answered from the row already recorded, without a write.
+   */
   private async store(
     workspaceId: string,
     report: MediaUploadReport,
@@ -161,7 +164,8 @@ export class MediaService {
     fingerprint: string | undefined,
     now: number,
   ): Promise<MediaFile | undefined> {
-    if (fingerprint) {
+    const current = await this.repo.findByObjectKey(workspaceId, report.objectKey);
+    if (fingerprint && current?.fingerprint !== fingerprint) {
       const twin = await this.repo.findByFingerprint(workspaceId, fingerprint);
       // The same file under another key: keep the recorded one, and the new object is a redundant copy.
       if (twin && twin.objectKey !== report.objectKey) {
@@ -173,7 +177,7 @@ export class MediaService {
       }
     }
     const m = report.metadata;
-    const recorded = await this.repo.upsertByObjectKey({
+    const file: NewMediaFile = {
       id: newId(),
       workspaceId,
       objectKey: report.objectKey,
@@ -199,11 +203,11 @@ export class MediaService {
       gimbalYawDegree: m.gimbalYawDegree ?? null,
       capturedAt: m.capturedAt ?? null,
       capturedAtRaw: m.capturedAtRaw ?? null,
-      thumbnailKey: null,
-      enrichedAt: null,
       createdAt: now,
       updatedAt: now,
-    });
+    };
+    const recorded =
+      current && !changesRecordedFile(current, file) ? current : await this.repo.upsertByObjectKey(file);
     if (recorded.enrichedAt === null) this.options.onRecorded?.(recorded);
     return recorded;
   }
