@@ -22,6 +22,7 @@ export async function startSkyvault(env: Record<string, string>): Promise<Starte
       SKYVAULT_HOST: '127.0.0.1',
       SKYVAULT_HTTP_PORT: '0',
       SKYVAULT_STORAGE_PORT: '0',
+      SKYVAULT_MQTT_PORT: '0',
       SKYVAULT_LOG_LEVEL: 'warn',
       ...env,
     },

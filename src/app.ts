@@ -4,19 +4,31 @@
  * can drive the app with inject() or on port 0. Later capabilities (object storage, MQTT gateway, logs,
  * web UI) are wired here, each as a service handed to the transports that use it.
  */
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
+import { redactUrl } from './config/parsers.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { TokenService } from './features/auth/token.service.ts';
 import { type BootstrapResult, bootstrap } from './features/bootstrap.ts';
+import { DeviceService } from './features/devices/device.service.ts';
+import { DockMediaService } from './features/media/dock-media.service.ts';
 import { MediaEnricher } from './features/media/media-enricher.ts';
 import { MediaLibraryService } from './features/media/media-library.service.ts';
 import { MediaService } from './features/media/media.service.ts';
 import { UserService } from './features/users/user.service.ts';
 import { PublicAddresses } from './http/public-address.ts';
 import { createHttpServer } from './http/server.ts';
+import { EmbeddedBroker } from './mqtt/embedded-broker.ts';
+import { fileUploadCallbackHandler } from './mqtt/handlers/file-upload-callback.ts';
+import { highestPriorityUploadHandler } from './mqtt/handlers/highest-priority-upload-flighttask-media.ts';
+import { storageConfigGetHandler } from './mqtt/handlers/storage-config-get.ts';
+import { updateTopoHandler } from './mqtt/handlers/update-topo.ts';
+import { MqttGateway } from './mqtt/mqtt-gateway.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { reachableHosts } from './shared/network.ts';
+import { newId, randomSecret } from './shared/ids.ts';
 import { StartupError } from './shared/startup-error.ts';
 import { VERSION } from './shared/version.ts';
 import { LocalStorageProvider } from './storage/local/local.provider.ts';
@@ -34,6 +46,11 @@ export interface SkyvaultApp {
   storage: LocalStorageProvider;
   /** Background metadata and thumbnails of recorded media. */
   enricher: MediaEnricher;
+  devices: DeviceService;
+  /** The embedded MQTT broker; undefined when SKYVAULT_MQTT_URL names an external one. */
+  broker: EmbeddedBroker | undefined;
+  /** Skyvault's MQTT client: device messages in, replies and service calls out. */
+  gateway: MqttGateway;
   logger: Logger;
   bootstrap: BootstrapResult;
   /** Starts the listeners; resolves with the bound addresses (the ports chosen when 0 was asked). */
@@ -44,6 +61,8 @@ export interface SkyvaultApp {
 export interface ListeningAddresses {
   http: { protocol: 'http' | 'https'; host: string; port: number };
   storage: { port: number };
+  /** The embedded broker's port; undefined with an external broker. */
+  mqtt: { port: number | undefined };
 }
 
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<SkyvaultApp> {
@@ -68,7 +87,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     const addresses = new PublicAddresses({
       publicUrl: config.http.publicUrl,
       mqttPublicUrl: config.mqtt.publicUrl,
-      mqttPort: () => config.mqtt.port,
+      mqttPort: () => broker?.port || config.mqtt.port,
     });
     storage = new LocalStorageProvider({
       root: config.storage.root,
@@ -97,6 +116,50 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       now,
       onRecorded: (file) => enricher.enqueue(file.id),
     });
+    const devices = new DeviceService(database.db, {
+      now,
+      onBound: async (gatewaySn, workspaceId) => {
+        // Called only once messages flow, after dockMedia below exists.
+        const recorded = await dockMedia.recordPending(gatewaySn, workspaceId);
+        if (recorded)
+          logger.info({ gatewaySn, recorded }, 'recorded the media a gateway sent before it was bound');
+      },
+    });
+    const dockMedia = new DockMediaService(database.db, {
+      media,
+      devices,
+      logger: logger.child({ component: 'dock-media' }),
+      now,
+    });
+    const mqttLogger = logger.child({ component: 'mqtt' });
+    const internalAccount = { username: `skyvault-internal-${newId()}`, password: randomSecret(24) };
+    const broker = config.mqtt.external
+      ? undefined
+      : new EmbeddedBroker({
+          host: config.http.host,
+          port: config.mqtt.port,
+          authenticate: (username, password) => users.mqttAccount(username, password),
+          internal: internalAccount,
+          logger: mqttLogger,
+        });
+    const gateway = new MqttGateway({
+      url: config.mqtt.external?.url ?? '',
+      username: config.mqtt.external?.username ?? internalAccount.username,
+      password: config.mqtt.external?.password ?? internalAccount.password,
+      clientId: `skyvault-${createHash('sha256').update(`${hostname()}:${config.dataDir}`).digest('hex').slice(0, 16)}`,
+      sharedGroup: config.mqtt.external?.sharedGroup,
+      logger: mqttLogger,
+      handlers: [
+        updateTopoHandler({
+          devices,
+          accountWorkspaceOf: (sn) => broker?.acl.accountOf(sn)?.workspaceId,
+          logger: mqttLogger,
+        }),
+        storageConfigGetHandler({ devices, media, publicHostname: () => undefined, logger: mqttLogger }),
+        fileUploadCallbackHandler({ dockMedia, logger: mqttLogger }),
+        highestPriorityUploadHandler({ dockMedia, logger: mqttLogger }),
+      ],
+    });
     const library = new MediaLibraryService(database.db, {
       storage: store,
       linkTtlSeconds: config.storage.credentialTtlSeconds,
@@ -121,6 +184,9 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       database,
       storage: store,
       enricher,
+      devices,
+      broker,
+      gateway,
       logger,
       bootstrap: boot,
       async listen() {
@@ -129,6 +195,22 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
           storagePort = await store.listen();
         } catch (error) {
           throw listenError(error, 'SKYVAULT_STORAGE_PORT', config.http.host, config.storage.port);
+        }
+        let mqttPort: number | undefined;
+        if (broker) {
+          try {
+            mqttPort = await broker.start();
+          } catch (error) {
+            throw listenError(error, 'SKYVAULT_MQTT_PORT', config.http.host, config.mqtt.port);
+          }
+        }
+        try {
+          await gateway.start(broker ? `mqtt://${loopbackOf(config.http.host)}:${mqttPort}` : undefined);
+        } catch (error) {
+          throw new StartupError(
+            `The MQTT broker at ${redactUrl(config.mqtt.external?.url ?? `port ${mqttPort}`)} cannot be used (${(error as Error).message}); check SKYVAULT_MQTT_URL and its credentials.`,
+            { cause: error },
+          );
         }
         try {
           await http.listen({ host: config.http.host, port: config.http.port });
@@ -143,12 +225,15 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         return {
           http: { protocol: config.http.tls ? 'https' : 'http', host: config.http.host, port },
           storage: { port: storagePort },
+          mqtt: { port: mqttPort },
         };
       },
       async close() {
         if (closed) return;
         closed = true;
         await http.close();
+        await gateway.close();
+        await broker?.close();
         await enricher.close();
         await store.close();
         await database.close();
@@ -159,6 +244,13 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     await database.close();
     throw error;
   }
+}
+
+/** Where this process reaches a listener bound to `host` (a wildcard address means loopback). */
+function loopbackOf(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function listenError(error: unknown, setting: string, host: string, port: number): Error {

@@ -74,6 +74,13 @@ async function describeStartup(app: SkyvaultApp, addresses: ListeningAddresses):
     `  API reference:  ${main}/docs`,
     `  Health check:   ${main}/healthz`,
     `  Object storage: ${app.storage.endpointFor(new URL(main).hostname.replace(/^\[|\]$/g, ''))} (S3 path-style, bucket "${config.storage.bucket}", region ${config.storage.region})`,
+    `  MQTT (devices): ${
+      config.mqtt.external
+        ? `external broker ${redactUrl(config.mqtt.external.url)}`
+        : (config.mqtt.publicUrl ??
+            `tcp://${new URL(main).hostname}:${addresses.mqtt.port ?? config.mqtt.port}`) +
+          " (embedded broker; devices log in with a user's MQTT credentials)"
+    }`,
     `  Database:       ${describeDatabase(config)}`,
     `  Data directory: ${config.dataDir}`,
   ];

@@ -56,6 +56,15 @@ export interface Config {
   mqtt: {
     port: number;
     publicUrl: string | undefined;
+    /** An external broker; undefined = the embedded one. */
+    external:
+      | {
+          url: string;
+          username: string | undefined;
+          password: string | undefined;
+          sharedGroup: string | undefined;
+        }
+      | undefined;
   };
   auth: {
     jwtSecret: string | undefined;
@@ -175,6 +184,18 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     return seconds;
   });
   const mqttPort = get('SKYVAULT_MQTT_PORT', parsePort);
+  const mqttUrl = get(
+    'SKYVAULT_MQTT_URL',
+    (raw) => parseUrl(raw, ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']).href,
+  );
+  const mqttUsername = get('SKYVAULT_MQTT_USERNAME', (raw) => raw);
+  const mqttPassword = get('SKYVAULT_MQTT_PASSWORD', (raw) => raw);
+  const mqttSharedGroup = get('SKYVAULT_MQTT_SHARED_GROUP', (raw) => {
+    if (raw !== '' && !/^[\w-]{1,64}$/.test(raw)) {
+      throw new SettingProblem(`must be 1 to 64 letters, digits, _ or -, or empty, not "${raw}"`);
+    }
+    return raw;
+  });
   const mqttPublicUrl = get('SKYVAULT_MQTT_PUBLIC_URL', (raw) =>
     trimSlash(parseUrl(raw, ['tcp:', 'ssl:', 'ws:', 'wss:', 'mqtt:', 'mqtts:']).href),
   );
@@ -216,7 +237,18 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       root: path.join(dataDir, 'objects'),
       credentialTtlSeconds: credentialTtlSeconds!,
     },
-    mqtt: { port: mqttPort!, publicUrl: mqttPublicUrl },
+    mqtt: {
+      port: mqttPort!,
+      publicUrl: mqttPublicUrl,
+      external: mqttUrl
+        ? {
+            url: mqttUrl,
+            username: mqttUsername,
+            password: mqttPassword,
+            sharedGroup: mqttSharedGroup || undefined,
+          }
+        : undefined,
+    },
     auth: { jwtSecret, tokenTtlSeconds: tokenTtlSeconds!, refreshWindowSeconds: refreshWindowSeconds! },
     admin: { username: adminUsername!, password: adminPassword },
     log: { level: logLevel! },

@@ -59,6 +59,15 @@ export const SETTINGS = {
     default: '3600',
     doc: 'Lifetime of the upload credentials devices receive and of download links, in seconds (900 to 43200).',
   },
+  SKYVAULT_MQTT_URL: {
+    doc: 'External MQTT broker (mqtt://, mqtts://, ws:// or wss://; EMQX, Mosquitto…); unset runs the embedded broker.',
+  },
+  SKYVAULT_MQTT_USERNAME: { doc: 'Username Skyvault logs in to the external broker with.' },
+  SKYVAULT_MQTT_PASSWORD: { doc: 'Password for SKYVAULT_MQTT_USERNAME.', secret: true },
+  SKYVAULT_MQTT_SHARED_GROUP: {
+    default: 'skyvault',
+    doc: 'Shared-subscription group ($share/<group>/…) through which Skyvault instances split device messages on an external broker, each handled once; empty turns shared subscriptions off.',
+  },
   SKYVAULT_MQTT_PORT: { default: '1883', doc: 'Embedded MQTT broker TCP port.' },
   SKYVAULT_MQTT_PUBLIC_URL: {
     doc: 'MQTT address devices are told (tcp://, ssl://, ws:// or wss://); derived from the HTTP host and SKYVAULT_MQTT_PORT when unset.',

@@ -101,8 +101,46 @@ export interface FileGroupsTable {
   expectedCount: number | null;
   /** What Pilot reported as uploaded (`file_uploaded_count`); the stored count is counted from media_files. */
   reportedUploadedCount: number | null;
+  /** The gateway that uploads the group's media (docks: the `flight_id` of its wayline task). */
+  gatewaySn: string | null;
+  /** When the dock last said it uploads this group's media first (`highest_priority_upload_flighttask_media`). */
+  prioritizedAt: number | null;
   createdAt: number;
   updatedAt: number;
+}
+
+export type DeviceKind = 'gateway' | 'sub_device';
+
+export interface DevicesTable {
+  sn: string;
+  /** null = not bound to a workspace yet. */
+  workspaceId: string | null;
+  kind: DeviceKind;
+  /** Sub-devices: the gateway they were last seen under. */
+  parentSn: string | null;
+  domain: number;
+  type: number;
+  subType: number;
+  /** `domain-type-sub_type`, e.g. `3-1-0` (Dock), `0-67-0` (M30). Opaque: new models need no code. */
+  modelKey: string;
+  callsign: string | null;
+  thingVersion: string | null;
+  /** Sub-devices: the gateway's control channel ("A"/"B"). */
+  controlIndex: string | null;
+  online: number;
+  lastSeenAt: number | null;
+  boundAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PendingDeviceReportsTable {
+  id: string;
+  gatewaySn: string;
+  method: string;
+  /** The envelope's `data`, as received. */
+  payload: string;
+  receivedAt: number;
 }
 
 export interface DB {
@@ -112,4 +150,6 @@ export interface DB {
   mediaFiles: MediaFilesTable;
   mediaUploadFailures: MediaUploadFailuresTable;
   fileGroups: FileGroupsTable;
+  devices: DevicesTable;
+  pendingDeviceReports: PendingDeviceReportsTable;
 }

@@ -56,6 +56,12 @@ export const ERRORS = {
   },
   MediaFileNotFound: { status: 404, code: 100406, message: 'There is no such file in this workspace.' },
   StorageUnavailable: { status: 503, code: 100503, message: 'Object storage is not answering; try again.' },
+  DeviceNoReply: {
+    status: 504,
+    code: 211001,
+    message: 'The device did not answer; check that it is online.',
+  },
+  MqttUnavailable: { status: 503, code: 211503, message: 'The MQTT broker is not reachable; try again.' },
   RouteNotFound: { status: 404, code: 404, message: 'There is nothing at this address.' },
   Internal: { status: 500, code: 500, message: 'Something went wrong on the server; it has been logged.' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -14,6 +14,7 @@ const baseEnv = (dataDir: string) => ({
   SKYVAULT_DATA_DIR: dataDir,
   SKYVAULT_HTTP_PORT: '0',
   SKYVAULT_STORAGE_PORT: '0',
+  SKYVAULT_MQTT_PORT: '0',
   SKYVAULT_HOST: '127.0.0.1',
   SKYVAULT_LOG_LEVEL: 'warn',
 });

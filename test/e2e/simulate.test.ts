@@ -22,6 +22,7 @@ describe('skyvault simulate pilot', () => {
       SKYVAULT_HOST: '127.0.0.1',
       SKYVAULT_HTTP_PORT: '0',
       SKYVAULT_STORAGE_PORT: '0',
+      SKYVAULT_MQTT_PORT: '0',
       SKYVAULT_ADMIN_PASSWORD: password,
       SKYVAULT_LOG_LEVEL: 'warn',
     });

@@ -28,9 +28,11 @@ for (const dialect of testDialects()) {
     it('creates the schema on open, and re-running the migrations changes nothing', async () => {
       const tables = (await database.db.introspection.getTables()).map((t) => t.name).sort();
       assert.deepEqual(tables, [
+        'devices',
         'file_groups',
         'media_files',
         'media_upload_failures',
+        'pending_device_reports',
         'server_settings',
         'users',
         'workspaces',

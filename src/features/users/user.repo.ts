@@ -18,6 +18,14 @@ export class UserRepo {
     return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
   }
 
+  findByMqttUsername(mqttUsername: string): Promise<User | undefined> {
+    return this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('mqttUsername', '=', mqttUsername)
+      .executeTakeFirst();
+  }
+
   async insert(user: User): Promise<void> {
     await this.db.insertInto('users').values(user).execute();
   }

@@ -2,6 +2,7 @@
  * Login, token refresh and the current user: the rules behind the DJI `manage` login endpoints
  * (dji-protocol.md §7.1). Transport-free: returns domain values, throws AppError.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB, UserType } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
@@ -53,6 +54,21 @@ export class UserService {
     const user = await this.users.findById(claims.userId);
     if (!user || user.workspaceId !== claims.workspaceId) throw new AppError('TokenInvalid');
     return this.openSession(user);
+  }
+
+  /**
+   * The MQTT account behind a device connection: the user whose MQTT credentials these are (the
+   * credentials Pilot's `thing` module and docks log in with), or undefined.
+   */
+  async mqttAccount(
+    username: string,
+    password: Buffer,
+  ): Promise<{ username: string; workspaceId: string } | undefined> {
+    const user = await this.users.findByMqttUsername(username);
+    if (!user) return undefined;
+    const expected = Buffer.from(user.mqttPassword, 'utf8');
+    if (expected.length !== password.length || !timingSafeEqual(expected, password)) return undefined;
+    return { username: user.mqttUsername, workspaceId: user.workspaceId };
   }
 
   async current(claims: TokenClaims): Promise<{ user: User; workspace: Workspace }> {

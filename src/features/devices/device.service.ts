@@ -1,0 +1,204 @@
+/**
+ * The device registry: gateways (docks, remote controllers) and their aircraft, their workspace binding
+ * and online state (dji-protocol.md §1.5, Appendix A). Transport-free: the MQTT handlers call it with
+ * parsed values; the management API will too.
+ *
+ * Binding rules: a gateway is bound by the dock organization requests, by the RC binding call or the
+ * management API, or on its first `update_topo` to the workspace of the MQTT account it logged in with.
+ * A sub-device follows its gateway's workspace. The binding is persisted, so media from a gateway that
+ * looks offline is still recorded in the right workspace.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import type { DB, DevicesTable } from '../../db/schema.ts';
+
+export type Device = Selectable<DevicesTable>;
+
+export interface DeviceModel {
+  domain: number;
+  type: number;
+  subType: number;
+}
+
+export interface TopologyDevice extends DeviceModel {
+  sn: string;
+  thingVersion?: string | undefined;
+  controlIndex?: string | undefined;
+}
+
+export interface Topology extends DeviceModel {
+  thingVersion?: string | undefined;
+  subDevices: TopologyDevice[];
+}
+
+export interface DeviceServiceOptions {
+  now?: () => number;
+  /** Called after a gateway was bound to a workspace (pending reports are then recorded). */
+  onBound?: (gatewaySn: string, workspaceId: string) => Promise<void>;
+}
+
+export const modelKey = (m: DeviceModel) => `${m.domain}-${m.type}-${m.subType}`;
+
+export class DeviceService {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly options: DeviceServiceOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  find(sn: string): Promise<Device | undefined> {
+    return this.db.selectFrom('devices').selectAll().where('sn', '=', sn).executeTakeFirst();
+  }
+
+  /**
+   * `update_topo`: the gateway is online with these sub-devices (none = its aircraft went offline). An
+   * unbound gateway is bound to `accountWorkspaceId` when given (the MQTT account it logged in with).
+   */
+  async updateTopology(gatewaySn: string, topology: Topology, accountWorkspaceId?: string): Promise<Device> {
+    const now = this.now();
+    let newlyBound: string | undefined;
+    const gateway = await this.db.transaction().execute(async (trx) => {
+      const existing = await trx
+        .selectFrom('devices')
+        .selectAll()
+        .where('sn', '=', gatewaySn)
+        .executeTakeFirst();
+      const workspaceId = existing?.workspaceId ?? accountWorkspaceId ?? null;
+      if (!existing?.workspaceId && workspaceId) newlyBound = workspaceId;
+      const values = {
+        kind: 'gateway' as const,
+        parentSn: null,
+        domain: topology.domain,
+        type: topology.type,
+        subType: topology.subType,
+        modelKey: modelKey(topology),
+        thingVersion: topology.thingVersion ?? existing?.thingVersion ?? null,
+        online: 1,
+        lastSeenAt: now,
+        workspaceId,
+        boundAt: existing?.boundAt ?? (workspaceId ? now : null),
+        updatedAt: now,
+      };
+      if (existing) await trx.updateTable('devices').set(values).where('sn', '=', gatewaySn).execute();
+      else
+        await trx
+          .insertInto('devices')
+          .values({ sn: gatewaySn, callsign: null, controlIndex: null, createdAt: now, ...values })
+          .execute();
+      // Children no longer announced went offline with the link to this gateway.
+      const current = topology.subDevices.map((d) => d.sn);
+      let gone = trx
+        .updateTable('devices')
+        .set({ online: 0, updatedAt: now })
+        .where('parentSn', '=', gatewaySn);
+      if (current.length > 0) gone = gone.where('sn', 'not in', current);
+      await gone.where('online', '=', 1).execute();
+      for (const sub of topology.subDevices) {
+        const child = await trx.selectFrom('devices').selectAll().where('sn', '=', sub.sn).executeTakeFirst();
+        const childValues = {
+          kind: 'sub_device' as const,
+          parentSn: gatewaySn,
+          domain: sub.domain,
+          type: sub.type,
+          subType: sub.subType,
+          modelKey: modelKey(sub),
+          thingVersion: sub.thingVersion ?? child?.thingVersion ?? null,
+          controlIndex: sub.controlIndex ?? null,
+          online: 1,
+          lastSeenAt: now,
+          // An aircraft follows its gateway's workspace (the DJI demo binds it on update_topo too).
+          workspaceId: workspaceId ?? child?.workspaceId ?? null,
+          boundAt: child?.boundAt ?? (workspaceId ? now : null),
+          updatedAt: now,
+        };
+        if (child) await trx.updateTable('devices').set(childValues).where('sn', '=', sub.sn).execute();
+        else
+          await trx
+            .insertInto('devices')
+            .values({ sn: sub.sn, callsign: null, createdAt: now, ...childValues })
+            .execute();
+      }
+      return trx.selectFrom('devices').selectAll().where('sn', '=', gatewaySn).executeTakeFirstOrThrow();
+    });
+    if (newlyBound) await this.options.onBound?.(gatewaySn, newlyBound);
+    return gateway;
+  }
+
+  /** Binds a device (and, for a gateway, its current sub-devices) to a workspace. */
+  async bind(sn: string, workspaceId: string, details: { callsign?: string; model?: DeviceModel } = {}) {
+    const now = this.now();
+    const existing = await this.find(sn);
+    if (existing) {
+      await this.db
+        .updateTable('devices')
+        .set({
+          workspaceId,
+          boundAt: existing.workspaceId === workspaceId && existing.boundAt ? existing.boundAt : now,
+          callsign: details.callsign ?? existing.callsign,
+          updatedAt: now,
+        })
+        .where('sn', '=', sn)
+        .execute();
+    } else {
+      const model = details.model ?? { domain: -1, type: -1, subType: -1 };
+      await this.db
+        .insertInto('devices')
+        .values({
+          sn,
+          workspaceId,
+          kind: model.domain === 0 ? 'sub_device' : 'gateway',
+          parentSn: null,
+          domain: model.domain,
+          type: model.type,
+          subType: model.subType,
+          modelKey: modelKey(model),
+          callsign: details.callsign ?? null,
+          thingVersion: null,
+          controlIndex: null,
+          online: 0,
+          lastSeenAt: null,
+          boundAt: now,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .execute();
+    }
+    if (!existing || existing.kind === 'gateway') {
+      await this.db
+        .updateTable('devices')
+        .set({ workspaceId, boundAt: now, updatedAt: now })
+        .where('parentSn', '=', sn)
+        .execute();
+    }
+    if (existing?.workspaceId !== workspaceId) await this.options.onBound?.(sn, workspaceId);
+  }
+
+  /** The workspace a gateway is bound to, from the persisted binding (online or not). */
+  async workspaceOf(gatewaySn: string): Promise<string | undefined> {
+    return (await this.find(gatewaySn))?.workspaceId ?? undefined;
+  }
+
+  /** The aircraft currently online under this gateway (DJI reports dock media without an aircraft SN). */
+  async currentSubDevice(gatewaySn: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('devices')
+      .select('sn')
+      .where('parentSn', '=', gatewaySn)
+      .where('online', '=', 1)
+      .orderBy('lastSeenAt', 'desc')
+      .executeTakeFirst();
+    return row?.sn;
+  }
+
+  /** A gateway and its sub-devices are offline (its connection ended, or it said so). */
+  async markOffline(gatewaySn: string): Promise<void> {
+    const now = this.now();
+    await this.db
+      .updateTable('devices')
+      .set({ online: 0, updatedAt: now })
+      .where((eb) => eb.or([eb('sn', '=', gatewaySn), eb('parentSn', '=', gatewaySn)]))
+      .execute();
+  }
+}

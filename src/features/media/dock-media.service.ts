@@ -1,0 +1,150 @@
+/**
+ * Dock media (dji-protocol.md §4) on top of "record media": which workspace a gateway's report belongs
+ * to, the aircraft it came from, and what to do while the gateway is not bound. Decision §10.27: nothing
+ * is dropped; a report from a gateway without a workspace waits in `pending_device_reports` and is
+ * recorded when the gateway is bound.
+ */
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import { AppError } from '../../shared/app-error.ts';
+import { newId } from '../../shared/ids.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { DeviceService } from '../devices/device.service.ts';
+import type { MediaService, MediaUploadReport } from './media.service.ts';
+
+export type DockUploadOutcome = 'recorded' | 'duplicate' | 'failed-upload' | 'pending' | 'refused';
+
+export interface DockMediaServiceOptions {
+  media: MediaService;
+  devices: DeviceService;
+  logger: Logger;
+  now?: () => number;
+}
+
+const PENDING_UPLOAD = 'file_upload_callback';
+
+export class DockMediaService {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly options: DockMediaServiceOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * `file_upload_callback`. Permanent refusals (key outside the workspace prefix, object not in
+   * storage) are logged and answered 'refused': the dock would only resend the same report. Anything
+   * transient (database, storage down) throws, so the event is not acknowledged and the dock resends.
+   */
+  async recordUpload(
+    gatewaySn: string,
+    report: Omit<MediaUploadReport, 'droneSn'>,
+  ): Promise<DockUploadOutcome> {
+    const { devices, logger } = this.options;
+    const workspaceId = await devices.workspaceOf(gatewaySn);
+    const droneSn = await devices.currentSubDevice(gatewaySn);
+    const full: MediaUploadReport = { ...report, droneSn };
+    if (!workspaceId) {
+      await this.db
+        .insertInto('pendingDeviceReports')
+        .values({
+          id: newId(),
+          gatewaySn,
+          method: PENDING_UPLOAD,
+          payload: JSON.stringify(full),
+          receivedAt: this.now(),
+        })
+        .execute();
+      logger.warn(
+        { gatewaySn, objectKey: report.objectKey },
+        'media from an unbound gateway kept until it is bound',
+      );
+      return 'pending';
+    }
+    return this.record(gatewaySn, workspaceId, full);
+  }
+
+  /** Records the reports a gateway sent before it was bound; called once it is. */
+  async recordPending(gatewaySn: string, workspaceId: string): Promise<number> {
+    const rows = await this.db
+      .selectFrom('pendingDeviceReports')
+      .selectAll()
+      .where('gatewaySn', '=', gatewaySn)
+      .where('method', '=', PENDING_UPLOAD)
+      .orderBy('receivedAt')
+      .execute();
+    for (const row of rows) {
+      await this.record(gatewaySn, workspaceId, JSON.parse(row.payload) as MediaUploadReport);
+      await this.db.deleteFrom('pendingDeviceReports').where('id', '=', row.id).execute();
+    }
+    return rows.length;
+  }
+
+  /** `highest_priority_upload_flighttask_media`: the dock uploads this flight's media first. */
+  async prioritize(gatewaySn: string, flightId: string): Promise<void> {
+    const workspaceId = await this.options.devices.workspaceOf(gatewaySn);
+    if (!workspaceId) {
+      this.options.logger.warn({ gatewaySn, flightId }, 'upload priority from an unbound gateway ignored');
+      return;
+    }
+    const now = this.now();
+    await this.db
+      .insertInto('fileGroups')
+      .values({
+        workspaceId,
+        id: flightId,
+        expectedCount: null,
+        reportedUploadedCount: null,
+        gatewaySn,
+        prioritizedAt: now,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .onConflict((oc) =>
+        oc.columns(['workspaceId', 'id']).doUpdateSet({ gatewaySn, prioritizedAt: now, updatedAt: now }),
+      )
+      .execute();
+  }
+
+  private async record(
+    gatewaySn: string,
+    workspaceId: string,
+    report: MediaUploadReport,
+  ): Promise<DockUploadOutcome> {
+    try {
+      const file = await this.options.media.recordUpload(workspaceId, report);
+      if (report.result !== 0) return 'failed-upload';
+      if (file && report.fileGroupId) await this.linkGroup(workspaceId, report.fileGroupId, gatewaySn);
+      return file ? 'recorded' : 'duplicate';
+    } catch (error) {
+      if (error instanceof AppError && error.status < 500) {
+        this.options.logger.warn(
+          { gatewaySn, objectKey: report.objectKey, reason: error.message },
+          'dock media report refused',
+        );
+        return 'refused';
+      }
+      throw error;
+    }
+  }
+
+  private async linkGroup(workspaceId: string, flightId: string, gatewaySn: string): Promise<void> {
+    const now = this.now();
+    await this.db
+      .insertInto('fileGroups')
+      .values({
+        workspaceId,
+        id: flightId,
+        expectedCount: null,
+        reportedUploadedCount: null,
+        gatewaySn,
+        prioritizedAt: null,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .onConflict((oc) => oc.columns(['workspaceId', 'id']).doUpdateSet({ gatewaySn, updatedAt: now }))
+      .execute();
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The embedded MQTT broker (aedes 2, which accepts MQTT 3.1.1 and 5 clients: stack-notes §12) for one
+ * machine. Devices log in with a user's MQTT credentials and are held to their own gateway's topics
+ * (gateway-acl.ts). Skyvault itself connects as an ordinary MQTT client with an internal account, so the
+ * gateway code is the same whether this broker or an external one (SKYVAULT_MQTT_URL) carries the traffic.
+ */
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import type { Logger } from '../shared/logger.ts';
+import { type DeviceAccount, GatewayAcl } from './gateway-acl.ts';
+import { parseEnvelope, isRecord, text } from './envelope.ts';
+import { parseTopic } from './topics.ts';
+
+export interface EmbeddedBrokerOptions {
+  host: string;
+  port: number;
+  /** The device accounts: a user's MQTT credentials → that user's workspace. */
+  authenticate(username: string, password: Buffer): Promise<DeviceAccount | undefined>;
+  /** Skyvault's own account on this broker: every topic, `$share` excluded (aedes has no shared subs). */
+  internal: { username: string; password: string };
+  logger: Logger;
+}
+
+/** aedes' CONNACK return code for bad credentials (MQTT 3.1.1 code 4; aedes maps it for MQTT 5). */
+const BAD_USERNAME_OR_PASSWORD = 4;
+const SERVER_UNAVAILABLE = 3;
+
+export class EmbeddedBroker {
+  readonly acl = new GatewayAcl();
+  private broker: Aedes | undefined;
+  private server: Server | undefined;
+  /** aedes reuses a client id on takeover; the ACL keys on each connection instead. */
+  private readonly connectionIds = new WeakMap<Client, string>();
+  private readonly internalClients = new WeakSet<Client>();
+  private readonly clientsByConnection = new Map<string, Client>();
+  private boundPort = 0;
+
+  constructor(private readonly options: EmbeddedBrokerOptions) {}
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(): Promise<number> {
+    const { logger } = this.options;
+    const broker = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => {
+        this.authenticate(client, username, password).then(
+          (ok) => done(ok ? null : authError(BAD_USERNAME_OR_PASSWORD), ok),
+          (error: unknown) => {
+            logger.error({ err: error }, 'MQTT authentication failed');
+            done(authError(SERVER_UNAVAILABLE), false);
+          },
+        );
+      },
+      authorizePublish: (client, packet, callback) => {
+        if (!client || this.internalClients.has(client)) return callback(null);
+        const connectionId = this.connectionIds.get(client);
+        const decision = this.acl.check(connectionId ?? '', packet.topic);
+        if (!decision.allowed) {
+          logger.warn(
+            { clientId: client.id, topic: packet.topic },
+            `MQTT publish refused: ${decision.reason}`,
+          );
+          return callback(new Error(decision.reason));
+        }
+        this.afterAllowed(decision.takenFrom);
+        if (connectionId) this.learnTopology(connectionId, packet.topic, packet.payload);
+        callback(null);
+      },
+      authorizeSubscribe: (client, subscription, callback) => {
+        if (this.internalClients.has(client)) {
+          // aedes would accept a shared subscription and deliver nothing (stack-notes §2.1).
+          if (subscription.topic.startsWith('$share/')) return callback(null, null);
+          return callback(null, subscription);
+        }
+        const decision = this.acl.check(this.connectionIds.get(client) ?? '', subscription.topic);
+        if (!decision.allowed) {
+          logger.warn(
+            { clientId: client.id, topic: subscription.topic },
+            `MQTT subscription refused: ${decision.reason}`,
+          );
+          return callback(null, null); // SUBACK 0x80 for this filter, the session stays.
+        }
+        this.afterAllowed(decision.takenFrom);
+        callback(null, subscription);
+      },
+    });
+    broker.on('clientDisconnect', (client) => this.forget(client));
+    broker.on('clientError', (client, error) =>
+      logger.debug({ clientId: client.id, err: error.message }, 'MQTT client error'),
+    );
+    this.broker = broker;
+    const server = createServer((socket) => broker.handle(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.boundPort = (server.address() as { port: number }).port;
+    return this.boundPort;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    const broker = this.broker;
+    this.server = undefined;
+    this.broker = undefined;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await closed;
+    }
+  }
+
+  private async authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<boolean> {
+    if (username === undefined || password === undefined) return false;
+    const { internal } = this.options;
+    if (username === internal.username) {
+      const expected = Buffer.from(internal.password, 'utf8');
+      const ok = expected.length === password.length && timingSafeEqual(expected, password);
+      if (ok) this.internalClients.add(client);
+      return ok;
+    }
+    const account = await this.options.authenticate(username, password);
+    if (!account) return false;
+    const connectionId = randomUUID();
+    this.connectionIds.set(client, connectionId);
+    this.clientsByConnection.set(connectionId, client);
+    this.acl.connected(connectionId, account);
+    return true;
+  }
+
+  private forget(client: Client): void {
+    const connectionId = this.connectionIds.get(client);
+    if (connectionId === undefined) return;
+    this.acl.disconnected(connectionId);
+    this.clientsByConnection.delete(connectionId);
+  }
+
+  /** An SN moved to a newer connection of the same account: the old one is closed. */
+  private afterAllowed(takenFrom: string | undefined): void {
+    if (takenFrom === undefined) return;
+    const old = this.clientsByConnection.get(takenFrom);
+    this.clientsByConnection.delete(takenFrom);
+    old?.close();
+  }
+
+  /** A gateway's `update_topo` names the sub-devices (its aircraft) whose topics it may use. */
+  private learnTopology(connectionId: string, topic: string, payload: Buffer | string): void {
+    if (parseTopic(topic)?.family !== 'status') return;
+    const parsed = parseEnvelope(payload);
+    if (!parsed.ok || parsed.envelope.method !== 'update_topo') return;
+    const subDevices = parsed.envelope.data.sub_devices;
+    const sns = Array.isArray(subDevices)
+      ? subDevices.map((d) => (isRecord(d) ? text(d.sn) : undefined)).filter((sn) => sn !== undefined)
+      : [];
+    this.acl.setSubDevices(connectionId, sns);
+  }
+}
+
+function authError(returnCode: number): AuthenticateError {
+  return Object.assign(new Error('MQTT authentication refused'), { returnCode }) as AuthenticateError;
+}

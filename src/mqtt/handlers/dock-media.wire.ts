@@ -1,0 +1,75 @@
+/**
+ * Wire shapes of the dock's media messages (dji-protocol.md §4) and their translation to the media
+ * service's inputs. Same leniency as Pilot's HTTP wire (pilot-media.wire.ts, whose metadata schema this
+ * reuses): numbers as strings, `is_original` as a boolean or 0/1, `create_time` or `created_time`,
+ * undocumented `result`/`progress`/`cloud_to_cloud_id`. PPK/RTK sidecars come without metadata.
+ */
+import { type Static, type TSchema, Type } from 'typebox';
+import { Value } from 'typebox/value';
+import type { MediaUploadReport } from '../../features/media/media.service.ts';
+import { MediaMetadata, metadataOf } from '../../http/routes/dji/pilot-media.wire.ts';
+
+const DockFileExt = Type.Object({
+  flight_id: Type.Optional(Type.String({ maxLength: 128 })),
+  drone_model_key: Type.Optional(Type.String({ maxLength: 32 })),
+  payload_model_key: Type.Optional(Type.String({ maxLength: 32 })),
+  is_original: Type.Optional(Type.Boolean()),
+});
+
+const FileUploadCallbackData = Type.Object({
+  result: Type.Optional(Type.Integer()),
+  file: Type.Object({
+    object_key: Type.String({ minLength: 1, maxLength: 1024 }),
+    name: Type.String({ minLength: 1, maxLength: 512 }),
+    path: Type.Optional(Type.String({ maxLength: 1024 })),
+    ext: Type.Optional(DockFileExt),
+    metadata: Type.Optional(MediaMetadata),
+  }),
+});
+
+const FlightIdData = Type.Object({ flight_id: Type.String({ minLength: 1, maxLength: 128 }) });
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+function parse<S extends TSchema>(schema: S, data: unknown): Parsed<Static<S>> {
+  const converted = Value.Convert(schema, data);
+  if (Value.Check(schema, converted)) return { ok: true, value: converted };
+  const first = Value.Errors(schema, converted)[0];
+  return { ok: false, reason: first ? `${first.instancePath || 'data'} ${first.message}` : 'invalid data' };
+}
+
+/** A dock's upload report, without the aircraft SN (the payload has none: taken from the registry). */
+export type DockUploadReport = Omit<MediaUploadReport, 'droneSn'>;
+
+/** `file_upload_callback` data → the media service's report. */
+export function dockUploadReportOf(data: unknown): Parsed<DockUploadReport> {
+  const parsed = parse(FileUploadCallbackData, data);
+  if (!parsed.ok) return parsed;
+  const { result, file } = parsed.value;
+  const ext = file.ext ?? {};
+  // The dock's own path when it sends one, else the key's directory, as DJI's demo does (§10.24).
+  const directory = file.object_key.includes('/')
+    ? file.object_key.slice(0, file.object_key.lastIndexOf('/'))
+    : '';
+  return {
+    ok: true,
+    value: {
+      source: 'dock',
+      result: result ?? 0,
+      objectKey: file.object_key,
+      name: file.name,
+      path: file.path?.trim() ? file.path : directory,
+      isOriginal: ext.is_original ?? true,
+      fileGroupId: ext.flight_id?.trim() ? ext.flight_id : undefined,
+      droneModelKey: ext.drone_model_key?.trim() ? ext.drone_model_key : undefined,
+      payloadModelKey: ext.payload_model_key?.trim() ? ext.payload_model_key : undefined,
+      metadata: metadataOf(file.metadata),
+    },
+  };
+}
+
+/** `highest_priority_upload_flighttask_media` data → the flight id. */
+export function flightIdOf(data: unknown): Parsed<string> {
+  const parsed = parse(FlightIdData, data);
+  return parsed.ok ? { ok: true, value: parsed.value.flight_id } : parsed;
+}

@@ -1,0 +1,248 @@
+/**
+ * Skyvault's side of DJI MQTT (dji-protocol.md §1): one MQTT.js client, whatever the broker. It
+ * subscribes once with wildcards (so nothing is missed after a restart while devices stay connected),
+ * parses every message with the one envelope parser, dispatches by family and method to one handler per
+ * method (handlers/), and answers on `<topic>_reply` echoing tid, bid and method:
+ * - `status` → `status_reply` always (with `method`, decision §10.45);
+ * - `requests` → `requests_reply` always, `{result, output}` from the handler;
+ * - `events` → `events_reply` `{result: 0}` only when `need_reply` is 1 and the handler finished.
+ * A message that cannot be parsed, or that a handler fails on, is logged and never stops the client.
+ * QoS 1 messages are acknowledged to the broker only after their handler ran (customHandleAcks), so a
+ * crash mid-handling means redelivery, not loss.
+ *
+ * Server-initiated services go through `call()`: publish on `services`, wait for the `services_reply`
+ * with the same tid, retry with a new tid and the same bid (decision §10.50). Every instance subscribes
+ * to `services_reply` (without `$share`) so a reply reaches the instance waiting for it.
+ */
+import { randomUUID } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { AppError } from '../shared/app-error.ts';
+import type { Logger } from '../shared/logger.ts';
+import { type Envelope, isRecord, parseEnvelope } from './envelope.ts';
+import {
+  DEVICE_INITIATED_FILTERS,
+  type InboundFamily,
+  parseTopic,
+  SERVICES_REPLY_FILTER,
+  topics,
+} from './topics.ts';
+
+/** What a handler gets: the parsed message and the gateway it came from (the topic's SN). */
+export interface InboundMessage {
+  family: InboundFamily;
+  /** SN in the topic: the gateway for status/requests/events. */
+  sn: string;
+  envelope: Envelope;
+}
+
+export interface ReplyData {
+  result: number;
+  output?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** One handler per method (handlers/<method>.ts). `requests` and `status` handlers return the reply data. */
+export interface MethodHandler {
+  family: 'status' | 'requests' | 'events';
+  method: string;
+  handle(message: InboundMessage): Promise<ReplyData | undefined>;
+}
+
+export interface MqttGatewayOptions {
+  url: string;
+  username: string;
+  password: string;
+  /** Stable across restarts so a persistent session keeps QoS 1 messages while Skyvault is down. */
+  clientId: string;
+  /** `$share/<group>/…` for device-initiated topics (external brokers); undefined = plain subscriptions. */
+  sharedGroup?: string | undefined;
+  handlers: MethodHandler[];
+  logger: Logger;
+  /** Services: wait per attempt (ms) and resends after the first (dji-protocol.md §1.3: 3000 and 2). */
+  serviceTimeoutMs?: number;
+  serviceRetries?: number;
+}
+
+export interface ServiceReply {
+  tid: string;
+  bid: string;
+  data: Record<string, unknown>;
+  result: number;
+}
+
+interface PendingCall {
+  resolve(reply: ServiceReply): void;
+}
+
+const MAX_RECONNECT_MS = 30_000;
+
+export class MqttGateway {
+  private client: MqttClient | undefined;
+  private readonly handlers = new Map<string, MethodHandler>();
+  private readonly pending = new Map<string, PendingCall>();
+  private reconnectMs = 1000;
+
+  constructor(private readonly options: MqttGatewayOptions) {
+    for (const handler of options.handlers) this.handlers.set(`${handler.family}/${handler.method}`, handler);
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /** Connects (to `url`, or the configured one) and subscribes; rejects when either fails. */
+  async start(url = this.options.url): Promise<void> {
+    const { logger } = this.options;
+    const clientOptions: IClientOptions = {
+      clientId: this.options.clientId,
+      username: this.options.username,
+      password: this.options.password,
+      protocolVersion: 5,
+      clean: false,
+      properties: { sessionExpiryInterval: 3600 },
+      keepalive: 30,
+      reconnectPeriod: this.reconnectMs,
+      connectTimeout: 10_000,
+      resubscribe: true,
+      customHandleAcks: (topic, payload, _packet, done) => {
+        this.receive(topic, payload).then(
+          () => done(0),
+          (error: unknown) => {
+            logger.error({ err: error, topic }, 'MQTT message handling failed');
+            done(0);
+          },
+        );
+      },
+    };
+    const client = await mqtt.connectAsync(url, clientOptions, false);
+    this.client = client;
+    client.on('connect', () => {
+      this.reconnectMs = 1000;
+      client.options.reconnectPeriod = this.reconnectMs;
+      logger.info('MQTT connection restored');
+    });
+    client.on('offline', () => logger.warn('MQTT broker unreachable; reconnecting'));
+    client.on('reconnect', () => {
+      // Back off: 1 s, 2 s, 4 s … 30 s between attempts while the broker is away.
+      this.reconnectMs = Math.min(this.reconnectMs * 2, MAX_RECONNECT_MS);
+      client.options.reconnectPeriod = this.reconnectMs;
+    });
+    client.on('error', (error) => logger.warn({ err: error.message }, 'MQTT client error'));
+    // MQTT.js hands messages to customHandleAcks; this listener only keeps Node from warning.
+    client.on('message', () => {});
+    const share = (filter: string) =>
+      this.options.sharedGroup ? `$share/${this.options.sharedGroup}/${filter}` : filter;
+    const filters = [...DEVICE_INITIATED_FILTERS.map(share), SERVICES_REPLY_FILTER];
+    const granted = await client.subscribeAsync(filters, { qos: 1 });
+    const refused = granted.filter((g) => g.qos === 128);
+    if (refused.length > 0) {
+      throw new Error(`the MQTT broker refused the subscriptions ${refused.map((g) => g.topic).join(', ')}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    for (const [tid, call] of this.pending) {
+      this.pending.delete(tid);
+      call.resolve({ tid, bid: '', data: {}, result: -1 });
+    }
+    if (client) await client.endAsync();
+  }
+
+  /**
+   * Calls a service on a gateway and resolves with its reply. Rejects with `DeviceNoReply` when no reply
+   * came after the retries.
+   */
+  async call(
+    gatewaySn: string,
+    method: string,
+    data: Record<string, unknown> = {},
+    bid: string = randomUUID(),
+  ): Promise<ServiceReply> {
+    const attempts = 1 + (this.options.serviceRetries ?? 2);
+    const timeoutMs = this.options.serviceTimeoutMs ?? 3000;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const tid = randomUUID();
+      const reply = new Promise<ServiceReply | undefined>((resolve) => {
+        const timer = setTimeout(() => {
+          this.pending.delete(tid);
+          resolve(undefined);
+        }, timeoutMs);
+        this.pending.set(tid, {
+          resolve: (r) => {
+            clearTimeout(timer);
+            this.pending.delete(tid);
+            resolve(r);
+          },
+        });
+      });
+      await this.publish(topics.services(gatewaySn), { tid, bid, timestamp: Date.now(), method, data });
+      const answer = await reply;
+      if (answer) return answer;
+      this.options.logger.warn({ gatewaySn, method, attempt }, 'no reply to MQTT service call');
+    }
+    throw new AppError('DeviceNoReply', `${gatewaySn} did not answer ${method} (${attempts} attempts).`);
+  }
+
+  private async receive(topic: string, payload: Buffer): Promise<void> {
+    const { logger } = this.options;
+    const parsed = parseTopic(topic);
+    if (!parsed) return;
+    const result = parseEnvelope(payload, parsed.family !== 'osd' && parsed.family !== 'state');
+    if (!result.ok) {
+      logger.warn({ topic, bytes: payload.length }, `MQTT message ignored: ${result.reason}`);
+      return;
+    }
+    const envelope = result.envelope;
+    if (parsed.family === 'services_reply') {
+      const data = envelope.data;
+      this.pending
+        .get(envelope.tid)
+        ?.resolve({ tid: envelope.tid, bid: envelope.bid, data, result: replyResult(data) });
+      return;
+    }
+    const handler = this.handlers.get(`${parsed.family}/${envelope.method}`);
+    if (!handler) {
+      logger.debug({ topic, method: envelope.method }, 'MQTT message without a handler');
+      if (parsed.family === 'events' && envelope.needReply) await this.reply(topic, envelope, { result: 0 });
+      return;
+    }
+    const message: InboundMessage = { family: parsed.family, sn: parsed.sn, envelope };
+    const data = await handler.handle(message);
+    if (parsed.family === 'events') {
+      if (envelope.needReply) await this.reply(topic, envelope, { result: 0 });
+    } else if (data) {
+      await this.reply(topic, envelope, data);
+    }
+  }
+
+  private reply(topic: string, request: Envelope, data: ReplyData): Promise<void> {
+    return this.publish(`${topic}_reply`, {
+      tid: request.tid,
+      bid: request.bid,
+      timestamp: Date.now(),
+      method: request.method,
+      data,
+    });
+  }
+
+  /**
+   * Queues a QoS 1 publish without waiting for the broker's PUBACK: MQTT.js reads no further packet
+   * (that PUBACK included) until the message being handled is acknowledged, so waiting here from a
+   * handler would deadlock. MQTT.js resends unacknowledged publishes after a reconnect.
+   */
+  private async publish(topic: string, message: Record<string, unknown>): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) throw new AppError('MqttUnavailable');
+    client.publish(topic, JSON.stringify(message), { qos: 1 }, (error) => {
+      if (error) this.options.logger.warn({ topic, err: error.message }, 'MQTT publish failed');
+    });
+  }
+}
+
+/** `data.result` of a services_reply; a missing result counts as 0 (decision §10.38). */
+function replyResult(data: Record<string, unknown>): number {
+  const value = isRecord(data) ? data.result : undefined;
+  return typeof value === 'number' ? value : Number(value ?? 0) || 0;
+}

@@ -1,0 +1,83 @@
+/**
+ * A dock as the tests need it: an MQTT.js client logged in with MQTT credentials, that publishes DJI
+ * envelopes on its own topics and waits for the reply with the same tid.
+ */
+import { randomUUID } from 'node:crypto';
+import mqtt, { type MqttClient } from 'mqtt';
+
+export interface DockReply {
+  tid: string;
+  bid: string;
+  method?: string;
+  data: { result: number; output?: Record<string, unknown> } & Record<string, unknown>;
+}
+
+export interface TestDock {
+  sn: string;
+  client: MqttClient;
+  /** Publishes on `<family topic>`; resolves with the reply, or undefined after `timeoutMs`. */
+  send(
+    family: 'status' | 'requests' | 'events',
+    method: string,
+    data: unknown,
+    options?: { needReply?: boolean; timeoutMs?: number; tid?: string; raw?: string | Buffer },
+  ): Promise<DockReply | undefined>;
+  close(): Promise<void>;
+}
+
+export const familyTopic = (sn: string, family: 'status' | 'requests' | 'events') =>
+  family === 'status' ? `sys/product/${sn}/status` : `thing/product/${sn}/${family}`;
+
+export async function connectDock(
+  url: string,
+  sn: string,
+  credentials: { username: string; password: string },
+  protocolVersion: 4 | 5 = 5,
+): Promise<TestDock> {
+  const client = await mqtt.connectAsync(
+    url,
+    { ...credentials, protocolVersion, clientId: `${sn}-${randomUUID().slice(0, 8)}`, reconnectPeriod: 0 },
+    false,
+  );
+  const waiting = new Map<string, (reply: DockReply) => void>();
+  client.on('message', (_topic, payload) => {
+    const reply = JSON.parse(payload.toString()) as DockReply;
+    waiting.get(reply.tid)?.(reply);
+  });
+  await client.subscribeAsync(
+    (['status', 'requests', 'events'] as const).map((f) => `${familyTopic(sn, f)}_reply`),
+    { qos: 1 },
+  );
+  return {
+    sn,
+    client,
+    async send(family, method, data, options = {}) {
+      const tid = options.tid ?? randomUUID();
+      const reply = new Promise<DockReply | undefined>((resolve) => {
+        const timer = setTimeout(() => {
+          waiting.delete(tid);
+          resolve(undefined);
+        }, options.timeoutMs ?? 3000);
+        waiting.set(tid, (r) => {
+          clearTimeout(timer);
+          waiting.delete(tid);
+          resolve(r);
+        });
+      });
+      const envelope = {
+        tid,
+        bid: randomUUID(),
+        timestamp: Date.now(),
+        gateway: sn,
+        method,
+        ...(options.needReply === undefined ? {} : { need_reply: options.needReply ? 1 : 0 }),
+        data,
+      };
+      await client.publishAsync(familyTopic(sn, family), options.raw ?? JSON.stringify(envelope), { qos: 1 });
+      return reply;
+    },
+    async close() {
+      await client.endAsync();
+    },
+  };
+}

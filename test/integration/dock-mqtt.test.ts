@@ -1,0 +1,301 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import mqtt from 'mqtt';
+import { testDialects } from '../helpers/databases.ts';
+import { connectDock, type TestDock } from '../helpers/dock.ts';
+import { sdkClient } from '../helpers/storage.ts';
+import { startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
+
+const DOCK = 'DOCK0000000000A1';
+const AIRCRAFT = '1581F5BKD225D00BJ6N1';
+const topology = (
+  subDevices: unknown[] = [{ sn: AIRCRAFT, domain: 0, type: 67, sub_type: 0, index: 'A' }],
+) => ({
+  domain: 3,
+  type: 1,
+  sub_type: 0,
+  thing_version: '1.1.2',
+  sub_devices: subDevices,
+});
+
+for (const dialect of testDialects()) {
+  describe(`dock over MQTT on the embedded broker (${dialect})`, () => {
+    let t: TestApp;
+    let ws: string;
+    let url: string;
+    let account: { username: string; password: string };
+    let dock: TestDock;
+    before(async () => {
+      let token: string;
+      ({ t, token, ws } = await startLoggedInApp({ dialect, captureLogs: true }));
+      url = `mqtt://127.0.0.1:${t.app.broker!.port}`;
+      const current = (
+        await t.inject({
+          method: 'GET',
+          url: '/manage/api/v1/users/current',
+          headers: { 'x-auth-token': token },
+        })
+      ).json().data;
+      account = { username: current.mqtt_username, password: current.mqtt_password };
+      dock = await connectDock(url, DOCK, account);
+    });
+    after(async () => {
+      if (process.env.DEBUG_LOGS) for (const l of t.logs) process.stderr.write(l);
+      await dock.close();
+      await t.close();
+    });
+
+    const mediaRows = () =>
+      t.app.database.db.selectFrom('mediaFiles').selectAll().where('workspaceId', '=', ws).execute();
+
+    it('registers the dock and its aircraft on update_topo, bound to the MQTT account workspace', async () => {
+      const reply = await dock.send('status', 'update_topo', topology());
+      assert.ok(reply, 'status_reply received');
+      assert.equal(reply.method, 'update_topo');
+      assert.equal(reply.data.result, 0);
+      const gateway = await t.app.devices.find(DOCK);
+      assert.equal(gateway?.workspaceId, ws);
+      assert.equal(gateway?.kind, 'gateway');
+      assert.equal(gateway?.modelKey, '3-1-0');
+      assert.equal(gateway?.online, 1);
+      const aircraft = await t.app.devices.find(AIRCRAFT);
+      assert.equal(aircraft?.parentSn, DOCK);
+      assert.equal(aircraft?.workspaceId, ws);
+      assert.equal(aircraft?.modelKey, '0-67-0');
+      assert.equal(aircraft?.online, 1);
+
+      assert.equal((await dock.send('status', 'update_topo', topology([])))?.data.result, 0);
+      assert.equal((await t.app.devices.find(AIRCRAFT))?.online, 0, 'no sub-device: the aircraft is offline');
+      await dock.send('status', 'update_topo', topology());
+    });
+
+    it('gives upload credentials, records the uploaded file once, and acknowledges every report', async () => {
+      const reply = await dock.send('requests', 'storage_config_get', { module: 0 });
+      assert.equal(reply?.method, 'storage_config_get');
+      assert.equal(reply?.data.result, 0);
+      const output = reply!.data.output as {
+        bucket: string;
+        endpoint: string;
+        region: string;
+        object_key_prefix: string;
+        provider: string;
+        credentials: Record<string, string>;
+      };
+      assert.equal(output.object_key_prefix, `${ws}/media`);
+      assert.equal(output.provider, 'minio');
+      const key = `${output.object_key_prefix}/flight-1/DJI_20260101120000_0001_W.JPG`;
+      const s3 = sdkClient({
+        accessKeyId: output.credentials.access_key_id!,
+        accessKeySecret: output.credentials.access_key_secret!,
+        securityToken: output.credentials.security_token!,
+        endpoint: output.endpoint,
+        bucket: output.bucket,
+        region: output.region,
+        provider: 'minio',
+        prefix: output.object_key_prefix,
+        expiresAt: 0,
+      });
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: output.bucket,
+          Key: key,
+          Body: 'dock photo',
+          ContentType: 'image/jpeg',
+        }),
+      );
+      s3.destroy();
+      const callback = {
+        result: 0,
+        progress: 100,
+        file: {
+          object_key: key,
+          path: '',
+          name: 'DJI_20260101120000_0001_W.JPG',
+          cloud_to_cloud_id: 'DEFAULT',
+          ext: {
+            flight_id: 'flight-1',
+            drone_model_key: '0-67-0',
+            payload_model_key: '1-53-0',
+            is_original: 1,
+          },
+          metadata: {
+            absolute_altitude: '56.311',
+            relative_altitude: 41.124,
+            gimbal_yaw_degree: '-91.40',
+            create_time: '2021-05-10 16:04:20',
+            shoot_position: { lat: 22.1, lng: 113.9 },
+          },
+        },
+      };
+      const ack = await dock.send('events', 'file_upload_callback', callback, { needReply: true });
+      assert.deepEqual(ack?.data, { result: 0 });
+      assert.equal(ack?.method, 'file_upload_callback');
+      // A redelivered event (same message again) is harmless.
+      assert.deepEqual(
+        (await dock.send('events', 'file_upload_callback', callback, { needReply: true }))?.data,
+        {
+          result: 0,
+        },
+      );
+      const rows = (await mediaRows()).filter((r) => r.objectKey === key);
+      assert.equal(rows.length, 1);
+      const row = rows[0]!;
+      assert.equal(row.source, 'dock');
+      assert.equal(row.droneSn, AIRCRAFT, 'the aircraft online under the dock');
+      assert.equal(row.fileGroupId, 'flight-1');
+      assert.equal(row.path, `${ws}/media/flight-1`, 'the key directory when the dock sends no path');
+      assert.equal(row.gimbalYawDegree, -91.4);
+      assert.equal(row.absoluteAltitude, 56.311);
+      assert.equal(row.capturedAtRaw, '2021-05-10 16:04:20');
+      assert.equal(row.latitude, 22.1);
+      const group = await t.app.database.db
+        .selectFrom('fileGroups')
+        .selectAll()
+        .where('workspaceId', '=', ws)
+        .where('id', '=', 'flight-1')
+        .executeTakeFirst();
+      assert.equal(group?.gatewaySn, DOCK);
+
+      // A sidecar without metadata is accepted; a key outside the prefix is refused but still acknowledged.
+      const sidecar = `${ws}/media/flight-1/DJI_20260101120000_0001.obs`;
+      const s3b = sdkClient({
+        accessKeyId: output.credentials.access_key_id!,
+        accessKeySecret: output.credentials.access_key_secret!,
+        securityToken: output.credentials.security_token!,
+        endpoint: output.endpoint,
+        bucket: output.bucket,
+        region: output.region,
+        provider: 'minio',
+        prefix: output.object_key_prefix,
+        expiresAt: 0,
+      });
+      await s3b.send(new PutObjectCommand({ Bucket: output.bucket, Key: sidecar, Body: 'ppk' }));
+      s3b.destroy();
+      const sidecarAck = await dock.send(
+        'events',
+        'file_upload_callback',
+        {
+          file: { object_key: sidecar, name: 'DJI_20260101120000_0001.obs', ext: { flight_id: 'flight-1' } },
+        },
+        { needReply: true },
+      );
+      assert.equal(sidecarAck?.data.result, 0);
+      assert.equal((await mediaRows()).find((r) => r.objectKey === sidecar)?.mediaType, 'other');
+      const outside = await dock.send(
+        'events',
+        'file_upload_callback',
+        { file: { object_key: 'elsewhere/x.jpg', name: 'x.jpg' } },
+        { needReply: true },
+      );
+      assert.equal(outside?.data.result, 0);
+      assert.equal(
+        (await mediaRows()).some((r) => r.objectKey === 'elsewhere/x.jpg'),
+        false,
+      );
+      assert.ok(t.logs.some((l) => l.includes('dock media report refused')));
+    });
+
+    it('records the upload priority, the first event included', async () => {
+      const ack = await dock.send(
+        'events',
+        'highest_priority_upload_flighttask_media',
+        { flight_id: 'flight-2' },
+        { needReply: true },
+      );
+      assert.deepEqual(ack?.data, { result: 0 });
+      const group = await t.app.database.db
+        .selectFrom('fileGroups')
+        .selectAll()
+        .where('workspaceId', '=', ws)
+        .where('id', '=', 'flight-2')
+        .executeTakeFirst();
+      assert.ok(group?.prioritizedAt);
+      assert.equal(group?.gatewaySn, DOCK);
+      const silent = await dock.send(
+        'events',
+        'highest_priority_upload_flighttask_media',
+        { flight_id: 'x' },
+        {
+          needReply: false,
+          timeoutMs: 300,
+        },
+      );
+      assert.equal(silent, undefined, 'no events_reply when need_reply is 0');
+    });
+
+    it('keeps the media of a gateway not bound yet, and records it once the gateway is bound', async () => {
+      const fresh = await connectDock(url, 'DOCK-NOT-YET-SEEN', account);
+      const key = `${ws}/media/early/DJI_0002.JPG`;
+      await t.app.storage.put(key, Buffer.from('early photo'), { contentType: 'image/jpeg' });
+      const ack = await fresh.send(
+        'events',
+        'file_upload_callback',
+        { file: { object_key: key, name: 'DJI_0002.JPG' } },
+        { needReply: true },
+      );
+      assert.deepEqual(ack?.data, { result: 0 });
+      assert.equal(
+        (await mediaRows()).some((r) => r.objectKey === key),
+        false,
+        'no workspace yet',
+      );
+      const pending = await t.app.database.db.selectFrom('pendingDeviceReports').selectAll().execute();
+      assert.equal(pending.filter((p) => p.gatewaySn === 'DOCK-NOT-YET-SEEN').length, 1);
+      assert.equal((await fresh.send('status', 'update_topo', topology([])))?.data.result, 0);
+      assert.equal((await mediaRows()).find((r) => r.objectKey === key)?.source, 'dock');
+      assert.equal(
+        (await t.app.database.db.selectFrom('pendingDeviceReports').selectAll().execute()).length,
+        0,
+      );
+      await fresh.close();
+    });
+
+    it('ignores malformed, empty and huge payloads with a log line, and handles the next message', async () => {
+      for (const raw of ['', 'not json', '[1,2]', '{"method":"update_topo"}', 'x'.repeat(2 * 1024 * 1024)]) {
+        const reply = await dock.send('status', 'update_topo', {}, { raw, timeoutMs: 200 });
+        assert.equal(reply, undefined);
+      }
+      assert.ok(t.logs.some((l) => l.includes('MQTT message ignored: payload is not JSON')));
+      assert.ok(t.logs.some((l) => l.includes('MQTT message ignored: empty payload')));
+      assert.ok(t.logs.some((l) => l.includes('is over the limit')));
+      assert.equal((await dock.send('status', 'update_topo', topology()))?.data.result, 0);
+    });
+
+    it('refuses wrong passwords and holds each connection to its own gateway, over MQTT 3.1.1 and 5', async () => {
+      await assert.rejects(
+        mqtt.connectAsync(url, { username: account.username, password: 'wrong', reconnectPeriod: 0 }, false),
+        /Bad username or password|Not authorized/i,
+      );
+      for (const version of [4, 5] as const) {
+        const other = await connectDock(url, `OTHER-DOCK-${version}`, account, version);
+        const granted = await other.client
+          .subscribeAsync([`thing/product/${DOCK}/services`, 'thing/product/+/services'], { qos: 1 })
+          .catch((error: { packet?: { granted: number[] } }) => error.packet?.granted);
+        assert.deepEqual(
+          (granted as { qos: number }[] | number[]).map((g) => (typeof g === 'number' ? g : g.qos) >= 128),
+          [true, true],
+          `MQTT ${version}: another dock's topic and wildcards are refused (0x80, or 0x87 on MQTT 5)`,
+        );
+        // MQTT 3.1.1 has no negative PUBACK: the broker closes the connection. MQTT 5 answers 0x87.
+        const refused = await new Promise<string>((resolve) => {
+          other.client.once('close', () => resolve('closed'));
+          other.client.publish(
+            `thing/product/${DOCK}/events`,
+            '{"tid":"x","method":"file_upload_callback"}',
+            { qos: 1 },
+            (error) => resolve(error ? error.message : 'accepted'),
+          );
+        });
+        assert.match(refused, version === 4 ? /closed/i : /Not authorized/, `MQTT ${version}`);
+        await other.client.endAsync(true);
+      }
+      assert.ok(t.logs.some((l) => l.includes('MQTT publish refused')));
+      assert.equal(
+        (await dock.send('status', 'update_topo', topology()))?.data.result,
+        0,
+        'the dock is unaffected',
+      );
+    });
+  });
+}
