@@ -21,6 +21,8 @@ import { UserService } from './features/users/user.service.ts';
 import { PublicAddresses } from './http/public-address.ts';
 import { createHttpServer } from './http/server.ts';
 import { EmbeddedBroker } from './mqtt/embedded-broker.ts';
+import { configHandler } from './mqtt/handlers/config.ts';
+import { organizationHandlers } from './mqtt/handlers/organization.ts';
 import { fileUploadCallbackHandler } from './mqtt/handlers/file-upload-callback.ts';
 import { highestPriorityUploadHandler } from './mqtt/handlers/highest-priority-upload-flighttask-media.ts';
 import { storageConfigGetHandler } from './mqtt/handlers/storage-config-get.ts';
@@ -125,9 +127,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
           logger.info({ gatewaySn, recorded }, 'recorded the media a gateway sent before it was bound');
       },
     });
-    const dockMedia = new DockMediaService(database.db, {
+    const dockMedia: DockMediaService = new DockMediaService(database.db, {
       media,
       devices,
+      // The gateway is built below; calls happen only once it runs.
+      commands: { call: (sn, method, data): Promise<{ result: number }> => gateway.call(sn, method, data) },
       logger: logger.child({ component: 'dock-media' }),
       now,
     });
@@ -140,14 +144,23 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
           port: config.mqtt.port,
           authenticate: (username, password) => users.mqttAccount(username, password),
           internal: internalAccount,
+          onGatewayDisconnected: (sn) => {
+            devices
+              .markOffline(sn)
+              .catch((error: unknown) =>
+                mqttLogger.warn({ err: error, sn }, 'could not mark a gateway offline'),
+              );
+          },
           logger: mqttLogger,
         });
-    const gateway = new MqttGateway({
+    const gateway: MqttGateway = new MqttGateway({
       url: config.mqtt.external?.url ?? '',
       username: config.mqtt.external?.username ?? internalAccount.username,
       password: config.mqtt.external?.password ?? internalAccount.password,
       clientId: `skyvault-${createHash('sha256').update(`${hostname()}:${config.dataDir}`).digest('hex').slice(0, 16)}`,
       sharedGroup: config.mqtt.external?.sharedGroup,
+      serviceTimeoutMs: config.mqtt.replyTimeoutMs,
+      serviceRetries: config.mqtt.retries,
       logger: mqttLogger,
       handlers: [
         updateTopoHandler({
@@ -158,6 +171,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         storageConfigGetHandler({ devices, media, publicHostname: () => undefined, logger: mqttLogger }),
         fileUploadCallbackHandler({ dockMedia, logger: mqttLogger }),
         highestPriorityUploadHandler({ dockMedia, logger: mqttLogger }),
+        configHandler({ app: config.dji, logger: mqttLogger }),
+        ...organizationHandlers({ db: database.db, devices, logger: mqttLogger }),
       ],
     });
     const library = new MediaLibraryService(database.db, {
@@ -172,6 +187,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       users,
       media,
       library,
+      devices,
+      dockMedia,
       addresses,
       version: VERSION,
     });

@@ -56,6 +56,9 @@ export interface Config {
   mqtt: {
     port: number;
     publicUrl: string | undefined;
+    /** Wait for a device's services_reply (ms), and resends after the first attempt. */
+    replyTimeoutMs: number;
+    retries: number;
     /** An external broker; undefined = the embedded one. */
     external:
       | {
@@ -65,6 +68,14 @@ export interface Config {
           sharedGroup: string | undefined;
         }
       | undefined;
+  };
+  /** The operator's DJI developer app (docks' `config` request) and the NTP server docks use. */
+  dji: {
+    appId: string | undefined;
+    appKey: string | undefined;
+    appLicense: string | undefined;
+    ntpServerHost: string;
+    ntpServerPort: number;
   };
   auth: {
     jwtSecret: string | undefined;
@@ -189,6 +200,13 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     (raw) => parseUrl(raw, ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']).href,
   );
   const mqttUsername = get('SKYVAULT_MQTT_USERNAME', (raw) => raw);
+  const replyTimeoutMs = get('SKYVAULT_DEVICE_REPLY_TIMEOUT', (raw) =>
+    parsePositiveInt(raw, 'milliseconds', 600_000),
+  );
+  const deviceRetries = get('SKYVAULT_DEVICE_RETRIES', (raw) => {
+    if (!/^\d{1,2}$/.test(raw)) throw new SettingProblem(`must be a whole number from 0 to 99, not "${raw}"`);
+    return Number(raw);
+  });
   const mqttPassword = get('SKYVAULT_MQTT_PASSWORD', (raw) => raw);
   const mqttSharedGroup = get('SKYVAULT_MQTT_SHARED_GROUP', (raw) => {
     if (raw !== '' && !/^[\w-]{1,64}$/.test(raw)) {
@@ -199,6 +217,16 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   const mqttPublicUrl = get('SKYVAULT_MQTT_PUBLIC_URL', (raw) =>
     trimSlash(parseUrl(raw, ['tcp:', 'ssl:', 'ws:', 'wss:', 'mqtt:', 'mqtts:']).href),
   );
+  const djiAppId = get('SKYVAULT_DJI_APP_ID', (raw) => raw);
+  const djiAppKey = get('SKYVAULT_DJI_APP_KEY', (raw) => raw);
+  const djiAppLicense = get('SKYVAULT_DJI_APP_LICENSE', (raw) => raw);
+  const ntpServer = get('SKYVAULT_NTP_SERVER', (raw) => {
+    const match = /^([^\s:]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/.exec(raw.trim());
+    if (!match || (match[2] !== undefined && (Number(match[2]) < 1 || Number(match[2]) > 65535))) {
+      throw new SettingProblem(`must be a host name or host:port, not "${raw}"`);
+    }
+    return { host: match[1]!, port: match[2] === undefined ? 123 : Number(match[2]) };
+  });
   const adminUsername = get('SKYVAULT_ADMIN_USERNAME', (raw) => {
     if (!/^[\w.@-]{1,64}$/.test(raw)) {
       throw new SettingProblem(`must be 1 to 64 letters, digits or . _ @ -, not "${raw}"`);
@@ -240,6 +268,8 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     mqtt: {
       port: mqttPort!,
       publicUrl: mqttPublicUrl,
+      replyTimeoutMs: replyTimeoutMs ?? 3000,
+      retries: deviceRetries ?? 2,
       external: mqttUrl
         ? {
             url: mqttUrl,
@@ -248,6 +278,13 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
             sharedGroup: mqttSharedGroup || undefined,
           }
         : undefined,
+    },
+    dji: {
+      appId: djiAppId,
+      appKey: djiAppKey,
+      appLicense: djiAppLicense,
+      ntpServerHost: ntpServer?.host ?? 'pool.ntp.org',
+      ntpServerPort: ntpServer?.port ?? 123,
     },
     auth: { jwtSecret, tokenTtlSeconds: tokenTtlSeconds!, refreshWindowSeconds: refreshWindowSeconds! },
     admin: { username: adminUsername!, password: adminPassword },

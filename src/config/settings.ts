@@ -69,8 +69,25 @@ export const SETTINGS = {
     doc: 'Shared-subscription group ($share/<group>/…) through which Skyvault instances split device messages on an external broker, each handled once; empty turns shared subscriptions off.',
   },
   SKYVAULT_MQTT_PORT: { default: '1883', doc: 'Embedded MQTT broker TCP port.' },
+  SKYVAULT_DEVICE_REPLY_TIMEOUT: {
+    default: '3000',
+    doc: 'How long Skyvault waits for a device to answer a command (MQTT services_reply), in milliseconds.',
+  },
+  SKYVAULT_DEVICE_RETRIES: {
+    default: '2',
+    doc: 'How many times a command a device did not answer is sent again (new tid, same bid).',
+  },
   SKYVAULT_MQTT_PUBLIC_URL: {
     doc: 'MQTT address devices are told (tcp://, ssl://, ws:// or wss://); derived from the HTTP host and SKYVAULT_MQTT_PORT when unset.',
+  },
+  SKYVAULT_DJI_APP_ID: {
+    doc: 'App ID of your DJI developer "Cloud API" app; docks ask for it (with the key and licence) before binding and disconnect without it.',
+  },
+  SKYVAULT_DJI_APP_KEY: { doc: 'App key of that DJI app.', secret: true },
+  SKYVAULT_DJI_APP_LICENSE: { doc: 'App licence of that DJI app.', secret: true },
+  SKYVAULT_NTP_SERVER: {
+    default: 'pool.ntp.org',
+    doc: 'NTP server docks are told to set their clocks from (host or host:port).',
   },
   SKYVAULT_ADMIN_USERNAME: {
     default: 'admin',

@@ -12,6 +12,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPlug
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import type { TokenService } from '../features/auth/token.service.ts';
+import type { DeviceService } from '../features/devices/device.service.ts';
+import type { DockMediaService } from '../features/media/dock-media.service.ts';
 import type { MediaLibraryService } from '../features/media/media-library.service.ts';
 import type { MediaService } from '../features/media/media.service.ts';
 import type { UserService } from '../features/users/user.service.ts';
@@ -24,6 +26,7 @@ import type { PublicAddresses } from './public-address.ts';
 import { mediaLibraryRoutes } from './routes/dji/media-library.routes.ts';
 import { pilotMediaRoutes } from './routes/dji/pilot-media.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
+import { deviceRoutes } from './routes/manage/devices.routes.ts';
 import { sessionRoutes } from './routes/manage/session.routes.ts';
 import { userRoutes } from './routes/manage/users.routes.ts';
 
@@ -35,6 +38,8 @@ export interface HttpDeps {
   users: UserService;
   media: MediaService;
   library: MediaLibraryService;
+  devices: DeviceService;
+  dockMedia: DockMediaService;
   addresses: PublicAddresses;
   version: string;
 }
@@ -88,6 +93,7 @@ const authenticatedRoutes: FastifyPluginAsync<HttpDeps> = async (api, deps) => {
   await api.register(userRoutes, { users: deps.users, addresses: deps.addresses });
   await api.register(pilotMediaRoutes, { media: deps.media, addresses: deps.addresses });
   await api.register(mediaLibraryRoutes, { library: deps.library, addresses: deps.addresses });
+  await api.register(deviceRoutes, { devices: deps.devices, dockMedia: deps.dockMedia });
 };
 
 /**

@@ -19,6 +19,8 @@ export interface EmbeddedBrokerOptions {
   authenticate(username: string, password: Buffer): Promise<DeviceAccount | undefined>;
   /** Skyvault's own account on this broker: every topic, `$share` excluded (aedes has no shared subs). */
   internal: { username: string; password: string };
+  /** A gateway's connection ended (the broker is the only one who knows at once). */
+  onGatewayDisconnected?: (gatewaySn: string) => void;
   logger: Logger;
 }
 
@@ -142,8 +144,13 @@ export class EmbeddedBroker {
   private forget(client: Client): void {
     const connectionId = this.connectionIds.get(client);
     if (connectionId === undefined) return;
+    const gateway = this.acl.gatewayOf(connectionId);
     this.acl.disconnected(connectionId);
     this.clientsByConnection.delete(connectionId);
+    // Not when a newer connection of the dock took the SN over.
+    if (gateway !== undefined && this.acl.accountOf(gateway) === undefined) {
+      this.options.onGatewayDisconnected?.(gateway);
+    }
   }
 
   /** An SN moved to a newer connection of the same account: the old one is closed. */

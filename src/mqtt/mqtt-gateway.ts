@@ -128,8 +128,14 @@ export class MqttGateway {
       client.options.reconnectPeriod = this.reconnectMs;
     });
     client.on('error', (error) => logger.warn({ err: error.message }, 'MQTT client error'));
-    // MQTT.js hands messages to customHandleAcks; this listener only keeps Node from warning.
-    client.on('message', () => {});
+    // QoS 1 and 2 messages come through customHandleAcks; QoS 0 ones (devices may send events, replies
+    // and osd at QoS 0) only as 'message' events, and MQTT.js emits those for QoS 1 too once acked.
+    client.on('message', (topic, payload, packet) => {
+      if (packet.qos !== 0) return;
+      this.receive(topic, payload).catch((error: unknown) =>
+        logger.error({ err: error, topic }, 'MQTT message handling failed'),
+      );
+    });
     const share = (filter: string) =>
       this.options.sharedGroup ? `$share/${this.options.sharedGroup}/${filter}` : filter;
     const filters = [...DEVICE_INITIATED_FILTERS.map(share), SERVICES_REPLY_FILTER];

@@ -56,6 +56,18 @@ export const ERRORS = {
   },
   MediaFileNotFound: { status: 404, code: 100406, message: 'There is no such file in this workspace.' },
   StorageUnavailable: { status: 503, code: 100503, message: 'Object storage is not answering; try again.' },
+  DeviceNotFound: { status: 404, code: 210404, message: 'There is no such device in this workspace.' },
+  DeviceNotSeen: {
+    status: 200,
+    code: -1,
+    message: 'The device has not connected to Skyvault yet: connect it (MQTT) and try again.',
+  },
+  FileGroupNotFound: {
+    status: 404,
+    code: 100407,
+    message: 'There is no such flight task media group in this workspace.',
+  },
+  DeviceRefused: { status: 502, code: 211002, message: 'The device refused the command.' },
   DeviceNoReply: {
     status: 504,
     code: 211001,

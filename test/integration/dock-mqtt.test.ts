@@ -26,9 +26,21 @@ for (const dialect of testDialects()) {
     let url: string;
     let account: { username: string; password: string };
     let dock: TestDock;
+    let adminToken: string;
     before(async () => {
       let token: string;
-      ({ t, token, ws } = await startLoggedInApp({ dialect, captureLogs: true }));
+      ({ t, token, ws } = await startLoggedInApp({
+        dialect,
+        captureLogs: true,
+        env: {
+          SKYVAULT_DJI_APP_ID: '123456',
+          SKYVAULT_DJI_APP_KEY: 'app-key',
+          SKYVAULT_DJI_APP_LICENSE: 'app-licence',
+          SKYVAULT_DEVICE_REPLY_TIMEOUT: '300',
+          SKYVAULT_DEVICE_RETRIES: '1',
+        },
+      }));
+      adminToken = token;
       url = `mqtt://127.0.0.1:${t.app.broker!.port}`;
       const current = (
         await t.inject({
@@ -251,6 +263,152 @@ for (const dialect of testDialects()) {
       await fresh.close();
     });
 
+    const api = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
+      t.inject({ method, url, headers: { 'x-auth-token': adminToken }, ...(payload ? { payload } : {}) });
+
+    it('answers the licence request in both documented forms', async () => {
+      const reply = await dock.send('requests', 'config', { config_type: 'json', config_scope: 'product' });
+      assert.equal(reply?.data.result, 0);
+      for (const fields of [reply!.data, reply!.data.output!]) {
+        assert.equal(fields.app_id, '123456');
+        assert.equal(fields.app_key, 'app-key');
+        assert.equal(fields.app_license, 'app-licence');
+        assert.equal(fields.ntp_server_host, 'pool.ntp.org');
+        assert.equal(fields.ntp_server_port, 123);
+      }
+    });
+
+    it('binds docks through the organization requests, with the workspace bind code only', async () => {
+      const workspace = (await api('GET', '/manage/api/v1/workspaces/current')).json().data;
+      const status = await dock.send('requests', 'airport_bind_status', {
+        devices: [{ sn: DOCK }, { sn: AIRCRAFT }, { sn: 'NEVER-SEEN' }],
+      });
+      const bindStatus = status?.data.output?.bind_status as {
+        sn: string;
+        is_device_bind_organization: boolean;
+      }[];
+      assert.deepEqual(
+        bindStatus.map((b) => [b.sn, b.is_device_bind_organization]),
+        [
+          [DOCK, true],
+          [AIRCRAFT, true],
+          ['NEVER-SEEN', false],
+        ],
+      );
+      const named = await dock.send('requests', 'airport_organization_get', {
+        device_binding_code: workspace.bind_code,
+        organization_id: ws,
+      });
+      assert.deepEqual(named?.data, { result: 0, output: { organization_name: workspace.workspace_name } });
+      const wrong = await dock.send('requests', 'airport_organization_get', {
+        device_binding_code: 'not-the-code',
+        organization_id: ws,
+      });
+      assert.notEqual(wrong?.data.result, 0);
+      const bind = await dock.send('requests', 'airport_organization_bind', {
+        bind_devices: [
+          {
+            device_binding_code: workspace.bind_code,
+            organization_id: ws,
+            device_callsign: 'Roof dock',
+            sn: DOCK,
+            device_model_key: '3-1-0',
+          },
+          {
+            device_binding_code: 'not-the-code',
+            organization_id: ws,
+            device_callsign: 'x',
+            sn: 'OTHER-SN',
+            device_model_key: '0-67-0',
+          },
+        ],
+      });
+      assert.equal(bind?.data.result, 0);
+      assert.deepEqual(bind?.data.output, { err_infos: [{ sn: 'OTHER-SN', err_code: 210001 }] });
+      assert.equal((await t.app.devices.find(DOCK))?.callsign, 'Roof dock');
+      assert.equal(await t.app.devices.find('OTHER-SN'), undefined);
+    });
+
+    it('lists the bound devices for the web, with their aircraft and online state', async () => {
+      const list = (
+        await api('GET', `/manage/api/v1/devices/${ws}/devices/bound?page=1&page_size=50`)
+      ).json();
+      assert.equal(list.code, 0);
+      const docked = list.data.list.find((d: { device_sn: string }) => d.device_sn === DOCK);
+      assert.equal(docked.status, true);
+      assert.equal(docked.bound_status, true);
+      assert.equal(docked.nickname, 'Roof dock');
+      assert.equal(docked.child_device_sn, AIRCRAFT);
+      assert.deepEqual(
+        docked.children.map((c: { device_sn: string; device_model_key: string }) => [
+          c.device_sn,
+          c.device_model_key,
+        ]),
+        [[AIRCRAFT, '0-67-0']],
+      );
+      const aircraftOnly = (await api('GET', `/manage/api/v1/devices/${ws}/devices/bound?domain=0`)).json()
+        .data;
+      assert.ok(aircraftOnly.list.length > 0);
+      assert.ok(aircraftOnly.list.every((d: { domain: number }) => d.domain === 0));
+      const one = (await api('GET', `/manage/api/v1/devices/${ws}/devices/${DOCK}`)).json();
+      assert.equal(one.data.device_sn, DOCK);
+      const missing = await api('GET', `/manage/api/v1/devices/${ws}/devices/NOPE`);
+      assert.equal(missing.statusCode, 404);
+      const otherWorkspace = await api('GET', `/manage/api/v1/devices/not-${ws}/devices/bound`);
+      assert.equal(otherWorkspace.statusCode, 403);
+    });
+
+    it('asks the dock to upload a flight first, and says so when the dock does not answer', async () => {
+      type Service = { tid: string; bid: string; method: string; data: Record<string, unknown> };
+      const services: Service[] = [];
+      const answering = (result: number | undefined) => (topic: string, payload: Buffer) => {
+        if (!topic.endsWith('/services')) return;
+        const request = JSON.parse(payload.toString()) as Service;
+        services.push(request);
+        if (result === undefined) return;
+        const reply = {
+          tid: request.tid,
+          bid: request.bid,
+          method: request.method,
+          timestamp: 1,
+          data: { result },
+        };
+        dock.client.publish(`thing/product/${DOCK}/services_reply`, JSON.stringify(reply));
+      };
+      await dock.client.subscribeAsync(`thing/product/${DOCK}/services`, { qos: 1 });
+      const call = () => api('POST', `/wayline/api/v1/workspaces/${ws}/jobs/flight-1/media-highest`);
+
+      const accept = answering(0);
+      dock.client.on('message', accept);
+      const accepted = await call();
+      dock.client.off('message', accept);
+      assert.equal(accepted.json().code, 0, accepted.body);
+      assert.equal(services.at(-1)?.method, 'upload_flighttask_media_prioritize');
+      assert.deepEqual(services.at(-1)?.data, { flight_id: 'flight-1' });
+
+      const refuse = answering(314002);
+      dock.client.on('message', refuse);
+      const refused = await call();
+      dock.client.off('message', refuse);
+      assert.equal(refused.statusCode, 502);
+      assert.match(refused.json().message, /314002/);
+
+      const silent = answering(undefined);
+      dock.client.on('message', silent);
+      const before = services.length;
+      const timedOut = await call();
+      dock.client.off('message', silent);
+      assert.equal(timedOut.statusCode, 504);
+      assert.equal(timedOut.json().code, 211001);
+      const attempts = services.slice(before);
+      assert.equal(attempts.length, 2, 'sent once and retried once (SKYVAULT_DEVICE_RETRIES=1)');
+      assert.notEqual(attempts[0]!.tid, attempts[1]!.tid, 'a new tid per attempt');
+      assert.equal(attempts[0]!.bid, attempts[1]!.bid, 'the same bid');
+
+      const unknown = await api('POST', `/wayline/api/v1/workspaces/${ws}/jobs/no-such-flight/media-highest`);
+      assert.equal(unknown.statusCode, 404);
+    });
+
     it('ignores malformed, empty and huge payloads with a log line, and handles the next message', async () => {
       for (const raw of ['', 'not json', '[1,2]', '{"method":"update_topo"}', 'x'.repeat(2 * 1024 * 1024)]) {
         const reply = await dock.send('status', 'update_topo', {}, { raw, timeoutMs: 200 });
@@ -296,6 +454,22 @@ for (const dialect of testDialects()) {
         0,
         'the dock is unaffected',
       );
+    });
+
+    it('marks a gateway and its aircraft offline when its connection ends', async () => {
+      const brief = await connectDock(url, 'DOCK-BRIEF', account);
+      await brief.send(
+        'status',
+        'update_topo',
+        topology([{ sn: 'AIRCRAFT-BRIEF', domain: 0, type: 67, sub_type: 0 }]),
+      );
+      assert.equal((await t.app.devices.find('DOCK-BRIEF'))?.online, 1);
+      await brief.close();
+      for (let i = 0; i < 50 && (await t.app.devices.find('DOCK-BRIEF'))?.online !== 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal((await t.app.devices.find('DOCK-BRIEF'))?.online, 0);
+      assert.equal((await t.app.devices.find('AIRCRAFT-BRIEF'))?.online, 0);
     });
   });
 }

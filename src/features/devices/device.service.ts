@@ -175,6 +175,72 @@ export class DeviceService {
     if (existing?.workspaceId !== workspaceId) await this.options.onBound?.(sn, workspaceId);
   }
 
+  /** One page of a workspace's gateways (or, with `domain`, its devices of that domain), newest first. */
+  async listBound(
+    workspaceId: string,
+    filter: { domain?: number | undefined },
+    page: { offset: number; limit: number },
+  ): Promise<{ items: (Device & { children: Device[] })[]; total: number }> {
+    let query = this.db.selectFrom('devices').where('workspaceId', '=', workspaceId);
+    query =
+      filter.domain === undefined
+        ? query.where('kind', '=', 'gateway')
+        : query.where('domain', '=', filter.domain);
+    const items = await query
+      .selectAll()
+      .orderBy('boundAt', 'desc')
+      .orderBy('sn')
+      .offset(page.offset)
+      .limit(page.limit)
+      .execute();
+    const { total } = await query
+      .select((eb) => eb.fn.countAll<number | string>().as('total'))
+      .executeTakeFirstOrThrow();
+    const children =
+      items.length === 0
+        ? []
+        : await this.db
+            .selectFrom('devices')
+            .selectAll()
+            .where(
+              'parentSn',
+              'in',
+              items.map((d) => d.sn),
+            )
+            .where('workspaceId', '=', workspaceId)
+            .execute();
+    return {
+      items: items.map((d) => ({ ...d, children: children.filter((c) => c.parentSn === d.sn) })),
+      total: Number(total),
+    };
+  }
+
+  /** The device, only if it is bound to this workspace. */
+  async findInWorkspace(
+    workspaceId: string,
+    sn: string,
+  ): Promise<(Device & { children: Device[] }) | undefined> {
+    const device = await this.find(sn);
+    if (!device || device.workspaceId !== workspaceId) return undefined;
+    const children = await this.db
+      .selectFrom('devices')
+      .selectAll()
+      .where('parentSn', '=', sn)
+      .where('workspaceId', '=', workspaceId)
+      .execute();
+    return { ...device, children };
+  }
+
+  /** Unbinds a device (and a gateway's sub-devices) from its workspace. */
+  async unbind(sn: string): Promise<void> {
+    const now = this.now();
+    await this.db
+      .updateTable('devices')
+      .set({ workspaceId: null, boundAt: null, updatedAt: now })
+      .where((eb) => eb.or([eb('sn', '=', sn), eb('parentSn', '=', sn)]))
+      .execute();
+  }
+
   /** The workspace a gateway is bound to, from the persisted binding (online or not). */
   async workspaceOf(gatewaySn: string): Promise<string | undefined> {
     return (await this.find(gatewaySn))?.workspaceId ?? undefined;

@@ -14,9 +14,15 @@ import type { MediaService, MediaUploadReport } from './media.service.ts';
 
 export type DockUploadOutcome = 'recorded' | 'duplicate' | 'failed-upload' | 'pending' | 'refused';
 
+/** Server-initiated device services (the MQTT gateway's `call`). */
+export interface DeviceCommands {
+  call(gatewaySn: string, method: string, data: Record<string, unknown>): Promise<{ result: number }>;
+}
+
 export interface DockMediaServiceOptions {
   media: MediaService;
   devices: DeviceService;
+  commands?: DeviceCommands;
   logger: Logger;
   now?: () => number;
 }
@@ -106,6 +112,38 @@ export class DockMediaService {
         oc.columns(['workspaceId', 'id']).doUpdateSet({ gatewaySn, prioritizedAt: now, updatedAt: now }),
       )
       .execute();
+  }
+
+  /**
+   * Asks the dock to upload this flight's media first (`upload_flighttask_media_prioritize`, §4.4).
+   * Nothing is sent when the dock already said it does (its last `highest_priority…` event).
+   */
+  async requestPriority(workspaceId: string, flightId: string): Promise<void> {
+    const group = await this.db
+      .selectFrom('fileGroups')
+      .selectAll()
+      .where('workspaceId', '=', workspaceId)
+      .where('id', '=', flightId)
+      .executeTakeFirst();
+    if (!group?.gatewaySn) throw new AppError('FileGroupNotFound');
+    const current = await this.db
+      .selectFrom('fileGroups')
+      .select('id')
+      .where('gatewaySn', '=', group.gatewaySn)
+      .where('prioritizedAt', 'is not', null)
+      .orderBy('prioritizedAt', 'desc')
+      .executeTakeFirst();
+    if (current?.id === flightId) return;
+    if (!this.options.commands) throw new AppError('MqttUnavailable');
+    const reply = await this.options.commands.call(group.gatewaySn, 'upload_flighttask_media_prioritize', {
+      flight_id: flightId,
+    });
+    if (reply.result !== 0) {
+      throw new AppError(
+        'DeviceRefused',
+        `The dock refused to upload this flight's media first (result ${reply.result}).`,
+      );
+    }
   }
 
   private async record(

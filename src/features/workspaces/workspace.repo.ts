@@ -10,6 +10,10 @@ export class WorkspaceRepo {
     return this.db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  findByBindCode(bindCode: string): Promise<Workspace | undefined> {
+    return this.db.selectFrom('workspaces').selectAll().where('bindCode', '=', bindCode).executeTakeFirst();
+  }
+
   async insert(workspace: Workspace): Promise<void> {
     await this.db.insertInto('workspaces').values(workspace).execute();
   }
