@@ -143,6 +143,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
           host: config.http.host,
           port: config.mqtt.port,
           authenticate: (username, password) => users.mqttAccount(username, password),
+          workspaceOfDevice: (sn) => devices.workspaceOf(sn),
           internal: internalAccount,
           onGatewayDisconnected: (sn) => {
             devices

@@ -9,16 +9,21 @@ Commands:
   simulate pilot --password PASSWORD [--url URL] [--username NAME] [--files N | --dir PATH] [--concurrency N]
                           a virtual DJI Pilot 2 uploading media the way the real app does
                           (defaults: --url http://127.0.0.1:8080 --username admin --files 10)
+  simulate dock --password PASSWORD [--url URL] [--username NAME] [--count N] [--files N]
+                          N virtual DJI Docks (SIMDOCK0001…, each with an aircraft) delivering a flight's
+                          photos over MQTT the way real docks do; every run is a new flight
+                          (defaults: --url http://127.0.0.1:8080 --username admin --count 1 --files 5)
   version                 print the version
   help                    print this help
 `;
 
 async function simulate(args: string[]): Promise<number> {
   const [device, ...rest] = args;
+  if (device === 'dock') return simulateDock(rest);
   let values: Record<string, string | undefined>;
   try {
     if (device !== 'pilot')
-      throw new Error(`simulate needs a device: "pilot"${device ? `, not "${device}"` : ''}`);
+      throw new Error(`simulate needs a device: "pilot" or "dock"${device ? `, not "${device}"` : ''}`);
     ({ values } = parseArgs({
       args: rest,
       options: {
@@ -42,8 +47,8 @@ async function simulate(args: string[]): Promise<number> {
     return 2;
   }
   // Loaded on demand: the simulator pulls in the AWS SDK, which other commands do not need.
-  const { SimulationError, simulatePilot } = await import('./simulate/pilot.ts');
-  try {
+  const { simulatePilot } = await import('./simulate/pilot.ts');
+  return runSimulation(async () => {
     const summary = await simulatePilot({
       url: values.url!,
       username: values.username!,
@@ -53,10 +58,20 @@ async function simulate(args: string[]): Promise<number> {
       concurrency: Number(values.concurrency),
       tty: process.stdout.isTTY === true,
     });
-    process.stdout.write(
-      `Done: ${summary.uploaded} uploaded, ${summary.alreadyInCloud} already in the cloud, ${summary.failed} failed.\n`,
-    );
-    return summary.failed > 0 ? 1 : 0;
+    return {
+      done: `Done: ${summary.uploaded} uploaded, ${summary.alreadyInCloud} already in the cloud, ${summary.failed} failed.`,
+      failed: summary.failed,
+    };
+  });
+}
+
+/** Runs a simulator: prints its summary line; exit 1 on failures, or with one sentence on a SimulationError. */
+async function runSimulation(run: () => Promise<{ done: string; failed: number }>): Promise<number> {
+  const { SimulationError } = await import('./simulate/pilot.ts');
+  try {
+    const { done, failed } = await run();
+    process.stdout.write(`${done}\n`);
+    return failed > 0 ? 1 : 0;
   } catch (error) {
     if (error instanceof SimulationError) {
       process.stderr.write(`${error.message}\n`);
@@ -64,6 +79,48 @@ async function simulate(args: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+async function simulateDock(args: string[]): Promise<number> {
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        url: { type: 'string', default: 'http://127.0.0.1:8080' },
+        username: { type: 'string', default: 'admin' },
+        password: { type: 'string' },
+        count: { type: 'string', default: '1' },
+        files: { type: 'string', default: '5' },
+      },
+    }));
+    if (!values.password) throw new Error('--password is required');
+    for (const name of ['count', 'files'] as const) {
+      if (!/^[1-9]\d*$/.test(values[name]!)) throw new Error(`--${name} must be a positive whole number`);
+    }
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { MAX_DOCKS, simulateDock } = await import('./simulate/dock.ts');
+  if (Number(values.count) > MAX_DOCKS) {
+    process.stderr.write(`--count must be at most ${MAX_DOCKS}\n\n${USAGE}`);
+    return 2;
+  }
+  return runSimulation(async () => {
+    const summary = await simulateDock({
+      url: values.url!,
+      username: values.username!,
+      password: values.password!,
+      count: Number(values.count),
+      files: Number(values.files),
+      tty: process.stdout.isTTY === true,
+    });
+    return {
+      done: `Done: ${summary.docks} docks, ${summary.uploaded} files uploaded and acknowledged, ${summary.failed} failed.`,
+      failed: summary.failed,
+    };
+  });
 }
 
 /** Runs a command; resolves with an exit code, or undefined when the command keeps running (serve). */

@@ -209,8 +209,9 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   });
   const mqttPassword = get('SKYVAULT_MQTT_PASSWORD', (raw) => raw);
   const mqttSharedGroup = get('SKYVAULT_MQTT_SHARED_GROUP', (raw) => {
-    if (raw !== '' && !/^[\w-]{1,64}$/.test(raw)) {
-      throw new SettingProblem(`must be 1 to 64 letters, digits, _ or -, or empty, not "${raw}"`);
+    if (raw === 'off') return undefined;
+    if (!/^[\w-]{1,64}$/.test(raw)) {
+      throw new SettingProblem(`must be 1 to 64 letters, digits, _ or -, or off, not "${raw}"`);
     }
     return raw;
   });
@@ -275,7 +276,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
             url: mqttUrl,
             username: mqttUsername,
             password: mqttPassword,
-            sharedGroup: mqttSharedGroup || undefined,
+            sharedGroup: mqttSharedGroup,
           }
         : undefined,
     },

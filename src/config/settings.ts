@@ -66,7 +66,7 @@ export const SETTINGS = {
   SKYVAULT_MQTT_PASSWORD: { doc: 'Password for SKYVAULT_MQTT_USERNAME.', secret: true },
   SKYVAULT_MQTT_SHARED_GROUP: {
     default: 'skyvault',
-    doc: 'Shared-subscription group ($share/<group>/…) through which Skyvault instances split device messages on an external broker, each handled once; empty turns shared subscriptions off.',
+    doc: 'Shared-subscription group ($share/<group>/…) through which Skyvault instances split device messages on an external broker, each handled once; `off` turns shared subscriptions off (every instance then gets every message).',
   },
   SKYVAULT_MQTT_PORT: { default: '1883', doc: 'Embedded MQTT broker TCP port.' },
   SKYVAULT_DEVICE_REPLY_TIMEOUT: {

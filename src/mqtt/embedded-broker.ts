@@ -8,15 +8,17 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../shared/logger.ts';
-import { type DeviceAccount, GatewayAcl } from './gateway-acl.ts';
+import { type AclDecision, type DeviceAccount, GatewayAcl } from './gateway-acl.ts';
 import { parseEnvelope, isRecord, text } from './envelope.ts';
-import { parseTopic } from './topics.ts';
+import { parseTopic, snOfTopic } from './topics.ts';
 
 export interface EmbeddedBrokerOptions {
   host: string;
   port: number;
   /** The device accounts: a user's MQTT credentials → that user's workspace. */
   authenticate(username: string, password: Buffer): Promise<DeviceAccount | undefined>;
+  /** The workspace a device SN is bound to, if any: another workspace's account may not claim it. */
+  workspaceOfDevice(sn: string): Promise<string | undefined>;
   /** Skyvault's own account on this broker: every topic, `$share` excluded (aedes has no shared subs). */
   internal: { username: string; password: string };
   /** A gateway's connection ended (the broker is the only one who knows at once). */
@@ -58,18 +60,25 @@ export class EmbeddedBroker {
       },
       authorizePublish: (client, packet, callback) => {
         if (!client || this.internalClients.has(client)) return callback(null);
-        const connectionId = this.connectionIds.get(client);
-        const decision = this.acl.check(connectionId ?? '', packet.topic);
-        if (!decision.allowed) {
-          logger.warn(
-            { clientId: client.id, topic: packet.topic },
-            `MQTT publish refused: ${decision.reason}`,
-          );
-          return callback(new Error(decision.reason));
-        }
-        this.afterAllowed(decision.takenFrom);
-        if (connectionId) this.learnTopology(connectionId, packet.topic, packet.payload);
-        callback(null);
+        const connectionId = this.connectionIds.get(client) ?? '';
+        this.authorize(connectionId, packet.topic).then(
+          (decision) => {
+            if (!decision.allowed) {
+              logger.warn(
+                { clientId: client.id, topic: packet.topic },
+                `MQTT publish refused: ${decision.reason}`,
+              );
+              return callback(new Error(decision.reason));
+            }
+            this.afterAllowed(decision.takenFrom);
+            this.learnTopology(connectionId, packet.topic, packet.payload);
+            callback(null);
+          },
+          (error: unknown) => {
+            logger.error({ err: error, topic: packet.topic }, 'MQTT publish authorization failed');
+            callback(new Error('authorization failed'));
+          },
+        );
       },
       authorizeSubscribe: (client, subscription, callback) => {
         if (this.internalClients.has(client)) {
@@ -77,16 +86,23 @@ export class EmbeddedBroker {
           if (subscription.topic.startsWith('$share/')) return callback(null, null);
           return callback(null, subscription);
         }
-        const decision = this.acl.check(this.connectionIds.get(client) ?? '', subscription.topic);
-        if (!decision.allowed) {
-          logger.warn(
-            { clientId: client.id, topic: subscription.topic },
-            `MQTT subscription refused: ${decision.reason}`,
-          );
-          return callback(null, null); // SUBACK 0x80 for this filter, the session stays.
-        }
-        this.afterAllowed(decision.takenFrom);
-        callback(null, subscription);
+        this.authorize(this.connectionIds.get(client) ?? '', subscription.topic).then(
+          (decision) => {
+            if (!decision.allowed) {
+              logger.warn(
+                { clientId: client.id, topic: subscription.topic },
+                `MQTT subscription refused: ${decision.reason}`,
+              );
+              return callback(null, null); // SUBACK 0x80 for this filter, the session stays.
+            }
+            this.afterAllowed(decision.takenFrom);
+            callback(null, subscription);
+          },
+          (error: unknown) => {
+            logger.error({ err: error, topic: subscription.topic }, 'MQTT subscription authorization failed');
+            callback(null, null);
+          },
+        );
       },
     });
     broker.on('clientDisconnect', (client) => this.forget(client));
@@ -117,6 +133,23 @@ export class EmbeddedBroker {
       if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
       await closed;
     }
+  }
+
+  /**
+   * The ACL's decision, plus one rule it cannot know: a connection claiming its gateway SN must belong to
+   * the workspace that SN is bound to (when bound). Otherwise any account could pose as another
+   * workspace's dock while that dock is offline, and be handed that workspace's upload credentials.
+   */
+  private async authorize(connectionId: string, topic: string): Promise<AclDecision> {
+    const account = this.acl.accountOfConnection(connectionId);
+    const sn = snOfTopic(topic);
+    if (account && sn !== undefined && this.acl.gatewayOf(connectionId) === undefined) {
+      const bound = await this.options.workspaceOfDevice(sn);
+      if (bound !== undefined && bound !== account.workspaceId) {
+        return { allowed: false, reason: `${sn} is bound to another workspace` };
+      }
+    }
+    return this.acl.check(connectionId, topic);
   }
 
   private async authenticate(

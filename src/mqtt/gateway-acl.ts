@@ -80,6 +80,11 @@ export class GatewayAcl {
     return this.connections.get(connectionId)?.gateway;
   }
 
+  /** The account a connection logged in with. */
+  accountOfConnection(connectionId: string): DeviceAccount | undefined {
+    return this.connections.get(connectionId)?.account;
+  }
+
   private claim(connectionId: string, connection: Connection, sn: string): AclDecision {
     const holderId = this.holders.get(sn);
     const holder = holderId === undefined ? undefined : this.connections.get(holderId);

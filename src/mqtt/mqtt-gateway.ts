@@ -153,7 +153,10 @@ export class MqttGateway {
       this.pending.delete(tid);
       call.resolve({ tid, bid: '', data: {}, result: -1 });
     }
-    if (client) await client.endAsync();
+    // A clean stop ends the broker session too (session expiry 0): an external broker would otherwise keep
+    // queueing this instance's share of device messages for a session nobody resumes. After a crash the
+    // session stays (3600 s) and a restart with the same client id picks its messages up.
+    if (client) await client.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
   }
 
   /**

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { djiPhoto } from '../../src/simulate/dji-photo.ts';
-import { type Cli, runCli } from '../helpers/cli.ts';
+import { type Cli, runCli, startServe } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/test-app.ts';
 
 /** Loosely typed JSON of an API answer (the test reads a few fields of it). */
@@ -17,16 +17,7 @@ describe('skyvault simulate pilot', () => {
   let url: string;
   const password = 'simulated-pilot-pw';
   before(async () => {
-    server = runCli(['serve'], {
-      SKYVAULT_DATA_DIR: tempDir(),
-      SKYVAULT_HOST: '127.0.0.1',
-      SKYVAULT_HTTP_PORT: '0',
-      SKYVAULT_STORAGE_PORT: '0',
-      SKYVAULT_MQTT_PORT: '0',
-      SKYVAULT_ADMIN_PASSWORD: password,
-      SKYVAULT_LOG_LEVEL: 'warn',
-    });
-    url = /Web and API:\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(await server.waitFor('Try it:'))![1]!;
+    ({ server, url } = await startServe(password));
   });
   after(() => server.stop());
 

@@ -1,6 +1,8 @@
 /** Runs the real `skyvault` command in a child process, as an operator would. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/skyvault.js');
@@ -57,4 +59,19 @@ export function runCli(args: string[], env: Record<string, string>): Cli {
       return exit;
     },
   };
+}
+
+/** `skyvault serve` on free ports in a fresh data dir with this admin password; resolves once it is ready. */
+export async function startServe(adminPassword: string): Promise<{ server: Cli; url: string }> {
+  const server = runCli(['serve'], {
+    SKYVAULT_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'skyvault-serve-')),
+    SKYVAULT_HOST: '127.0.0.1',
+    SKYVAULT_HTTP_PORT: '0',
+    SKYVAULT_STORAGE_PORT: '0',
+    SKYVAULT_MQTT_PORT: '0',
+    SKYVAULT_ADMIN_PASSWORD: adminPassword,
+    SKYVAULT_LOG_LEVEL: 'warn',
+  });
+  const url = /Web and API:\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(await server.waitFor('Try it:'))![1]!;
+  return { server, url };
 }

@@ -4,6 +4,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import mqtt from 'mqtt';
 import { testDialects } from '../helpers/databases.ts';
 import { connectDock, type TestDock } from '../helpers/dock.ts';
+import { createUser, createWorkspace } from '../helpers/factories.ts';
 import { sdkClient } from '../helpers/storage.ts';
 import { startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
 
@@ -454,6 +455,41 @@ for (const dialect of testDialects()) {
         0,
         'the dock is unaffected',
       );
+    });
+
+    it("refuses another workspace's account posing as a dock bound elsewhere", async () => {
+      const otherWs = await createWorkspace(t.app.database.db, 'Neighbours');
+      await createUser(t.app.database.db, otherWs, 'neighbour');
+      const impostor = {
+        client: await mqtt.connectAsync(
+          url,
+          {
+            username: 'mqtt-neighbour',
+            password: 'mqtt-pass-neighbour',
+            protocolVersion: 5,
+            reconnectPeriod: 0,
+          },
+          false,
+        ),
+      };
+      const granted = await impostor.client
+        .subscribeAsync(`thing/product/${DOCK}/requests_reply`, { qos: 1 })
+        .catch((error: { packet?: { granted: number[] } }) => error.packet?.granted);
+      assert.ok(
+        (granted as ({ qos: number } | number)[]).every((g) => (typeof g === 'number' ? g : g.qos) >= 128),
+        'subscription refused',
+      );
+      const refused = await new Promise<string>((resolve) => {
+        impostor.client.publish(
+          `thing/product/${DOCK}/requests`,
+          JSON.stringify({ tid: 't', bid: 'b', method: 'storage_config_get', data: { module: 0 } }),
+          { qos: 1 },
+          (error) => resolve(error ? error.message : 'accepted'),
+        );
+      });
+      assert.match(refused, /Not authorized/);
+      assert.ok(t.logs.some((l) => l.includes(`${DOCK} is bound to another workspace`)));
+      await impostor.client.endAsync(true);
     });
 
     it('marks a gateway and its aircraft offline when its connection ends', async () => {

@@ -1,0 +1,580 @@
+/**
+ * `skyvault simulate dock`: virtual DJI Docks, each with an aircraft, that deliver flight media to a
+ * Skyvault (or any DJI Cloud API server) over MQTT as real docks do (dji-protocol.md §1, §4).
+ *
+ * The operator logs in over HTTP only to learn the MQTT address and credentials, as an installer does
+ * in Pilot 2. Then every dock, concurrently and on its own MQTT 5 connection:
+ * 1. subscribes to its `status_reply`, `requests_reply`, `events_reply` and `services`;
+ * 2. comes online with `update_topo` (dock 3-1-0 with an M30 aircraft, §1.5);
+ * 3. asks `storage_config_get` for upload credentials (§4.1);
+ * 4. announces `highest_priority_upload_flighttask_media` for its flight (§4.3);
+ * 5. uploads generated DJI photos to `<object_key_prefix>/<flight id>/` with the AWS SDK and reports
+ *    each with `file_upload_callback` (§4.2), waiting for every acknowledgement.
+ * It answers any `services` message with `{result: 0}` meanwhile (e.g. §4.4).
+ *
+ * Dock SNs are fixed (SIMDOCK0001, …) so that a second run reuses the same docks; every run is a new
+ * flight (a new flight id, photos stamped with the run's time), so it adds `count × files` files.
+ * Every wait times out (10 s by default) and fails that dock with a sentence saying what did not come.
+ */
+import { randomUUID } from 'node:crypto';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import mqtt, { type MqttClient } from 'mqtt';
+import { djiPhoto } from './dji-photo.ts';
+import { SimulationError } from './pilot.ts';
+
+export interface SimulateDockOptions {
+  url: string;
+  username: string;
+  password: string;
+  /** Number of docks: SIMDOCK0001 … (at most 9999). */
+  count?: number;
+  /** Photos each dock uploads. */
+  files?: number;
+  /** How long each wait (connection, reply, upload) may take, in milliseconds. */
+  timeoutMs?: number;
+  out?: (line: string) => void;
+  /** Redraws a progress line in place (terminals); else progress is printed as lines. */
+  tty?: boolean;
+}
+
+export interface DockSimulationSummary {
+  docks: number;
+  /** Files uploaded to storage whose `file_upload_callback` was acknowledged with result 0. */
+  uploaded: number;
+  /** Files that failed, or that a failed dock never reached. */
+  failed: number;
+  /** `services` messages the docks answered. */
+  servicesAnswered: number;
+}
+
+/** The DJI envelope (§1.1), as far as the simulator reads it. */
+interface Envelope {
+  tid: string;
+  bid: string;
+  method?: string;
+  data?: { result?: unknown; output?: unknown } & Record<string, unknown>;
+}
+
+interface StorageConfig {
+  bucket: string;
+  credentials: { access_key_id: string; access_key_secret: string; security_token: string; expire: number };
+  endpoint: string;
+  object_key_prefix: string;
+  provider: string;
+  region: string;
+}
+
+interface MqttAccount {
+  url: string;
+  username: string;
+  password: string;
+}
+
+/** Dock 1 with an M30 (the model keys of the docs' examples, §4.2). */
+const DOCK_MODEL = { domain: 3, type: 1, sub_type: 0 };
+const AIRCRAFT_MODEL = { domain: 0, type: 67, sub_type: 0 };
+const DRONE_MODEL_KEY = '0-67-0';
+const PAYLOAD_MODEL_KEY = '1-53-0';
+const THING_VERSION = '1.1.2';
+/** `storage_config_get` result of a gateway bound to no workspace (Skyvault's value, docs/mqtt.md). */
+const RESULT_NOT_BOUND = 314001;
+
+/** The HTTP login (password hashing on a busy server) gets longer than the MQTT replies. */
+const HTTP_TIMEOUT_MS = 30_000;
+
+export const MAX_DOCKS = 9999;
+export const dockSn = (index: number) => `SIMDOCK${String(index).padStart(4, '0')}`;
+export const aircraftSn = (index: number) => `SIMUAV${String(index).padStart(4, '0')}`;
+
+export async function simulateDock(options: SimulateDockOptions): Promise<DockSimulationSummary> {
+  const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const count = options.count ?? 1;
+  const files = options.files ?? 5;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  if (count < 1 || count > MAX_DOCKS)
+    throw new SimulationError(`The number of docks must be 1 to ${MAX_DOCKS}.`);
+
+  const account = await mqttAccount(options, out);
+  out(`Docks connect to ${account.url} as "${account.username}".`);
+  const progress = new Progress(count, count * files, out, options.tty ?? false);
+  const summary: DockSimulationSummary = { docks: count, uploaded: 0, failed: 0, servicesAnswered: 0 };
+  const startedAt = new Date();
+  await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      runDock({ index: i + 1, files, account, timeoutMs, startedAt, progress, summary }),
+    ),
+  );
+  progress.finish();
+  return summary;
+}
+
+/** Logs in as the H5 page does (flag 2) and takes the MQTT address and credentials of the account. */
+async function mqttAccount(options: SimulateDockOptions, out: (line: string) => void): Promise<MqttAccount> {
+  const base = options.url.replace(/\/+$/, '');
+  const call = async <T>(method: 'GET' | 'POST', apiPath: string, token?: string, body?: unknown) => {
+    let response: Response;
+    try {
+      response = await fetch(`${base}${apiPath}`, {
+        method,
+        headers: { 'content-type': 'application/json', ...(token ? { 'x-auth-token': token } : {}) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+      });
+    } catch (error) {
+      if ((error as Error).name === 'TimeoutError')
+        throw new SimulationError(`${base} did not answer ${apiPath} within ${seconds(HTTP_TIMEOUT_MS)}.`);
+      const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
+      throw new SimulationError(`Cannot reach ${base}: ${cause.replace(/\.$/, '')}.`);
+    }
+    const text = await response.text();
+    try {
+      return JSON.parse(text) as { code: number; message: string; data: T };
+    } catch {
+      throw new SimulationError(
+        `${method} ${apiPath} answered HTTP ${response.status} without a DJI envelope: ${text.slice(0, 200)}`,
+      );
+    }
+  };
+  interface MqttFields {
+    mqtt_addr?: string;
+    mqtt_username?: string;
+    mqtt_password?: string;
+  }
+  const login = await call<MqttFields & { access_token: string; workspace_id: string; username: string }>(
+    'POST',
+    '/manage/api/v1/login',
+    undefined,
+    { username: options.username, password: options.password, flag: 2 },
+  );
+  if (login.code !== 0) throw new SimulationError(`Login as "${options.username}" failed: ${login.message}`);
+  let fields: MqttFields = login.data;
+  if (!fields.mqtt_addr || !fields.mqtt_username || !fields.mqtt_password) {
+    // DJI's demo answers them in users/current only.
+    const current = await call<MqttFields>('GET', '/manage/api/v1/users/current', login.data.access_token);
+    if (current.code !== 0) throw new SimulationError(`users/current failed: ${current.message}`);
+    fields = current.data;
+  }
+  const { mqtt_addr: addr, mqtt_username: username, mqtt_password: password } = fields;
+  if (!addr || !username || !password)
+    throw new SimulationError(`${base} gave no MQTT address and credentials for "${options.username}".`);
+  out(`Logged in as ${login.data.username} (workspace ${login.data.workspace_id}).`);
+  return { url: mqttUrlOf(addr), username, password };
+}
+
+/** DJI's `mqtt_addr` (`tcp://`, `ssl://`, `ws://`, `wss://`) as MQTT.js wants it (`mqtt://`, `mqtts://`). */
+export function mqttUrlOf(addr: string): string {
+  const match = /^([a-z]+):\/\/(.+)$/i.exec(addr.trim());
+  const scheme = match
+    ? { tcp: 'mqtt', mqtt: 'mqtt', ssl: 'mqtts', tls: 'mqtts', mqtts: 'mqtts', ws: 'ws', wss: 'wss' }[
+        match[1]!.toLowerCase()
+      ]
+    : undefined;
+  if (!match || !scheme)
+    throw new SimulationError(`The server gave an MQTT address that is not usable: "${addr}".`);
+  return `${scheme}://${match[2]}`;
+}
+
+interface DockRun {
+  index: number;
+  files: number;
+  account: MqttAccount;
+  timeoutMs: number;
+  startedAt: Date;
+  progress: Progress;
+  summary: DockSimulationSummary;
+}
+
+/** One dock's whole run; never throws: failures are counted and printed. */
+async function runDock(run: DockRun): Promise<void> {
+  const { index, progress, summary } = run;
+  const sn = dockSn(index);
+  const aircraft = aircraftSn(index);
+  let link: DockLink | undefined;
+  let s3: S3Client | undefined;
+  /** Files done with, uploaded or failed. */
+  let handled = 0;
+  try {
+    link = await DockLink.connect(sn, run.account, run.timeoutMs, (method) => {
+      summary.servicesAnswered += 1;
+      progress.step(sn, `answered the service ${method}`);
+    });
+
+    const topo = await link.send('status', 'update_topo', {
+      ...DOCK_MODEL,
+      thing_version: THING_VERSION,
+      sub_devices: [{ sn: aircraft, ...AIRCRAFT_MODEL, index: 'A', thing_version: THING_VERSION }],
+    });
+    expectResult(topo, 'update_topo');
+    progress.online(sn, aircraft);
+
+    const storage = storageConfigOf(await link.send('requests', 'storage_config_get', { module: 0 }));
+    const prefix = storage.object_key_prefix.replace(/\/+$/, '');
+    const folder = (flightId: string) => (prefix ? `${prefix}/${flightId}` : flightId);
+    progress.step(
+      sn,
+      `upload credentials for ${storage.endpoint}, bucket ${storage.bucket}, prefix ${prefix}`,
+    );
+    s3 = new S3Client({
+      endpoint: storage.endpoint,
+      region: storage.region || 'us-east-1',
+      forcePathStyle: storage.provider === 'minio',
+      credentials: {
+        accessKeyId: storage.credentials.access_key_id,
+        secretAccessKey: storage.credentials.access_key_secret,
+        sessionToken: storage.credentials.security_token,
+      },
+    });
+
+    const flightId = randomUUID();
+    expectResult(
+      await link.send('events', 'highest_priority_upload_flighttask_media', { flight_id: flightId }, true),
+      'highest_priority_upload_flighttask_media',
+    );
+    progress.step(sn, `flight ${flightId}: uploading its media first`);
+
+    for (let i = 1; i <= run.files; i++) {
+      const photo = await photoOf(run, i);
+      const objectKey = `${folder(flightId)}/${photo.name}`;
+      try {
+        await upload(s3, storage.bucket, objectKey, photo.bytes, run.timeoutMs);
+        const ack = await link.send(
+          'events',
+          'file_upload_callback',
+          {
+            result: 0,
+            file: {
+              object_key: objectKey,
+              path: folder(flightId),
+              name: photo.name,
+              ext: {
+                flight_id: flightId,
+                drone_model_key: DRONE_MODEL_KEY,
+                payload_model_key: PAYLOAD_MODEL_KEY,
+                is_original: true,
+              },
+              metadata: photo.metadata,
+            },
+          },
+          true,
+        );
+        expectResult(ack, 'file_upload_callback');
+        handled += 1;
+        summary.uploaded += 1;
+        progress.fileDone(sn, photo.name);
+      } catch (error) {
+        // A lost connection fails the dock (the remaining files with it); anything else only this file.
+        if (link.closed) throw error;
+        handled += 1;
+        summary.failed += 1;
+        progress.fileFailed(sn, photo.name, (error as Error).message);
+      }
+    }
+  } catch (error) {
+    summary.failed += run.files - handled;
+    progress.dockFailed(sn, (error as Error).message, run.files - handled);
+  } finally {
+    s3?.destroy();
+    await link?.close();
+  }
+}
+
+/** Generated photos of one flight: taken a few seconds apart, just before the run, near the dock. */
+async function photoOf(run: DockRun, i: number) {
+  const offsetMinutes = -run.startedAt.getTimezoneOffset();
+  const capturedAt = new Date(run.startedAt.getTime() - (run.files - i + 1) * 2000);
+  const round = (n: number) => Math.round(n * 1e7) / 1e7;
+  const latitude = round(22.5797 + run.index * 0.01 + i * 0.0001);
+  const longitude = round(113.938 + i * 0.0001);
+  const absoluteAltitude = 120 + i / 10;
+  const relativeAltitude = 80;
+  const gimbalYawDegree = -90 + i;
+  const bytes = await djiPhoto({
+    latitude,
+    longitude,
+    absoluteAltitude,
+    relativeAltitude,
+    gimbalYawDegree,
+    capturedAt,
+    utcOffsetMinutes: offsetMinutes,
+    seed: run.index * 1000 + i,
+  });
+  const local = localParts(capturedAt, offsetMinutes);
+  return {
+    name: `DJI_${local.join('')}_${String(i).padStart(4, '0')}_W.JPG`,
+    bytes,
+    metadata: {
+      absolute_altitude: absoluteAltitude,
+      relative_altitude: relativeAltitude,
+      gimbal_yaw_degree: gimbalYawDegree,
+      // The dock's local time without a zone, as in the docs' example (§4.2).
+      create_time: `${local.slice(0, 3).join('-')} ${local.slice(3).join(':')}`,
+      shoot_position: { lat: latitude, lng: longitude },
+    },
+  };
+}
+
+/** [yyyy, MM, dd, HH, mm, ss] of a time at a UTC offset. */
+function localParts(date: Date, offsetMinutes: number): string[] {
+  const d = new Date(date.getTime() + offsetMinutes * 60_000);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return [
+    String(d.getUTCFullYear()),
+    p(d.getUTCMonth() + 1),
+    p(d.getUTCDate()),
+    p(d.getUTCHours()),
+    p(d.getUTCMinutes()),
+    p(d.getUTCSeconds()),
+  ];
+}
+
+async function upload(s3: S3Client, bucket: string, key: string, body: Buffer, timeoutMs: number) {
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'image/jpeg' }), {
+      abortSignal: signal,
+    });
+  } catch (error) {
+    if (signal.aborted)
+      throw new Error(`the upload to storage took more than ${seconds(timeoutMs)}`, { cause: error });
+    const e = error as Error & { Code?: string };
+    const code = e.Code ?? (e.name === 'Error' ? undefined : e.name);
+    throw new Error(
+      `the upload to storage failed: ${code ? `${code}: ` : ''}${e.message.replace(/\.$/, '')}`,
+      { cause: error },
+    );
+  }
+}
+
+function expectResult(reply: Envelope, method: string): void {
+  const result = reply.data?.result;
+  if (result === undefined || result === null || Number(result) !== 0)
+    throw new Error(`${method} answered result ${JSON.stringify(result)}`);
+}
+
+function storageConfigOf(reply: Envelope): StorageConfig {
+  const result = reply.data?.result;
+  if (result === RESULT_NOT_BOUND)
+    throw new Error(`storage_config_get answered result ${result}: the dock is bound to no workspace`);
+  expectResult(reply, 'storage_config_get');
+  const output = reply.data?.output as Partial<StorageConfig> | undefined;
+  const c = output?.credentials;
+  if (!output?.bucket || !output.endpoint || !c?.access_key_id || !c.access_key_secret)
+    throw new Error('storage_config_get answered without bucket, endpoint and credentials');
+  return { ...output, object_key_prefix: output.object_key_prefix ?? '' } as StorageConfig;
+}
+
+const seconds = (ms: number) => `${ms / 1000} s`;
+
+type Family = 'status' | 'requests' | 'events';
+
+/**
+ * One dock's MQTT connection: publishes DJI envelopes on its own topics, resolves each with the reply of
+ * the same tid on `<topic>_reply`, and answers services. Fails every wait at once when the connection
+ * closes, so a lost broker costs no timeouts.
+ */
+class DockLink {
+  closed = false;
+  private lastError: string | undefined;
+  private readonly waiting = new Map<
+    string,
+    { topic: string; resolve: (reply: Envelope) => void; reject: (error: Error) => void }
+  >();
+
+  private constructor(
+    private readonly sn: string,
+    private readonly client: MqttClient,
+    private readonly timeoutMs: number,
+    private readonly onService: (method: string) => void,
+  ) {
+    client.on('message', (topic, payload) => this.receive(topic, payload));
+    client.on('error', (error) => (this.lastError = error.message));
+    client.on('close', () => {
+      this.closed = true;
+      const reason = new Error(
+        `the MQTT connection closed${this.lastError ? ` (${this.lastError})` : ''} while waiting for a reply`,
+      );
+      for (const wait of this.waiting.values()) wait.reject(reason);
+      this.waiting.clear();
+    });
+  }
+
+  static async connect(
+    sn: string,
+    account: MqttAccount,
+    timeoutMs: number,
+    onService: (method: string) => void,
+  ): Promise<DockLink> {
+    let client: MqttClient;
+    try {
+      client = await mqtt.connectAsync(
+        account.url,
+        {
+          username: account.username,
+          password: account.password,
+          clientId: sn,
+          protocolVersion: 5,
+          reconnectPeriod: 0,
+          connectTimeout: timeoutMs,
+        },
+        false,
+      );
+    } catch (error) {
+      throw new Error(`cannot connect to ${account.url}: ${(error as Error).message}`, { cause: error });
+    }
+    const link = new DockLink(sn, client, timeoutMs, onService);
+    const filters = [
+      `sys/product/${sn}/status_reply`,
+      `thing/product/${sn}/requests_reply`,
+      `thing/product/${sn}/events_reply`,
+      `thing/product/${sn}/services`,
+    ];
+    try {
+      const granted = await client.subscribeAsync(filters, { qos: 1 });
+      const refused = granted.filter((g) => g.qos >= 128).map((g) => g.topic);
+      if (refused.length > 0) throw new Error(`the broker refused the subscription to ${refused.join(', ')}`);
+    } catch (error) {
+      await link.close();
+      throw error;
+    }
+    return link;
+  }
+
+  /** Publishes `method` on the family's topic and resolves with the reply of the same tid. */
+  async send(family: Family, method: string, data: unknown, needReply?: boolean): Promise<Envelope> {
+    if (this.closed) throw new Error('the MQTT connection is closed');
+    const topic =
+      family === 'status' ? `sys/product/${this.sn}/status` : `thing/product/${this.sn}/${family}`;
+    const tid = randomUUID();
+    const reply = new Promise<Envelope>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(tid);
+        reject(new Error(`no ${family}_reply to ${method} within ${seconds(this.timeoutMs)}`));
+      }, this.timeoutMs);
+      const settle =
+        <T>(fn: (value: T) => void) =>
+        (value: T) => {
+          clearTimeout(timer);
+          this.waiting.delete(tid);
+          fn(value);
+        };
+      this.waiting.set(tid, { topic: `${topic}_reply`, resolve: settle(resolve), reject: settle(reject) });
+    });
+    const envelope = {
+      tid,
+      bid: randomUUID(),
+      timestamp: Date.now(),
+      gateway: this.sn,
+      method,
+      ...(needReply === undefined ? {} : { need_reply: needReply ? 1 : 0 }),
+      data,
+    };
+    try {
+      await this.client.publishAsync(topic, JSON.stringify(envelope), { qos: 1 });
+    } catch (error) {
+      this.waiting.get(tid)?.reject(new Error(`the broker refused ${method}: ${(error as Error).message}`));
+    }
+    return reply;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.client.endAsync();
+    } catch {
+      // Already gone: nothing left to flush.
+    }
+  }
+
+  private receive(topic: string, payload: Buffer): void {
+    let message: Envelope;
+    try {
+      message = JSON.parse(payload.toString()) as Envelope;
+    } catch {
+      return;
+    }
+    if (typeof message?.tid !== 'string') return;
+    if (topic === `thing/product/${this.sn}/services`) {
+      this.answerService(message);
+      return;
+    }
+    const wait = this.waiting.get(message.tid);
+    if (wait?.topic === topic) wait.resolve(message);
+  }
+
+  /** A cloud → dock service (§1.3): accepted with `{result: 0}`, echoing tid, bid and method. */
+  private answerService(request: Envelope): void {
+    const reply = {
+      tid: request.tid,
+      bid: request.bid,
+      timestamp: Date.now(),
+      gateway: this.sn,
+      method: request.method,
+      data: { result: 0 },
+    };
+    this.client.publish(`thing/product/${this.sn}/services_reply`, JSON.stringify(reply), { qos: 1 }, () => {
+      // A lost reply is the cloud's to retry (§1.3); the connection's own failure is reported elsewhere.
+    });
+    this.onService(request.method ?? '(no method)');
+  }
+}
+
+/** Progress lines, or one line redrawn in place on a terminal; failures always get their own line. */
+class Progress {
+  private onlineDocks = 0;
+  private done = 0;
+  private failed = 0;
+  private readonly started = Date.now();
+
+  constructor(
+    private readonly docks: number,
+    private readonly files: number,
+    private readonly out: (line: string) => void,
+    private readonly tty: boolean,
+  ) {}
+
+  step(sn: string, text: string): void {
+    if (this.tty) this.redraw();
+    else this.out(`${sn}: ${text}`);
+  }
+
+  online(sn: string, aircraft: string): void {
+    this.onlineDocks += 1;
+    this.step(sn, `online with aircraft ${aircraft}`);
+  }
+
+  fileDone(sn: string, name: string): void {
+    this.done += 1;
+    this.step(sn, `uploaded ${name}, acknowledged (${this.done}/${this.files} files)`);
+  }
+
+  fileFailed(sn: string, name: string, reason: string): void {
+    this.failed += 1;
+    this.line(`FAILED ${sn} ${name}: ${reason}.`);
+  }
+
+  dockFailed(sn: string, reason: string, filesLost: number): void {
+    this.failed += filesLost;
+    this.line(`FAILED ${sn}: ${reason}.`);
+  }
+
+  finish(): void {
+    if (this.tty) process.stdout.write(`\r\x1b[K${this.bar()}\n`);
+    const seconds = (Date.now() - this.started) / 1000;
+    this.out(`${this.done} of ${this.files} files delivered in ${seconds.toFixed(1)} s.`);
+  }
+
+  private line(text: string): void {
+    if (this.tty) process.stdout.write('\r\x1b[K');
+    this.out(text);
+    if (this.tty) this.redraw();
+  }
+
+  private redraw(): void {
+    process.stdout.write(`\r\x1b[K${this.bar()}`);
+  }
+
+  private bar(): string {
+    const width = 30;
+    const filled = this.files === 0 ? width : Math.round(((this.done + this.failed) / this.files) * width);
+    return `[${'='.repeat(filled)}${' '.repeat(width - filled)}] ${this.done}/${this.files} files, ${this.onlineDocks}/${this.docks} docks online, ${this.failed} failed`;
+  }
+}
