@@ -7,8 +7,13 @@
  * - `requests` → `requests_reply` always, `{result, output}` from the handler;
  * - `events` → `events_reply` `{result: 0}` only when `need_reply` is 1 and the handler finished.
  * A message that cannot be parsed, or that a handler fails on, is logged and never stops the client.
- * QoS 1 messages are acknowledged to the broker only after their handler ran (customHandleAcks), so a
- * crash mid-handling means redelivery, not loss.
+ * Messages of one gateway are handled in order; different gateways' messages run concurrently, at most
+ * MAX_IN_FLIGHT at once. A QoS 1 message is acknowledged to the broker (PUBACK) when it is taken into that
+ * bounded work set, not when handled: MQTT.js reads no further packet until the current one is
+ * acknowledged, so acknowledging after handling would process every device's messages one at a time.
+ * When the set is full the acknowledgement waits, and the broker holds further messages (backpressure).
+ * A message lost in a crash mid-handling got no reply, and DJI devices send an unanswered event or
+ * request again.
  *
  * Server-initiated services go through `call()`: publish on `services`, wait for the `services_reply`
  * with the same tid, retry with a new tid and the same bid (decision §10.50). Every instance subscribes
@@ -75,12 +80,18 @@ interface PendingCall {
 }
 
 const MAX_RECONNECT_MS = 30_000;
+/** Messages handled at once (across gateways; one gateway's messages are handled in order). */
+const MAX_IN_FLIGHT = 64;
 
 export class MqttGateway {
   private client: MqttClient | undefined;
   private readonly handlers = new Map<string, MethodHandler>();
   private readonly pending = new Map<string, PendingCall>();
   private reconnectMs = 1000;
+  private inFlight = 0;
+  private readonly slotWaiters: (() => void)[] = [];
+  /** The last queued handling per gateway SN: the next one of that SN runs after it. */
+  private readonly chains = new Map<string, Promise<void>>();
 
   constructor(private readonly options: MqttGatewayOptions) {
     for (const handler of options.handlers) this.handlers.set(`${handler.family}/${handler.method}`, handler);
@@ -105,13 +116,7 @@ export class MqttGateway {
       connectTimeout: 10_000,
       resubscribe: true,
       customHandleAcks: (topic, payload, _packet, done) => {
-        this.receive(topic, payload).then(
-          () => done(0),
-          (error: unknown) => {
-            logger.error({ err: error, topic }, 'MQTT message handling failed');
-            done(0);
-          },
-        );
+        void this.accept(topic, payload).then(() => done(0));
       },
     };
     const client = await mqtt.connectAsync(url, clientOptions, false);
@@ -131,10 +136,7 @@ export class MqttGateway {
     // QoS 1 and 2 messages come through customHandleAcks; QoS 0 ones (devices may send events, replies
     // and osd at QoS 0) only as 'message' events, and MQTT.js emits those for QoS 1 too once acked.
     client.on('message', (topic, payload, packet) => {
-      if (packet.qos !== 0) return;
-      this.receive(topic, payload).catch((error: unknown) =>
-        logger.error({ err: error, topic }, 'MQTT message handling failed'),
-      );
+      if (packet.qos === 0) void this.accept(topic, payload);
     });
     const share = (filter: string) =>
       this.options.sharedGroup ? `$share/${this.options.sharedGroup}/${filter}` : filter;
@@ -147,6 +149,8 @@ export class MqttGateway {
   }
 
   async close(): Promise<void> {
+    // Let the messages being handled finish (and their replies go out) before disconnecting.
+    await Promise.allSettled([...this.chains.values()]);
     const client = this.client;
     this.client = undefined;
     for (const [tid, call] of this.pending) {
@@ -192,6 +196,36 @@ export class MqttGateway {
       this.options.logger.warn({ gatewaySn, method, attempt }, 'no reply to MQTT service call');
     }
     throw new AppError('DeviceNoReply', `${gatewaySn} did not answer ${method} (${attempts} attempts).`);
+  }
+
+  /**
+   * Takes a message into the work set (waiting for room) and schedules it after the same gateway's
+   * earlier messages. Replies to Skyvault's own calls skip the queue: a handler may be waiting for one.
+   */
+  private async accept(topic: string, payload: Buffer): Promise<void> {
+    const parsed = parseTopic(topic);
+    if (!parsed) return;
+    if (parsed.family === 'services_reply') {
+      this.receive(topic, payload).catch((error: unknown) => this.handlingFailed(topic, error));
+      return;
+    }
+    while (this.inFlight >= MAX_IN_FLIGHT)
+      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    this.inFlight += 1;
+    const previous = this.chains.get(parsed.sn) ?? Promise.resolve();
+    const run: Promise<void> = previous
+      .then(() => this.receive(topic, payload))
+      .catch((error: unknown) => this.handlingFailed(topic, error))
+      .finally(() => {
+        this.inFlight -= 1;
+        this.slotWaiters.shift()?.();
+        if (this.chains.get(parsed.sn) === run) this.chains.delete(parsed.sn);
+      });
+    this.chains.set(parsed.sn, run);
+  }
+
+  private handlingFailed(topic: string, error: unknown): void {
+    this.options.logger.error({ err: error, topic }, 'MQTT message handling failed');
   }
 
   private async receive(topic: string, payload: Buffer): Promise<void> {

@@ -209,6 +209,27 @@ for (const dialect of testDialects()) {
       assert.ok(t.logs.some((l) => l.includes('dock media report refused')));
     });
 
+    it("handles one dock's messages in order, even when sent without waiting", async () => {
+      const key = `${ws}/media/ordered/DJI_0003.JPG`;
+      await t.app.storage.put(key, Buffer.from('ordered photo'), { contentType: 'image/jpeg' });
+      await dock.send('status', 'update_topo', topology([]));
+      const [, ack] = await Promise.all([
+        dock.send('status', 'update_topo', topology()),
+        dock.send(
+          'events',
+          'file_upload_callback',
+          { file: { object_key: key, name: 'DJI_0003.JPG' } },
+          { needReply: true },
+        ),
+      ]);
+      assert.deepEqual(ack?.data, { result: 0 });
+      assert.equal(
+        (await mediaRows()).find((r) => r.objectKey === key)?.droneSn,
+        AIRCRAFT,
+        'the aircraft announced just before',
+      );
+    });
+
     it('records the upload priority, the first event included', async () => {
       const ack = await dock.send(
         'events',
