@@ -13,6 +13,7 @@ import { type Database, openDatabase } from './db/database.ts';
 import { TokenService } from './features/auth/token.service.ts';
 import { type BootstrapResult, bootstrap } from './features/bootstrap.ts';
 import { DeviceService } from './features/devices/device.service.ts';
+import { LiveEvents } from './features/events/live-events.ts';
 import { DockMediaService } from './features/media/dock-media.service.ts';
 import { MediaEnricher } from './features/media/media-enricher.ts';
 import { MediaLibraryService } from './features/media/media-library.service.ts';
@@ -49,6 +50,8 @@ export interface SkyvaultApp {
   /** Background metadata and thumbnails of recorded media. */
   enricher: MediaEnricher;
   devices: DeviceService;
+  /** Live updates for the web (WebSocket), across instances on PostgreSQL. */
+  live: LiveEvents;
   /** The embedded MQTT broker; undefined when SKYVAULT_MQTT_URL names an external one. */
   broker: EmbeddedBroker | undefined;
   /** Skyvault's MQTT client: device messages in, replies and service calls out. */
@@ -112,7 +115,13 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       logger: logger.child({ component: 'enricher' }),
       now,
     });
+    const live = new LiveEvents({
+      logger: logger.child({ component: 'live' }),
+      now,
+      postgresUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
+    });
     const media = new MediaService(database.db, {
+      live,
       storage: store,
       credentialTtlSeconds: config.storage.credentialTtlSeconds,
       now,
@@ -120,6 +129,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     });
     const devices = new DeviceService(database.db, {
       now,
+      live,
       onBound: async (gatewaySn, workspaceId) => {
         // Called only once messages flow, after dockMedia below exists.
         const recorded = await dockMedia.recordPending(gatewaySn, workspaceId);
@@ -130,6 +140,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     const dockMedia: DockMediaService = new DockMediaService(database.db, {
       media,
       devices,
+      live,
       // The gateway is built below; calls happen only once it runs.
       commands: { call: (sn, method, data): Promise<{ result: number }> => gateway.call(sn, method, data) },
       logger: logger.child({ component: 'dock-media' }),
@@ -188,6 +199,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       users,
       media,
       library,
+      live,
+      mqttOverWebSocket: broker ? (stream, request) => broker.handle(stream, request) : undefined,
       devices,
       dockMedia,
       addresses,
@@ -203,6 +216,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       storage: store,
       enricher,
       devices,
+      live,
       broker,
       gateway,
       logger,
@@ -214,6 +228,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         } catch (error) {
           throw listenError(error, 'SKYVAULT_STORAGE_PORT', config.http.host, config.storage.port);
         }
+        await live.start();
         let mqttPort: number | undefined;
         if (broker) {
           try {
@@ -252,6 +267,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         await http.close();
         await gateway.close();
         await broker?.close();
+        await live.close();
         await enricher.close();
         await store.close();
         await database.close();

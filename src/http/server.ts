@@ -4,15 +4,20 @@
  * OpenAPI at /docs; then public routes, then every other route inside the authenticated context.
  */
 import { createSecureContext } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import cors from '@fastify/cors';
+import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { createWebSocketStream } from 'ws';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import type { TokenService } from '../features/auth/token.service.ts';
 import type { DeviceService } from '../features/devices/device.service.ts';
+import type { LiveEvents } from '../features/events/live-events.ts';
 import type { DockMediaService } from '../features/media/dock-media.service.ts';
 import type { MediaLibraryService } from '../features/media/media-library.service.ts';
 import type { MediaService } from '../features/media/media.service.ts';
@@ -26,6 +31,7 @@ import type { PublicAddresses } from './public-address.ts';
 import { mediaLibraryRoutes } from './routes/dji/media-library.routes.ts';
 import { pilotMediaRoutes } from './routes/dji/pilot-media.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
+import { liveRoutes } from './routes/live.routes.ts';
 import { deviceRoutes } from './routes/manage/devices.routes.ts';
 import { sessionRoutes } from './routes/manage/session.routes.ts';
 import { userRoutes } from './routes/manage/users.routes.ts';
@@ -38,6 +44,9 @@ export interface HttpDeps {
   users: UserService;
   media: MediaService;
   library: MediaLibraryService;
+  live: LiveEvents;
+  /** The embedded broker's entry for a WebSocket connection (absent with an external broker). */
+  mqttOverWebSocket?: ((stream: Duplex, request: IncomingMessage) => void) | undefined;
   devices: DeviceService;
   dockMedia: DockMediaService;
   addresses: PublicAddresses;
@@ -81,6 +90,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  // Limits each frame; live updates are small and MQTT packets from devices a few hundred KB at most.
+  await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
   await app.register(healthRoutes, { database: deps.database });
   await app.register(authenticatedRoutes, deps);
   return app;
@@ -94,6 +105,17 @@ const authenticatedRoutes: FastifyPluginAsync<HttpDeps> = async (api, deps) => {
   await api.register(pilotMediaRoutes, { media: deps.media, addresses: deps.addresses });
   await api.register(mediaLibraryRoutes, { library: deps.library, addresses: deps.addresses });
   await api.register(deviceRoutes, { devices: deps.devices, dockMedia: deps.dockMedia });
+  await api.register(liveRoutes, { tokens: deps.tokens, live: deps.live });
+  if (deps.mqttOverWebSocket) {
+    const handle = deps.mqttOverWebSocket;
+    // MQTT over WebSocket on the HTTP port (ws://host:port/mqtt), for devices and networks that need it;
+    // the broker authenticates the connection itself.
+    api.get(
+      '/mqtt',
+      { websocket: true, config: { public: true }, schema: { hide: true } },
+      (socket, request) => handle(createWebSocketStream(socket), request.raw),
+    );
+  }
 };
 
 /**

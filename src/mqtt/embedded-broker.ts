@@ -5,7 +5,9 @@
  * gateway code is the same whether this broker or an external one (SKYVAULT_MQTT_URL) carries the traffic.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../shared/logger.ts';
 import { type AclDecision, type DeviceAccount, GatewayAcl } from './gateway-acl.ts';
@@ -121,6 +123,15 @@ export class EmbeddedBroker {
     });
     this.boundPort = (server.address() as { port: number }).port;
     return this.boundPort;
+  }
+
+  /** Serves one MQTT connection arriving over another transport (MQTT over WebSocket on the HTTP port). */
+  handle(stream: Duplex, request?: IncomingMessage): void {
+    if (!this.broker) {
+      stream.destroy();
+      return;
+    }
+    this.broker.handle(stream, request);
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,7 @@
  */
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, DevicesTable } from '../../db/schema.ts';
+import type { LivePublisher } from '../events/live-events.ts';
 
 export type Device = Selectable<DevicesTable>;
 
@@ -34,6 +35,22 @@ export interface DeviceServiceOptions {
   now?: () => number;
   /** Called after a gateway was bound to a workspace (pending reports are then recorded). */
   onBound?: (gatewaySn: string, workspaceId: string) => Promise<void>;
+  /** device_online / device_offline / device_update_topo for the web. */
+  live?: LivePublisher;
+}
+
+/** The device as live updates describe it. */
+export function liveDevice(d: Device): Record<string, unknown> {
+  return {
+    sn: d.sn,
+    device_model_key: d.modelKey,
+    domain: d.domain,
+    type: d.type,
+    sub_type: d.subType,
+    parent_sn: d.parentSn,
+    nickname: d.callsign ?? d.sn,
+    online: d.online === 1,
+  };
 }
 
 export const modelKey = (m: DeviceModel) => `${m.domain}-${m.type}-${m.subType}`;
@@ -59,12 +76,20 @@ export class DeviceService {
   async updateTopology(gatewaySn: string, topology: Topology, accountWorkspaceId?: string): Promise<Device> {
     const now = this.now();
     let newlyBound: string | undefined;
+    const cameOnline: Device[] = [];
+    const wentOffline: Device[] = [];
     const gateway = await this.db.transaction().execute(async (trx) => {
       const existing = await trx
         .selectFrom('devices')
         .selectAll()
         .where('sn', '=', gatewaySn)
         .executeTakeFirst();
+      const before = await trx
+        .selectFrom('devices')
+        .select('sn')
+        .where('parentSn', '=', gatewaySn)
+        .where('online', '=', 1)
+        .execute();
       const workspaceId = existing?.workspaceId ?? accountWorkspaceId ?? null;
       if (!existing?.workspaceId && workspaceId) newlyBound = workspaceId;
       const values = {
@@ -120,9 +145,29 @@ export class DeviceService {
             .values({ sn: sub.sn, callsign: null, createdAt: now, ...childValues })
             .execute();
       }
-      return trx.selectFrom('devices').selectAll().where('sn', '=', gatewaySn).executeTakeFirstOrThrow();
+      const after = await trx.selectFrom('devices').selectAll().where('parentSn', '=', gatewaySn).execute();
+      const saved = await trx
+        .selectFrom('devices')
+        .selectAll()
+        .where('sn', '=', gatewaySn)
+        .executeTakeFirstOrThrow();
+      if (existing?.online !== 1) cameOnline.push(saved);
+      const wasOnline = new Set(before.map((d) => d.sn));
+      for (const child of after) {
+        if (child.online === 1 && !wasOnline.has(child.sn)) cameOnline.push(child);
+        if (child.online === 0 && wasOnline.has(child.sn)) wentOffline.push(child);
+      }
+      return saved;
     });
     if (newlyBound) await this.options.onBound?.(gatewaySn, newlyBound);
+    const live = this.options.live;
+    if (live && gateway.workspaceId) {
+      for (const d of cameOnline) live.publish(gateway.workspaceId, 'device_online', liveDevice(d));
+      for (const d of wentOffline) live.publish(gateway.workspaceId, 'device_offline', liveDevice(d));
+      if (cameOnline.length + wentOffline.length > 0) {
+        live.publish(gateway.workspaceId, 'device_update_topo', liveDevice(gateway));
+      }
+    }
     return gateway;
   }
 
@@ -261,10 +306,15 @@ export class DeviceService {
   /** A gateway and its sub-devices are offline (its connection ended, or it said so). */
   async markOffline(gatewaySn: string): Promise<void> {
     const now = this.now();
-    await this.db
+    const going = await this.db
       .updateTable('devices')
       .set({ online: 0, updatedAt: now })
       .where((eb) => eb.or([eb('sn', '=', gatewaySn), eb('parentSn', '=', gatewaySn)]))
+      .where('online', '=', 1)
+      .returningAll()
       .execute();
+    for (const d of going) {
+      if (d.workspaceId) this.options.live?.publish(d.workspaceId, 'device_offline', liveDevice(d));
+    }
   }
 }

@@ -10,6 +10,7 @@ import { AppError } from '../../shared/app-error.ts';
 import { newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { DeviceService } from '../devices/device.service.ts';
+import type { LivePublisher } from '../events/live-events.ts';
 import type { MediaService, MediaUploadReport } from './media.service.ts';
 
 export type DockUploadOutcome = 'recorded' | 'duplicate' | 'failed-upload' | 'pending' | 'refused';
@@ -23,6 +24,8 @@ export interface DockMediaServiceOptions {
   media: MediaService;
   devices: DeviceService;
   commands?: DeviceCommands;
+  /** file_upload_callback and highest_priority_upload_flighttask_media for the web (demo shapes). */
+  live?: LivePublisher;
   logger: Logger;
   now?: () => number;
 }
@@ -96,6 +99,13 @@ export class DockMediaService {
       return;
     }
     const now = this.now();
+    const previous = await this.db
+      .selectFrom('fileGroups')
+      .select('id')
+      .where('gatewaySn', '=', gatewaySn)
+      .where('prioritizedAt', 'is not', null)
+      .orderBy('prioritizedAt', 'desc')
+      .executeTakeFirst();
     await this.db
       .insertInto('fileGroups')
       .values({
@@ -112,6 +122,13 @@ export class DockMediaService {
         oc.columns(['workspaceId', 'id']).doUpdateSet({ gatewaySn, prioritizedAt: now, updatedAt: now }),
       )
       .execute();
+    if (previous?.id !== flightId) {
+      this.options.live?.publish(workspaceId, 'highest_priority_upload_flighttask_media', {
+        sn: gatewaySn,
+        job_id: flightId,
+        pre_job_id: previous?.id ?? null,
+      });
+    }
   }
 
   /**
@@ -154,7 +171,10 @@ export class DockMediaService {
     try {
       const file = await this.options.media.recordUpload(workspaceId, report);
       if (report.result !== 0) return 'failed-upload';
-      if (file && report.fileGroupId) await this.linkGroup(workspaceId, report.fileGroupId, gatewaySn);
+      if (file && report.fileGroupId) {
+        await this.linkGroup(workspaceId, report.fileGroupId, gatewaySn);
+        await this.announceUpload(workspaceId, report.fileGroupId, gatewaySn, report.droneSn);
+      }
       return file ? 'recorded' : 'duplicate';
     } catch (error) {
       if (error instanceof AppError && error.status < 500) {
@@ -166,6 +186,31 @@ export class DockMediaService {
       }
       throw error;
     }
+  }
+
+  /** The demo web's counter of a flight's uploaded media (§7.5 `file_upload_callback`). */
+  private async announceUpload(
+    workspaceId: string,
+    flightId: string,
+    gatewaySn: string,
+    droneSn: string | undefined,
+  ): Promise<void> {
+    const live = this.options.live;
+    if (!live) return;
+    const group = await this.db
+      .selectFrom('fileGroups')
+      .select('expectedCount')
+      .where('workspaceId', '=', workspaceId)
+      .where('id', '=', flightId)
+      .executeTakeFirst();
+    const uploaded = await this.options.media.countInGroup(workspaceId, flightId);
+    live.publish(workspaceId, 'file_upload_callback', {
+      job_id: flightId,
+      media_count: group?.expectedCount ?? null,
+      uploaded_count: uploaded,
+      device_sn: droneSn ?? gatewaySn,
+      gateway_sn: gatewaySn,
+    });
   }
 
   private async linkGroup(workspaceId: string, flightId: string, gatewaySn: string): Promise<void> {

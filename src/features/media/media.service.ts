@@ -11,6 +11,7 @@ import type { Kysely } from 'kysely';
 import { isUniqueViolation } from '../../db/errors.ts';
 import type { DB, MediaSource, MediaType } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
+import type { LivePublisher } from '../events/live-events.ts';
 import { newId } from '../../shared/ids.ts';
 import type { ObjectInfo, StorageProvider, UploadCredentials } from '../../storage/provider.ts';
 import { changesRecordedFile, type MediaFile, MediaRepo, type NewMediaFile } from './media.repo.ts';
@@ -51,6 +52,8 @@ export interface MediaServiceOptions {
   now?: () => number;
   /** Called after a file is recorded or re-recorded (enrichment picks it up). */
   onRecorded?: (file: MediaFile) => void;
+  /** media_file_created for the web, once per new file. */
+  live?: LivePublisher;
 }
 
 const EXPIRY_MARGIN_SECONDS = 300;
@@ -209,7 +212,24 @@ export class MediaService {
     const recorded =
       current && !changesRecordedFile(current, file) ? current : await this.repo.upsertByObjectKey(file);
     if (recorded.enrichedAt === null) this.options.onRecorded?.(recorded);
+    if (recorded.id === file.id) {
+      this.options.live?.publish(workspaceId, 'media_file_created', {
+        file_id: recorded.id,
+        name: recorded.name,
+        object_key: recorded.objectKey,
+        source: recorded.source,
+        media_type: recorded.mediaType,
+        drone_sn: recorded.droneSn,
+        file_group_id: recorded.fileGroupId,
+        created_at: recorded.createdAt,
+      });
+    }
     return recorded;
+  }
+
+  /** How many files the workspace holds for a file group (flight). */
+  countInGroup(workspaceId: string, groupId: string): Promise<number> {
+    return this.repo.countInGroup(workspaceId, groupId);
   }
 
   /** group-upload-callback: the group's expected and reported counts; returns how many Skyvault holds. */

@@ -1,0 +1,123 @@
+/**
+ * Live updates for the web (dji-protocol.md §7.5): services publish `{biz_code, data}` for a workspace;
+ * the WebSocket route hands them to that workspace's open sessions. On one instance this is an in-process
+ * emitter. On PostgreSQL every message goes through NOTIFY on one channel and each instance delivers what
+ * it hears (its own messages included), so a browser connected to any instance sees events handled by
+ * any other.
+ */
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { Logger } from '../../shared/logger.ts';
+
+/** What a browser receives (DJI demo web socket message). */
+export interface LiveMessage {
+  biz_code: string;
+  version: '1.0';
+  timestamp: number;
+  data: unknown;
+}
+
+export type LiveListener = (message: LiveMessage) => void;
+
+const CHANNEL = 'skyvault_live';
+/** PostgreSQL's NOTIFY payload limit is 8000 bytes; larger messages are delivered on this instance only. */
+const MAX_NOTIFY_BYTES = 7900;
+
+export interface LiveEventsOptions {
+  logger: Logger;
+  now?: () => number;
+  /** PostgreSQL connection string: fan out across instances with LISTEN/NOTIFY. */
+  postgresUrl?: string | undefined;
+}
+
+export class LiveEvents {
+  private readonly emitter = new EventEmitter();
+  private listener: pg.Client | undefined;
+  private notifier: pg.Pool | undefined;
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: LiveEventsOptions) {
+    this.now = options.now ?? Date.now;
+    // One listener per open browser session; the count is bounded by sessions, not a leak.
+    this.emitter.setMaxListeners(0);
+  }
+
+  async start(): Promise<void> {
+    if (!this.options.postgresUrl) return;
+    this.notifier = new pg.Pool({ connectionString: this.options.postgresUrl, max: 2 });
+    this.notifier.on('error', () => {});
+    await this.listen();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.emitter.removeAllListeners();
+    await this.listener?.end().catch(() => {});
+    await this.notifier?.end().catch(() => {});
+  }
+
+  /** Sends `data` under `bizCode` to the workspace's sessions, on every instance. */
+  publish(workspaceId: string, bizCode: string, data: unknown): void {
+    const message: LiveMessage = { biz_code: bizCode, version: '1.0', timestamp: this.now(), data };
+    const payload = JSON.stringify({ workspaceId, message });
+    if (!this.notifier || Buffer.byteLength(payload) > MAX_NOTIFY_BYTES) {
+      this.deliver(workspaceId, message);
+      return;
+    }
+    this.notifier.query('SELECT pg_notify($1, $2)', [CHANNEL, payload]).catch((error: unknown) => {
+      this.options.logger.warn({ err: error, bizCode }, 'live update not sent to other instances');
+      this.deliver(workspaceId, message);
+    });
+  }
+
+  /** Calls `listener` with the workspace's messages until the returned function is called. */
+  subscribe(workspaceId: string, listener: LiveListener): () => void {
+    this.emitter.on(workspaceId, listener);
+    return () => this.emitter.off(workspaceId, listener);
+  }
+
+  private deliver(workspaceId: string, message: LiveMessage): void {
+    this.emitter.emit(workspaceId, message);
+  }
+
+  /** LISTEN on a dedicated connection; reconnects (1 s, doubling to 30 s) when it drops. */
+  private async listen(delayMs = 1000): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.postgresUrl });
+    client.on('notification', (n) => {
+      if (n.channel !== CHANNEL || !n.payload) return;
+      try {
+        const { workspaceId, message } = JSON.parse(n.payload) as {
+          workspaceId: string;
+          message: LiveMessage;
+        };
+        this.deliver(workspaceId, message);
+      } catch (error) {
+        this.options.logger.warn({ err: error }, 'unreadable live update notification');
+      }
+    });
+    client.on('error', (error) => {
+      this.options.logger.warn({ err: error.message }, 'live updates: PostgreSQL LISTEN connection lost');
+    });
+    client.on('end', () => {
+      if (this.closed || this.listener !== client) return;
+      this.listener = undefined;
+      setTimeout(() => void this.listen(Math.min(delayMs * 2, 30_000)).catch(() => {}), delayMs).unref();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+      this.listener = client;
+    } catch (error) {
+      await client.end().catch(() => {});
+      if (this.closed) return;
+      this.options.logger.warn({ err: error }, 'live updates: cannot LISTEN on PostgreSQL; retrying');
+      setTimeout(() => void this.listen(Math.min(delayMs * 2, 30_000)).catch(() => {}), delayMs).unref();
+    }
+  }
+}
+
+/** What services need to announce something to the web: publish only. */
+export interface LivePublisher {
+  publish(workspaceId: string, bizCode: string, data: unknown): void;
+}
