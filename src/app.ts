@@ -25,6 +25,7 @@ import { EmbeddedBroker } from './mqtt/embedded-broker.ts';
 import { configHandler } from './mqtt/handlers/config.ts';
 import { organizationHandlers } from './mqtt/handlers/organization.ts';
 import { fileUploadCallbackHandler } from './mqtt/handlers/file-upload-callback.ts';
+import { flighttaskProgressHandler } from './mqtt/handlers/flighttask-progress.ts';
 import { highestPriorityUploadHandler } from './mqtt/handlers/highest-priority-upload-flighttask-media.ts';
 import { storageConfigGetHandler } from './mqtt/handlers/storage-config-get.ts';
 import { updateTopoHandler } from './mqtt/handlers/update-topo.ts';
@@ -66,8 +67,8 @@ export interface SkyvaultApp {
 export interface ListeningAddresses {
   http: { protocol: 'http' | 'https'; host: string; port: number };
   storage: { port: number };
-  /** The embedded broker's port; undefined with an external broker. */
-  mqtt: { port: number | undefined };
+  /** The embedded broker's ports; undefined with an external broker (tlsPort: without TLS). */
+  mqtt: { port: number | undefined; tlsPort: number | undefined };
 }
 
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<SkyvaultApp> {
@@ -153,6 +154,9 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       : new EmbeddedBroker({
           host: config.http.host,
           port: config.mqtt.port,
+          tls: config.http.tls
+            ? { port: config.mqtt.tlsPort, cert: config.http.tls.cert, key: config.http.tls.key }
+            : undefined,
           authenticate: (username, password) => users.mqttAccount(username, password),
           workspaceOfDevice: (sn) => devices.workspaceOf(sn),
           internal: internalAccount,
@@ -183,6 +187,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         storageConfigGetHandler({ devices, media, publicHostname: () => undefined, logger: mqttLogger }),
         fileUploadCallbackHandler({ dockMedia, logger: mqttLogger }),
         highestPriorityUploadHandler({ dockMedia, logger: mqttLogger }),
+        flighttaskProgressHandler({ dockMedia }),
         configHandler({ app: config.dji, logger: mqttLogger }),
         ...organizationHandlers({ db: database.db, devices, logger: mqttLogger }),
       ],
@@ -234,7 +239,10 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
           try {
             mqttPort = await broker.start();
           } catch (error) {
-            throw listenError(error, 'SKYVAULT_MQTT_PORT', config.http.host, config.mqtt.port);
+            const tlsFailed = (error as { setting?: string }).setting === 'SKYVAULT_MQTTS_PORT';
+            throw tlsFailed
+              ? listenError(error, 'SKYVAULT_MQTTS_PORT', config.http.host, config.mqtt.tlsPort)
+              : listenError(error, 'SKYVAULT_MQTT_PORT', config.http.host, config.mqtt.port);
           }
         }
         try {
@@ -258,7 +266,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         return {
           http: { protocol: config.http.tls ? 'https' : 'http', host: config.http.host, port },
           storage: { port: storagePort },
-          mqtt: { port: mqttPort },
+          mqtt: { port: mqttPort, tlsPort: broker?.tlsPort },
         };
       },
       async close() {

@@ -81,6 +81,9 @@ async function describeStartup(app: SkyvaultApp, addresses: ListeningAddresses):
             `tcp://${new URL(main).hostname}:${addresses.mqtt.port ?? config.mqtt.port}`) +
           " (embedded broker; devices log in with a user's MQTT credentials)"
     }`,
+    ...(addresses.mqtt.tlsPort
+      ? [`  MQTT over TLS:  ssl://${new URL(main).hostname}:${addresses.mqtt.tlsPort} (same logins)`]
+      : []),
     `  Database:       ${describeDatabase(config)}`,
     `  Data directory: ${config.dataDir}`,
   ];

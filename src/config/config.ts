@@ -55,6 +55,8 @@ export interface Config {
   };
   mqtt: {
     port: number;
+    /** MQTT over TLS, when the HTTP certificate is configured. */
+    tlsPort: number;
     publicUrl: string | undefined;
     /** Wait for a device's services_reply (ms), and resends after the first attempt. */
     replyTimeoutMs: number;
@@ -195,6 +197,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     return seconds;
   });
   const mqttPort = get('SKYVAULT_MQTT_PORT', parsePort);
+  const mqttsPort = get('SKYVAULT_MQTTS_PORT', parsePort);
   const mqttUrl = get(
     'SKYVAULT_MQTT_URL',
     (raw) => parseUrl(raw, ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']).href,
@@ -268,6 +271,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     },
     mqtt: {
       port: mqttPort!,
+      tlsPort: mqttsPort!,
       publicUrl: mqttPublicUrl,
       replyTimeoutMs: replyTimeoutMs ?? 3000,
       retries: deviceRetries ?? 2,

@@ -69,6 +69,10 @@ export const SETTINGS = {
     doc: 'Shared-subscription group ($share/<group>/…) through which Skyvault instances split device messages on an external broker, each handled once; `off` turns shared subscriptions off (every instance then gets every message).',
   },
   SKYVAULT_MQTT_PORT: { default: '1883', doc: 'Embedded MQTT broker TCP port.' },
+  SKYVAULT_MQTTS_PORT: {
+    default: '8883',
+    doc: 'Embedded MQTT broker port for MQTT over TLS, opened when SKYVAULT_TLS_CERT and SKYVAULT_TLS_KEY are set (same certificate).',
+  },
   SKYVAULT_DEVICE_REPLY_TIMEOUT: {
     default: '3000',
     doc: 'How long Skyvault waits for a device to answer a command (MQTT services_reply), in milliseconds.',

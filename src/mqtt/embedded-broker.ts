@@ -8,6 +8,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../shared/logger.ts';
 import { type AclDecision, type DeviceAccount, GatewayAcl } from './gateway-acl.ts';
@@ -17,6 +18,8 @@ import { parseTopic, snOfTopic } from './topics.ts';
 export interface EmbeddedBrokerOptions {
   host: string;
   port: number;
+  /** MQTT over TLS on a second port. */
+  tls?: { port: number; cert: Buffer; key: Buffer } | undefined;
   /** The device accounts: a user's MQTT credentials → that user's workspace. */
   authenticate(username: string, password: Buffer): Promise<DeviceAccount | undefined>;
   /** The workspace a device SN is bound to, if any: another workspace's account may not claim it. */
@@ -36,6 +39,8 @@ export class EmbeddedBroker {
   readonly acl = new GatewayAcl();
   private broker: Aedes | undefined;
   private server: Server | undefined;
+  private tlsServer: TlsServer | undefined;
+  private boundTlsPort: number | undefined;
   /** aedes reuses a client id on takeover; the ACL keys on each connection instead. */
   private readonly connectionIds = new WeakMap<Client, string>();
   private readonly internalClients = new WeakSet<Client>();
@@ -46,6 +51,11 @@ export class EmbeddedBroker {
 
   get port(): number {
     return this.boundPort;
+  }
+
+  /** The MQTT over TLS port, once started with TLS. */
+  get tlsPort(): number | undefined {
+    return this.boundTlsPort;
   }
 
   async start(): Promise<number> {
@@ -122,6 +132,14 @@ export class EmbeddedBroker {
       });
     });
     this.boundPort = (server.address() as { port: number }).port;
+    const { tls } = this.options;
+    if (tls) {
+      const tlsServer = createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => broker.handle(socket));
+      this.tlsServer = tlsServer;
+      this.boundTlsPort = await listenOn(tlsServer, tls.port, this.options.host).catch((error: unknown) => {
+        throw Object.assign(error as Error, { setting: 'SKYVAULT_MQTTS_PORT' });
+      });
+    }
     return this.boundPort;
   }
 
@@ -139,6 +157,9 @@ export class EmbeddedBroker {
     const broker = this.broker;
     this.server = undefined;
     this.broker = undefined;
+    const tlsServer = this.tlsServer;
+    this.tlsServer = undefined;
+    if (tlsServer) await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
@@ -216,6 +237,16 @@ export class EmbeddedBroker {
       : [];
     this.acl.setSubDevices(connectionId, sns);
   }
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
 }
 
 function authError(returnCode: number): AuthenticateError {

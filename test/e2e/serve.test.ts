@@ -6,6 +6,7 @@ import https from 'node:https';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import mqtt from 'mqtt';
 import { runCli } from '../helpers/cli.ts';
 import { createFreshDatabase } from '../helpers/databases.ts';
 import { tempDir } from '../helpers/test-app.ts';
@@ -15,6 +16,7 @@ const baseEnv = (dataDir: string) => ({
   SKYVAULT_HTTP_PORT: '0',
   SKYVAULT_STORAGE_PORT: '0',
   SKYVAULT_MQTT_PORT: '0',
+  SKYVAULT_MQTTS_PORT: '0',
   SKYVAULT_HOST: '127.0.0.1',
   SKYVAULT_LOG_LEVEL: 'warn',
 });
@@ -193,7 +195,31 @@ describe('skyvault serve', () => {
         request.on('error', reject);
         request.end(JSON.stringify({ username: 'admin', password: 'tls-admin-pass', flag: 2 }));
       });
-      assert.equal(JSON.parse(body).code, 0);
+      const login = JSON.parse(body) as {
+        code: number;
+        data: { mqtt_username: string; mqtt_password: string };
+      };
+      assert.equal(login.code, 0);
+
+      // MQTT over TLS, with the same certificate and the users' MQTT logins.
+      const mqtts = /MQTT over TLS:\s+ssl:\/\/127\.0\.0\.1:(\d+)/.exec(cli.stdout());
+      assert.ok(mqtts, cli.stdout());
+      const options = { ca: readPem(cert), protocolVersion: 5 as const, reconnectPeriod: 0 };
+      const client = await mqtt.connectAsync(
+        `mqtts://127.0.0.1:${mqtts[1]}`,
+        { ...options, username: login.data.mqtt_username, password: login.data.mqtt_password },
+        false,
+      );
+      assert.ok(client.connected);
+      await client.endAsync();
+      await assert.rejects(
+        mqtt.connectAsync(
+          `mqtts://127.0.0.1:${mqtts[1]}`,
+          { ...options, username: 'x', password: 'y' },
+          false,
+        ),
+        /bad user ?name or password|not authorized/i,
+      );
     } finally {
       await cli.stop();
     }

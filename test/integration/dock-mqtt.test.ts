@@ -230,6 +230,62 @@ for (const dialect of testDialects()) {
       );
     });
 
+    it("counts a flight's expected media from flighttask_progress, before or after its uploads", async () => {
+      const progress = (flightId: string, mediaCount: number) =>
+        dock.client.publishAsync(
+          `thing/product/${DOCK}/events`,
+          JSON.stringify({
+            tid: `tid-${flightId}-${mediaCount}`,
+            bid: 'task-bid',
+            timestamp: Date.now(),
+            gateway: DOCK,
+            method: 'flighttask_progress',
+            need_reply: 0,
+            data: {
+              result: 0,
+              output: {
+                status: 'ok',
+                progress: { percent: 100 },
+                ext: { flight_id: flightId, media_count: mediaCount },
+              },
+            },
+          }),
+          { qos: 1 },
+        );
+      await progress('flight-1', 2);
+      // The demo's way: no ext.flight_id, the task's bid is the flight id.
+      await dock.client.publishAsync(
+        `thing/product/${DOCK}/events`,
+        JSON.stringify({
+          tid: 'tid-bid',
+          bid: 'flight-by-bid',
+          timestamp: Date.now(),
+          method: 'flighttask_progress',
+          data: { result: 0, output: { status: 'ok', ext: { media_count: '5' } } },
+        }),
+        { qos: 1 },
+      );
+      // Ordered after the progress events: once this is answered, they were handled.
+      await dock.send('status', 'update_topo', topology());
+      const groups = (
+        await t.inject({
+          method: 'GET',
+          url: `/media/api/v1/files/${ws}/groups`,
+          headers: { 'x-auth-token': adminToken },
+        })
+      ).json().data.list as {
+        file_group_id: string;
+        expected_count: number;
+        stored_count: number;
+        complete: boolean;
+      }[];
+      const flight = groups.find((g) => g.file_group_id === 'flight-1')!;
+      assert.equal(flight.expected_count, 2);
+      assert.equal(flight.stored_count, 2, 'the photo and its PPK sidecar recorded earlier');
+      assert.equal(flight.complete, true);
+      assert.equal(groups.find((g) => g.file_group_id === 'flight-by-bid')?.expected_count, 5);
+    });
+
     it('records the upload priority, the first event included', async () => {
       const ack = await dock.send(
         'events',

@@ -131,6 +131,32 @@ export class DockMediaService {
     }
   }
 
+  /** The dock says how many media a flight produced (`flighttask_progress`): the group's expected count. */
+  async expectMedia(gatewaySn: string, flightId: string, count: number): Promise<void> {
+    const workspaceId = await this.options.devices.workspaceOf(gatewaySn);
+    if (!workspaceId) {
+      this.options.logger.warn({ gatewaySn, flightId }, 'media count from an unbound gateway ignored');
+      return;
+    }
+    const now = this.now();
+    await this.db
+      .insertInto('fileGroups')
+      .values({
+        workspaceId,
+        id: flightId,
+        expectedCount: count,
+        reportedUploadedCount: null,
+        gatewaySn,
+        prioritizedAt: null,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .onConflict((oc) =>
+        oc.columns(['workspaceId', 'id']).doUpdateSet({ expectedCount: count, gatewaySn, updatedAt: now }),
+      )
+      .execute();
+  }
+
   /**
    * Asks the dock to upload this flight's media first (`upload_flighttask_media_prioritize`, §4.4).
    * Nothing is sent when the dock already said it does (its last `highest_priority…` event).
