@@ -23,7 +23,9 @@ import { PublicAddresses } from './http/public-address.ts';
 import { createHttpServer } from './http/server.ts';
 import { EmbeddedBroker } from './mqtt/embedded-broker.ts';
 import { configHandler } from './mqtt/handlers/config.ts';
-import { organizationHandlers } from './mqtt/handlers/organization.ts';
+import { airportBindStatusHandler } from './mqtt/handlers/airport-bind-status.ts';
+import { airportOrganizationBindHandler } from './mqtt/handlers/airport-organization-bind.ts';
+import { airportOrganizationGetHandler } from './mqtt/handlers/airport-organization-get.ts';
 import { fileUploadCallbackHandler } from './mqtt/handlers/file-upload-callback.ts';
 import { flighttaskProgressHandler } from './mqtt/handlers/flighttask-progress.ts';
 import { highestPriorityUploadHandler } from './mqtt/handlers/highest-priority-upload-flighttask-media.ts';
@@ -189,7 +191,9 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         highestPriorityUploadHandler({ dockMedia, logger: mqttLogger }),
         flighttaskProgressHandler({ dockMedia }),
         configHandler({ app: config.dji, logger: mqttLogger }),
-        ...organizationHandlers({ db: database.db, devices, logger: mqttLogger }),
+        airportBindStatusHandler({ db: database.db, devices, logger: mqttLogger }),
+        airportOrganizationGetHandler({ db: database.db, devices, logger: mqttLogger }),
+        airportOrganizationBindHandler({ db: database.db, devices, logger: mqttLogger }),
       ],
     });
     const library = new MediaLibraryService(database.db, {

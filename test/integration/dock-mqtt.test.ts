@@ -436,6 +436,31 @@ for (const dialect of testDialects()) {
       assert.equal(otherWorkspace.statusCode, 403);
     });
 
+    it("binds and unbinds a remote controller through the H5 page's calls", async () => {
+      const rc = await connectDock(url, 'RC-PILOT-1', account);
+      await rc.send('status', 'update_topo', { domain: 2, type: 144, sub_type: 0, sub_devices: [] });
+      // Auto-bound on first contact; unbind, then bind again as the H5 page does.
+      const unbind = await api('DELETE', '/manage/api/v1/devices/RC-PILOT-1/unbinding');
+      assert.equal(unbind.json().code, 0, unbind.body);
+      assert.equal((await t.app.devices.find('RC-PILOT-1'))?.workspaceId, null);
+      const bind = await api('POST', '/manage/api/v1/devices/RC-PILOT-1/binding', {
+        device_sn: 'RC-PILOT-1',
+        user_id: 'whoever',
+        workspace_id: ws,
+      });
+      assert.equal(bind.json().code, 0, bind.body);
+      assert.equal((await t.app.devices.find('RC-PILOT-1'))?.workspaceId, ws);
+      const elsewhere = await api('POST', '/manage/api/v1/devices/RC-PILOT-1/binding', {
+        workspace_id: 'other-ws',
+      });
+      assert.equal(elsewhere.statusCode, 403);
+      const unseen = await api('POST', '/manage/api/v1/devices/NEVER-CONNECTED/binding', {});
+      assert.equal(unseen.json().code, -1);
+      assert.match(unseen.json().message, /has not connected/);
+      assert.equal((await api('DELETE', '/manage/api/v1/devices/NEVER-CONNECTED/unbinding')).statusCode, 404);
+      await rc.close();
+    });
+
     it('asks the dock to upload a flight first, and says so when the dock does not answer', async () => {
       type Service = { tid: string; bid: string; method: string; data: Record<string, unknown> };
       const services: Service[] = [];
