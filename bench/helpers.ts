@@ -12,8 +12,18 @@ export interface Started {
   stop(): Promise<void>;
 }
 
-/** Starts `skyvault serve` with `env`; resolves with its HTTP URL once it is ready. */
-export async function startSkyvault(env: Record<string, string>): Promise<Started & { url: string }> {
+/** What startSkyvault resolves with, besides the child process. */
+export interface StartedSkyvault extends Started {
+  /** The HTTP URL of the web UI and APIs. */
+  url: string;
+  /** The embedded MQTT broker as MQTT.js wants it (`mqtt://127.0.0.1:<port>`); undefined with an external one. */
+  mqttUrl: string | undefined;
+  /** The server's JSON log lines on stdout, as they come (warn and above by default). */
+  log: string[];
+}
+
+/** Starts `skyvault serve` with `env`; resolves once it is ready (its banner printed). */
+export async function startSkyvault(env: Record<string, string>): Promise<StartedSkyvault> {
   // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server under load.
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'bin/skyvault.js'), 'serve'], {
@@ -28,15 +38,33 @@ export async function startSkyvault(env: Record<string, string>): Promise<Starte
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      const match = /Web and API:\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`skyvault serve exited with ${code}`)));
-  });
-  return { child, url, stop: () => stop(child) };
+  const log: string[] = [];
+  const { url, mqttUrl } = await new Promise<{ url: string; mqttUrl: string | undefined }>(
+    (resolve, reject) => {
+      let url: string | undefined;
+      let mqttUrl: string | undefined;
+      let ready = false;
+      const lines = createInterface({ input: child.stdout! });
+      lines.on('line', (line) => {
+        if (line.startsWith('{')) {
+          log.push(line);
+          return;
+        }
+        if (ready) return;
+        const web = /Web and API:\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+        if (web) url = web[1]!;
+        const mqtt = /MQTT \(devices\):\s+tcp:\/\/([^\s/]+:\d+) \(embedded broker/.exec(line);
+        if (mqtt) mqttUrl = `mqtt://${mqtt[1]!}`;
+        // The banner's MQTT line follows the web one; "Data directory" comes after both.
+        if (url && /^\s*Data directory:/.test(line)) {
+          ready = true;
+          resolve({ url, mqttUrl });
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`skyvault serve exited with ${code}`)));
+    },
+  );
+  return { child, url, mqttUrl, log, stop: () => stop(child) };
 }
 
 /** Starts a TypeScript helper that prints one JSON line when ready; resolves with that line parsed. */
