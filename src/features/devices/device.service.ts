@@ -9,6 +9,7 @@
  * looks offline is still recorded in the right workspace.
  */
 import type { Kysely, Selectable } from 'kysely';
+import { prepareQuery } from '../../db/prepared.ts';
 import type { DB, DevicesTable } from '../../db/schema.ts';
 import type { LivePublisher } from '../events/live-events.ts';
 
@@ -57,12 +58,24 @@ export const modelKey = (m: DeviceModel) => `${m.domain}-${m.type}-${m.subType}`
 
 export class DeviceService {
   private readonly now: () => number;
+  private readonly contextQuery;
 
   constructor(
     private readonly db: Kysely<DB>,
     private readonly options: DeviceServiceOptions = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.contextQuery = prepareQuery(db, ['sn', 'online'], (a: { sn: string; online: number }) =>
+      db
+        .selectFrom('devices as g')
+        .leftJoin('devices as c', (join) =>
+          join.onRef('c.parentSn', '=', 'g.sn').on('c.online', '=', a.online),
+        )
+        .select(['g.workspaceId', 'c.sn as childSn'])
+        .where('g.sn', '=', a.sn)
+        .orderBy('c.lastSeenAt', 'desc')
+        .limit(1),
+    );
   }
 
   find(sn: string): Promise<Device | undefined> {
@@ -286,21 +299,18 @@ export class DeviceService {
       .execute();
   }
 
+  /**
+   * What a gateway's report needs, in one lookup: its workspace (the persisted binding, online or not)
+   * and the aircraft online under it (DJI reports dock media without an aircraft SN).
+   */
+  async gatewayContext(gatewaySn: string): Promise<{ workspaceId?: string; subDeviceSn?: string }> {
+    const [row] = await this.contextQuery({ sn: gatewaySn, online: 1 });
+    return { workspaceId: row?.workspaceId ?? undefined, subDeviceSn: row?.childSn ?? undefined };
+  }
+
   /** The workspace a gateway is bound to, from the persisted binding (online or not). */
   async workspaceOf(gatewaySn: string): Promise<string | undefined> {
     return (await this.find(gatewaySn))?.workspaceId ?? undefined;
-  }
-
-  /** The aircraft currently online under this gateway (DJI reports dock media without an aircraft SN). */
-  async currentSubDevice(gatewaySn: string): Promise<string | undefined> {
-    const row = await this.db
-      .selectFrom('devices')
-      .select('sn')
-      .where('parentSn', '=', gatewaySn)
-      .where('online', '=', 1)
-      .orderBy('lastSeenAt', 'desc')
-      .executeTakeFirst();
-    return row?.sn;
   }
 
   /** A gateway and its sub-devices are offline (its connection ended, or it said so). */

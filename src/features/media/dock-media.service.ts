@@ -5,6 +5,7 @@
  * recorded when the gateway is bound.
  */
 import type { Kysely } from 'kysely';
+import { prepareQuery } from '../../db/prepared.ts';
 import type { DB } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { newId } from '../../shared/ids.ts';
@@ -35,11 +36,38 @@ const PENDING_UPLOAD = 'file_upload_callback';
 export class DockMediaService {
   private readonly now: () => number;
 
+  // Run for every uploaded file: compiled once (db/prepared.ts).
+  private readonly linkGroupQuery;
+
   constructor(
     private readonly db: Kysely<DB>,
     private readonly options: DockMediaServiceOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.linkGroupQuery = prepareQuery(
+      db,
+      ['workspaceId', 'id', 'gatewaySn', 'now'],
+      (a: { workspaceId: string; id: string; gatewaySn: string; now: number }) =>
+        db
+          .insertInto('fileGroups')
+          .values({
+            workspaceId: a.workspaceId,
+            id: a.id,
+            expectedCount: null,
+            reportedUploadedCount: null,
+            gatewaySn: a.gatewaySn,
+            prioritizedAt: null,
+            createdAt: a.now,
+            updatedAt: a.now,
+          })
+          .onConflict((oc) =>
+            oc.columns(['workspaceId', 'id']).doUpdateSet({
+              gatewaySn: (eb) => eb.ref('excluded.gatewaySn'),
+              updatedAt: (eb) => eb.ref('excluded.updatedAt'),
+            }),
+          )
+          .returning('expectedCount'),
+    );
   }
 
   /**
@@ -52,8 +80,7 @@ export class DockMediaService {
     report: Omit<MediaUploadReport, 'droneSn'>,
   ): Promise<DockUploadOutcome> {
     const { devices, logger } = this.options;
-    const workspaceId = await devices.workspaceOf(gatewaySn);
-    const droneSn = await devices.currentSubDevice(gatewaySn);
+    const { workspaceId, subDeviceSn: droneSn } = await devices.gatewayContext(gatewaySn);
     const full: MediaUploadReport = { ...report, droneSn };
     if (!workspaceId) {
       await this.db
@@ -198,8 +225,8 @@ export class DockMediaService {
       const file = await this.options.media.recordUpload(workspaceId, report);
       if (report.result !== 0) return 'failed-upload';
       if (file && report.fileGroupId) {
-        await this.linkGroup(workspaceId, report.fileGroupId, gatewaySn);
-        await this.announceUpload(workspaceId, report.fileGroupId, gatewaySn, report.droneSn);
+        const expected = await this.linkGroup(workspaceId, report.fileGroupId, gatewaySn);
+        await this.announceUpload(workspaceId, report.fileGroupId, expected, gatewaySn, report.droneSn);
       }
       return file ? 'recorded' : 'duplicate';
     } catch (error) {
@@ -218,42 +245,26 @@ export class DockMediaService {
   private async announceUpload(
     workspaceId: string,
     flightId: string,
+    expected: number | null,
     gatewaySn: string,
     droneSn: string | undefined,
   ): Promise<void> {
     const live = this.options.live;
     if (!live) return;
-    const group = await this.db
-      .selectFrom('fileGroups')
-      .select('expectedCount')
-      .where('workspaceId', '=', workspaceId)
-      .where('id', '=', flightId)
-      .executeTakeFirst();
     const uploaded = await this.options.media.countInGroup(workspaceId, flightId);
     live.publish(workspaceId, 'file_upload_callback', {
       job_id: flightId,
-      media_count: group?.expectedCount ?? null,
+      media_count: expected,
       uploaded_count: uploaded,
       device_sn: droneSn ?? gatewaySn,
       gateway_sn: gatewaySn,
     });
   }
 
-  private async linkGroup(workspaceId: string, flightId: string, gatewaySn: string): Promise<void> {
+  /** Notes the flight's gateway on its file group; returns the media count expected, if known. */
+  private async linkGroup(workspaceId: string, flightId: string, gatewaySn: string): Promise<number | null> {
     const now = this.now();
-    await this.db
-      .insertInto('fileGroups')
-      .values({
-        workspaceId,
-        id: flightId,
-        expectedCount: null,
-        reportedUploadedCount: null,
-        gatewaySn,
-        prioritizedAt: null,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .onConflict((oc) => oc.columns(['workspaceId', 'id']).doUpdateSet({ gatewaySn, updatedAt: now }))
-      .execute();
+    const [row] = await this.linkGroupQuery({ workspaceId, id: flightId, gatewaySn, now });
+    return row?.expectedCount ?? null;
   }
 }

@@ -5,7 +5,7 @@
  * undocumented `result`/`progress`/`cloud_to_cloud_id`. PPK/RTK sidecars come without metadata.
  */
 import { type Static, type TSchema, Type } from 'typebox';
-import { Value } from 'typebox/value';
+import { Compile } from 'typebox/compile';
 import type { MediaUploadReport } from '../../features/media/media.service.ts';
 import { MediaMetadata, metadataOf } from '../../http/routes/dji/pilot-media.wire.ts';
 
@@ -31,19 +31,26 @@ const FlightIdData = Type.Object({ flight_id: Type.String({ minLength: 1, maxLen
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-function parse<S extends TSchema>(schema: S, data: unknown): Parsed<Static<S>> {
-  const converted = Value.Convert(schema, data);
-  if (Value.Check(schema, converted)) return { ok: true, value: converted };
-  const first = Value.Errors(schema, converted)[0];
-  return { ok: false, reason: first ? `${first.instancePath || 'data'} ${first.message}` : 'invalid data' };
+/** A compiled validator (checking every dock message dynamically cost more than handling it). */
+function parser<S extends TSchema>(schema: S): (data: unknown) => Parsed<Static<S>> {
+  const validator = Compile(schema);
+  return (data) => {
+    const converted = validator.Convert(data);
+    if (validator.Check(converted)) return { ok: true, value: converted as Static<S> };
+    const first = validator.Errors(converted)[0];
+    return { ok: false, reason: first ? `${first.instancePath || 'data'} ${first.message}` : 'invalid data' };
+  };
 }
+
+const parseFileUploadCallback = parser(FileUploadCallbackData);
+const parseFlightId = parser(FlightIdData);
 
 /** A dock's upload report, without the aircraft SN (the payload has none: taken from the registry). */
 export type DockUploadReport = Omit<MediaUploadReport, 'droneSn'>;
 
 /** `file_upload_callback` data → the media service's report. */
 export function dockUploadReportOf(data: unknown): Parsed<DockUploadReport> {
-  const parsed = parse(FileUploadCallbackData, data);
+  const parsed = parseFileUploadCallback(data);
   if (!parsed.ok) return parsed;
   const { result, file } = parsed.value;
   const ext = file.ext ?? {};
@@ -70,6 +77,6 @@ export function dockUploadReportOf(data: unknown): Parsed<DockUploadReport> {
 
 /** `highest_priority_upload_flighttask_media` data → the flight id. */
 export function flightIdOf(data: unknown): Parsed<string> {
-  const parsed = parse(FlightIdData, data);
+  const parsed = parseFlightId(data);
   return parsed.ok ? { ok: true, value: parsed.value.flight_id } : parsed;
 }
