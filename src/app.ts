@@ -1,8 +1,9 @@
 /**
- * The composition root: configuration → database (migrated) → first-start bootstrap → services →
- * HTTP server. Builds everything, listens on nothing; `listen()` and `close()` are separate so tests
- * can drive the app with inject() or on port 0. Later capabilities (object storage, MQTT gateway, logs,
- * web UI) are wired here, each as a service handed to the transports that use it.
+ * The composition root: configuration → database (migrated) → first-start bootstrap → services (media,
+ * devices, live updates) → transports (HTTP, the MQTT gateway and, by default, the embedded broker).
+ * Builds everything, listens on nothing; `listen()` and `close()` are separate so tests can drive the app
+ * with inject() or on port 0. Later capabilities (logs, web UI) are wired here the same way, each as a
+ * service handed to the transports that use it.
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
