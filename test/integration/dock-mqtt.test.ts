@@ -98,6 +98,7 @@ for (const dialect of testDialects()) {
       assert.equal(output.object_key_prefix, `${ws}/media`);
       assert.equal(output.provider, 'minio');
       const key = `${output.object_key_prefix}/flight-1/DJI_20260101120000_0001_W.JPG`;
+      // The credentials as a dock uses them (S3 client of the storage_config_get answer).
       const s3 = sdkClient({
         accessKeyId: output.credentials.access_key_id!,
         accessKeySecret: output.credentials.access_key_secret!,
@@ -117,7 +118,6 @@ for (const dialect of testDialects()) {
           ContentType: 'image/jpeg',
         }),
       );
-      s3.destroy();
       const callback = {
         result: 0,
         progress: 100,
@@ -172,19 +172,8 @@ for (const dialect of testDialects()) {
 
       // A sidecar without metadata is accepted; a key outside the prefix is refused but still acknowledged.
       const sidecar = `${ws}/media/flight-1/DJI_20260101120000_0001.obs`;
-      const s3b = sdkClient({
-        accessKeyId: output.credentials.access_key_id!,
-        accessKeySecret: output.credentials.access_key_secret!,
-        securityToken: output.credentials.security_token!,
-        endpoint: output.endpoint,
-        bucket: output.bucket,
-        region: output.region,
-        provider: 'minio',
-        prefix: output.object_key_prefix,
-        expiresAt: 0,
-      });
-      await s3b.send(new PutObjectCommand({ Bucket: output.bucket, Key: sidecar, Body: 'ppk' }));
-      s3b.destroy();
+      await s3.send(new PutObjectCommand({ Bucket: output.bucket, Key: sidecar, Body: 'ppk' }));
+      s3.destroy();
       const sidecarAck = await dock.send(
         'events',
         'file_upload_callback',
