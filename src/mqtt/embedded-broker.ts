@@ -45,6 +45,7 @@ export class EmbeddedBroker {
   private readonly connectionIds = new WeakMap<Client, string>();
   private readonly internalClients = new WeakSet<Client>();
   private readonly clientsByConnection = new Map<string, Client>();
+  private readonly publishChains = new Map<string, Promise<void>>();
   private boundPort = 0;
 
   constructor(private readonly options: EmbeddedBrokerOptions) {}
@@ -73,24 +74,21 @@ export class EmbeddedBroker {
       authorizePublish: (client, packet, callback) => {
         if (!client || this.internalClients.has(client)) return callback(null);
         const connectionId = this.connectionIds.get(client) ?? '';
-        this.authorize(connectionId, packet.topic).then(
-          (decision) => {
-            if (!decision.allowed) {
-              logger.warn(
-                { clientId: client.id, topic: packet.topic },
-                `MQTT publish refused: ${decision.reason}`,
-              );
-              return callback(new Error(decision.reason));
-            }
-            this.afterAllowed(decision.takenFrom);
-            this.learnTopology(connectionId, packet.topic, packet.payload);
-            callback(null);
-          },
-          (error: unknown) => {
-            logger.error({ err: error, topic: packet.topic }, 'MQTT publish authorization failed');
-            callback(new Error('authorization failed'));
-          },
-        );
+        // aedes authorizes a client's packets concurrently; decisions are chained per connection so that
+        // publishes go on in the order the device sent them (update_topo before the event that follows).
+        const previous = this.publishChains.get(connectionId) ?? Promise.resolve();
+        let release!: () => void;
+        const done = new Promise<void>((resolve) => (release = resolve));
+        const chained = previous.then(() => done);
+        this.publishChains.set(connectionId, chained);
+        void chained.then(() => {
+          if (this.publishChains.get(connectionId) === chained) this.publishChains.delete(connectionId);
+        });
+        const finish = (error: Error | null) => {
+          callback(error);
+          release();
+        };
+        void previous.then(() => this.authorizeOnePublish(client, connectionId, packet, finish));
       },
       authorizeSubscribe: (client, subscription, callback) => {
         if (this.internalClients.has(client)) {
@@ -167,6 +165,39 @@ export class EmbeddedBroker {
     }
   }
 
+  private authorizeOnePublish(
+    client: Client,
+    connectionId: string,
+    packet: { topic: string; payload: Buffer | string },
+    callback: (error: Error | null) => void,
+  ): void {
+    const { logger } = this.options;
+    this.authorize(connectionId, packet.topic).then(
+      (decision) => {
+        if (!decision.allowed) {
+          logger.warn(
+            { clientId: client.id, topic: packet.topic },
+            `MQTT publish refused: ${decision.reason}`,
+          );
+          return callback(new Error(decision.reason));
+        }
+        this.afterAllowed(decision.takenFrom);
+        // Before the publish is accepted, so the aircraft's topics are open to what the dock sends next.
+        this.learnTopology(connectionId, packet.topic, packet.payload).then(
+          () => callback(null),
+          (error: unknown) => {
+            logger.error({ err: error, topic: packet.topic }, 'MQTT: could not learn the topology');
+            callback(null);
+          },
+        );
+      },
+      (error: unknown) => {
+        logger.error({ err: error, topic: packet.topic }, 'MQTT publish authorization failed');
+        callback(new Error('authorization failed'));
+      },
+    );
+  }
+
   /**
    * The ACL's decision, plus one rule it cannot know: a connection claiming its gateway SN must belong to
    * the workspace that SN is bound to (when bound). Otherwise any account could pose as another
@@ -226,16 +257,26 @@ export class EmbeddedBroker {
     old?.close();
   }
 
-  /** A gateway's `update_topo` names the sub-devices (its aircraft) whose topics it may use. */
-  private learnTopology(connectionId: string, topic: string, payload: Buffer | string): void {
+  /**
+   * A gateway's `update_topo` names the sub-devices (its aircraft) whose topics it may use, except
+   * devices bound to another workspace than the connection's account.
+   */
+  private async learnTopology(connectionId: string, topic: string, payload: Buffer | string): Promise<void> {
     if (parseTopic(topic)?.family !== 'status') return;
+    const account = this.acl.accountOfConnection(connectionId);
     const parsed = parseEnvelope(payload);
-    if (!parsed.ok || parsed.envelope.method !== 'update_topo') return;
+    if (!account || !parsed.ok || parsed.envelope.method !== 'update_topo') return;
     const subDevices = parsed.envelope.data.sub_devices;
     const sns = Array.isArray(subDevices)
       ? subDevices.map((d) => (isRecord(d) ? text(d.sn) : undefined)).filter((sn) => sn !== undefined)
       : [];
-    this.acl.setSubDevices(connectionId, sns);
+    const allowed: string[] = [];
+    for (const sn of sns) {
+      const bound = await this.options.workspaceOfDevice(sn);
+      if (bound === undefined || bound === account.workspaceId) allowed.push(sn);
+      else this.options.logger.warn({ sn }, 'MQTT: a sub-device bound to another workspace is not opened');
+    }
+    this.acl.setSubDevices(connectionId, allowed);
   }
 }
 

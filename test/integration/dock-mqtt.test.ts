@@ -580,6 +580,24 @@ for (const dialect of testDialects()) {
       });
       assert.match(refused, /Not authorized/);
       assert.ok(t.logs.some((l) => l.includes(`${DOCK} is bound to another workspace`)));
+
+      // Nor can a dock of the other workspace open our aircraft's topics by announcing it.
+      const theirDock = await connectDock(url, 'NEIGHBOUR-DOCK', {
+        username: 'mqtt-neighbour',
+        password: 'mqtt-pass-neighbour',
+      });
+      await theirDock.send('status', 'update_topo', topology());
+      const aircraftTopic = await new Promise<string>((resolve) => {
+        theirDock.client.publish(
+          `thing/product/${AIRCRAFT}/events`,
+          '{"tid":"t","method":"x"}',
+          { qos: 1 },
+          (error) => resolve(error ? error.message : 'accepted'),
+        );
+      });
+      assert.match(aircraftTopic, /Not authorized/);
+      assert.ok(t.logs.some((l) => l.includes('a sub-device bound to another workspace is not opened')));
+      await theirDock.client.endAsync(true);
       await impostor.client.endAsync(true);
     });
 
