@@ -134,6 +134,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     const devices = new DeviceService(database.db, {
       now,
       live,
+      logger: logger.child({ component: 'devices' }),
       onBound: async (gatewaySn, workspaceId) => {
         // Called only once messages flow, after dockMedia below exists.
         const recorded = await dockMedia.recordPending(gatewaySn, workspaceId);

@@ -8,10 +8,10 @@
  * - `events` → `events_reply` `{result: 0}` only when `need_reply` is 1 and the handler finished.
  * A message that cannot be parsed, or that a handler fails on, is logged and never stops the client.
  * Messages of one gateway are handled in order; different gateways' messages run concurrently, at most
- * MAX_IN_FLIGHT at once. A QoS 1 message is acknowledged to the broker (PUBACK) when it is taken into that
- * bounded work set, not when handled: MQTT.js reads no further packet until the current one is
- * acknowledged, so acknowledging after handling would process every device's messages one at a time.
- * When the set is full the acknowledgement waits, and the broker holds further messages (backpressure).
+ * MAX_RUNNING at once (a gateway never holds more than one of those). A QoS 1 message is acknowledged to
+ * the broker (PUBACK) when it is queued, not when handled: MQTT.js reads no further packet until the
+ * current one is acknowledged, so acknowledging after handling would process every device's messages one
+ * at a time. When MAX_QUEUED messages wait, the acknowledgement waits too, and the broker holds the rest.
  * A message lost in a crash mid-handling got no reply, and DJI devices send an unanswered event or
  * request again.
  *
@@ -81,15 +81,24 @@ interface PendingCall {
 
 const MAX_RECONNECT_MS = 30_000;
 /** Messages handled at once (across gateways; one gateway's messages are handled in order). */
-const MAX_IN_FLIGHT = 64;
+const MAX_RUNNING = 64;
+/** Messages queued (waiting or running) before the broker is made to hold further ones. */
+const MAX_QUEUED = 4096;
+/** How long a stop waits for the broker to take the last publishes before dropping the connection. */
+const CLOSE_TIMEOUT_MS = 3000;
+/** requests_reply result for a request method Skyvault does not implement. */
+export const RESULT_UNSUPPORTED = 1;
 
 export class MqttGateway {
   private client: MqttClient | undefined;
   private readonly handlers = new Map<string, MethodHandler>();
   private readonly pending = new Map<string, PendingCall>();
   private reconnectMs = 1000;
-  private inFlight = 0;
+  private queued = 0;
+  private running = 0;
+  private readonly queueWaiters: (() => void)[] = [];
   private readonly slotWaiters: (() => void)[] = [];
+  private closing = false;
   /** The last queued handling per gateway SN: the next one of that SN runs after it. */
   private readonly chains = new Map<string, Promise<void>>();
 
@@ -149,8 +158,9 @@ export class MqttGateway {
   }
 
   async close(): Promise<void> {
-    // Let the messages being handled finish (and their replies go out) before disconnecting.
-    await Promise.allSettled([...this.chains.values()]);
+    // Take no new message (unacknowledged, the broker keeps it), and let those taken finish and reply.
+    this.closing = true;
+    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
     const client = this.client;
     this.client = undefined;
     for (const [tid, call] of this.pending) {
@@ -160,7 +170,13 @@ export class MqttGateway {
     // A clean stop ends the broker session too (session expiry 0): an external broker would otherwise keep
     // queueing this instance's share of device messages for a session nobody resumes. After a crash the
     // session stays (3600 s) and a restart with the same client id picks its messages up.
-    if (client) await client.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
+    if (!client) return;
+    const ended = client.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
+    // With the broker gone, MQTT.js would wait forever for the acknowledgement of a last publish.
+    const timeout = new Promise<'timeout'>((resolve) =>
+      setTimeout(() => resolve('timeout'), CLOSE_TIMEOUT_MS).unref(),
+    );
+    if ((await Promise.race([ended, timeout])) === 'timeout') await client.endAsync(true);
   }
 
   /**
@@ -209,19 +225,32 @@ export class MqttGateway {
       this.receive(topic, payload).catch((error: unknown) => this.handlingFailed(topic, error));
       return;
     }
-    while (this.inFlight >= MAX_IN_FLIGHT)
-      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
-    this.inFlight += 1;
+    // Stopping: never acknowledged, so the broker delivers it again (to this session later, or another).
+    if (this.closing) return new Promise<void>(() => {});
+    while (this.queued >= MAX_QUEUED) await new Promise<void>((resolve) => this.queueWaiters.push(resolve));
+    this.queued += 1;
     const previous = this.chains.get(parsed.sn) ?? Promise.resolve();
     const run: Promise<void> = previous
-      .then(() => this.receive(topic, payload))
+      .then(() => this.runInSlot(() => this.receive(topic, payload)))
       .catch((error: unknown) => this.handlingFailed(topic, error))
       .finally(() => {
-        this.inFlight -= 1;
-        this.slotWaiters.shift()?.();
+        this.queued -= 1;
+        this.queueWaiters.shift()?.();
         if (this.chains.get(parsed.sn) === run) this.chains.delete(parsed.sn);
       });
     this.chains.set(parsed.sn, run);
+  }
+
+  /** Runs `task` once one of the MAX_RUNNING slots is free. */
+  private async runInSlot(task: () => Promise<void>): Promise<void> {
+    while (this.running >= MAX_RUNNING) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    this.running += 1;
+    try {
+      await task();
+    } finally {
+      this.running -= 1;
+      this.slotWaiters.shift()?.();
+    }
   }
 
   private handlingFailed(topic: string, error: unknown): void {
@@ -247,8 +276,12 @@ export class MqttGateway {
     }
     const handler = this.handlers.get(`${parsed.family}/${envelope.method}`);
     if (!handler) {
-      logger.debug({ topic, method: envelope.method }, 'MQTT message without a handler');
-      if (parsed.family === 'events' && envelope.needReply) await this.reply(topic, envelope, { result: 0 });
+      logger.info({ topic, method: envelope.method }, 'MQTT message without a handler');
+      // Every request and status is answered (§1.3): a device left without an answer retries forever.
+      if (parsed.family === 'requests')
+        await this.reply(topic, envelope, { result: RESULT_UNSUPPORTED, output: {} });
+      else if (parsed.family === 'status' || envelope.needReply)
+        await this.reply(topic, envelope, { result: 0 });
       return;
     }
     const message: InboundMessage = { family: parsed.family, sn: parsed.sn, envelope };

@@ -432,6 +432,12 @@ for (const dialect of testDialects()) {
       const unbind = await api('DELETE', '/manage/api/v1/devices/RC-PILOT-1/unbinding');
       assert.equal(unbind.json().code, 0, unbind.body);
       assert.equal((await t.app.devices.find('RC-PILOT-1'))?.workspaceId, null);
+      await rc.send('status', 'update_topo', { domain: 2, type: 144, sub_type: 0, sub_devices: [] });
+      assert.equal(
+        (await t.app.devices.find('RC-PILOT-1'))?.workspaceId,
+        null,
+        'unbound on purpose stays unbound',
+      );
       const bind = await api('POST', '/manage/api/v1/devices/RC-PILOT-1/binding', {
         device_sn: 'RC-PILOT-1',
         user_id: 'whoever',
@@ -499,6 +505,14 @@ for (const dialect of testDialects()) {
 
       const unknown = await api('POST', `/wayline/api/v1/workspaces/${ws}/jobs/no-such-flight/media-highest`);
       assert.equal(unknown.statusCode, 404);
+    });
+
+    it('answers requests and status messages it has no handler for, so devices do not retry forever', async () => {
+      const request = await dock.send('requests', 'flight_areas_get', {});
+      assert.equal(request?.method, 'flight_areas_get');
+      assert.deepEqual(request?.data, { result: 1, output: {} });
+      const status = await dock.send('status', 'some_future_status', {});
+      assert.equal(status?.data.result, 0);
     });
 
     it('ignores malformed, empty and huge payloads with a log line, and handles the next message', async () => {
@@ -597,6 +611,40 @@ for (const dialect of testDialects()) {
       });
       assert.match(aircraftTopic, /Not authorized/);
       assert.ok(t.logs.some((l) => l.includes('a sub-device bound to another workspace is not opened')));
+      const aircraft = await t.app.devices.find(AIRCRAFT);
+      assert.equal(aircraft?.workspaceId, ws, 'announcing our aircraft does not take it over');
+      assert.equal(aircraft?.parentSn, DOCK);
+
+      // Its binding code binds its own devices only, and it learns nothing about ours.
+      const neighbourCode = (
+        await t.app.database.db
+          .selectFrom('workspaces')
+          .select('bindCode')
+          .where('id', '=', otherWs)
+          .executeTakeFirstOrThrow()
+      ).bindCode;
+      const grab = await theirDock.send('requests', 'airport_organization_bind', {
+        bind_devices: [
+          {
+            device_binding_code: neighbourCode,
+            organization_id: otherWs,
+            sn: DOCK,
+            device_model_key: '3-1-0',
+          },
+        ],
+      });
+      assert.deepEqual(grab?.data.output, { err_infos: [{ sn: DOCK, err_code: 210003 }] });
+      assert.equal((await t.app.devices.find(DOCK))?.workspaceId, ws);
+      const peek = await theirDock.send('requests', 'airport_bind_status', { devices: [{ sn: DOCK }] });
+      assert.deepEqual(peek?.data.output?.bind_status, [
+        {
+          sn: DOCK,
+          is_device_bind_organization: false,
+          organization_id: '',
+          organization_name: '',
+          device_callsign: '',
+        },
+      ]);
       await theirDock.client.endAsync(true);
       await impostor.client.endAsync(true);
     });

@@ -11,6 +11,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { prepareQuery } from '../../db/prepared.ts';
 import type { DB, DevicesTable } from '../../db/schema.ts';
+import type { Logger } from '../../shared/logger.ts';
 import type { LivePublisher } from '../events/live-events.ts';
 
 export type Device = Selectable<DevicesTable>;
@@ -34,10 +35,14 @@ export interface Topology extends DeviceModel {
 
 export interface DeviceServiceOptions {
   now?: () => number;
-  /** Called after a gateway was bound to a workspace (pending reports are then recorded). */
+  /**
+   * Called whenever a gateway is found bound (update_topo, binding): reports it sent while unbound are
+   * recorded then. Not only on the change of binding, so that a failed attempt is retried next time.
+   */
   onBound?: (gatewaySn: string, workspaceId: string) => Promise<void>;
   /** device_online / device_offline / device_update_topo for the web. */
   live?: LivePublisher;
+  logger?: Logger;
 }
 
 /** The device as live updates describe it. */
@@ -88,8 +93,9 @@ export class DeviceService {
    */
   async updateTopology(gatewaySn: string, topology: Topology, accountWorkspaceId?: string): Promise<Device> {
     const now = this.now();
-    let newlyBound: string | undefined;
+    let boundTo: string | undefined;
     const cameOnline: Device[] = [];
+    const foreign: string[] = [];
     const wentOffline: Device[] = [];
     const gateway = await this.db.transaction().execute(async (trx) => {
       const existing = await trx
@@ -103,8 +109,9 @@ export class DeviceService {
         .where('parentSn', '=', gatewaySn)
         .where('online', '=', 1)
         .execute();
-      const workspaceId = existing?.workspaceId ?? accountWorkspaceId ?? null;
-      if (!existing?.workspaceId && workspaceId) newlyBound = workspaceId;
+      // Bound automatically only when first seen: a gateway unbound on purpose stays unbound.
+      const workspaceId = existing ? existing.workspaceId : (accountWorkspaceId ?? null);
+      if (workspaceId) boundTo = workspaceId;
       const values = {
         kind: 'gateway' as const,
         parentSn: null,
@@ -135,6 +142,11 @@ export class DeviceService {
       await gone.where('online', '=', 1).execute();
       for (const sub of topology.subDevices) {
         const child = await trx.selectFrom('devices').selectAll().where('sn', '=', sub.sn).executeTakeFirst();
+        // An aircraft bound to another workspace is not taken over by announcing it.
+        if (child?.workspaceId && child.workspaceId !== workspaceId) {
+          foreign.push(sub.sn);
+          continue;
+        }
         const childValues = {
           kind: 'sub_device' as const,
           parentSn: gatewaySn,
@@ -172,7 +184,12 @@ export class DeviceService {
       }
       return saved;
     });
-    if (newlyBound) await this.options.onBound?.(gatewaySn, newlyBound);
+    for (const sn of foreign)
+      this.options.logger?.warn(
+        { gatewaySn, sn },
+        'an aircraft bound to another workspace was not taken over',
+      );
+    if (boundTo) await this.options.onBound?.(gatewaySn, boundTo);
     const live = this.options.live;
     if (live && gateway.workspaceId) {
       for (const d of cameOnline) live.publish(gateway.workspaceId, 'device_online', liveDevice(d));
@@ -230,7 +247,7 @@ export class DeviceService {
         .where('parentSn', '=', sn)
         .execute();
     }
-    if (existing?.workspaceId !== workspaceId) await this.options.onBound?.(sn, workspaceId);
+    await this.options.onBound?.(sn, workspaceId);
   }
 
   /** One page of a workspace's gateways (or, with `domain`, its devices of that domain), newest first. */
@@ -289,13 +306,20 @@ export class DeviceService {
     return { ...device, children };
   }
 
-  /** Unbinds a device (and a gateway's sub-devices) from its workspace. */
+  /** Unbinds a device, and a gateway's sub-devices bound to the same workspace, from that workspace. */
   async unbind(sn: string): Promise<void> {
+    const device = await this.find(sn);
+    if (!device?.workspaceId) return;
     const now = this.now();
     await this.db
       .updateTable('devices')
       .set({ workspaceId: null, boundAt: null, updatedAt: now })
-      .where((eb) => eb.or([eb('sn', '=', sn), eb('parentSn', '=', sn)]))
+      .where((eb) =>
+        eb.or([
+          eb('sn', '=', sn),
+          eb.and([eb('parentSn', '=', sn), eb('workspaceId', '=', device.workspaceId)]),
+        ]),
+      )
       .execute();
   }
 

@@ -35,6 +35,7 @@ export class LiveEvents {
   private listener: pg.Client | undefined;
   private notifier: pg.Pool | undefined;
   private closed = false;
+  private retry: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
   constructor(private readonly options: LiveEventsOptions) {
@@ -52,6 +53,7 @@ export class LiveEvents {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retry);
     this.emitter.removeAllListeners();
     await this.listener?.end().catch(() => {});
     await this.notifier?.end().catch(() => {});
@@ -65,6 +67,8 @@ export class LiveEvents {
       this.deliver(workspaceId, message);
       return;
     }
+    // While LISTEN is down this instance would not hear its own NOTIFY: deliver here, too.
+    if (!this.listener) this.deliver(workspaceId, message);
     this.notifier.query('SELECT pg_notify($1, $2)', [CHANNEL, payload]).catch((error: unknown) => {
       this.options.logger.warn({ err: error, bizCode }, 'live update not sent to other instances');
       this.deliver(workspaceId, message);
@@ -99,20 +103,29 @@ export class LiveEvents {
     client.on('error', (error) => {
       this.options.logger.warn({ err: error.message }, 'live updates: PostgreSQL LISTEN connection lost');
     });
+    const again = () => {
+      if (this.closed) return;
+      this.retry = setTimeout(() => void this.listen(Math.min(delayMs * 2, 30_000)).catch(() => {}), delayMs);
+      this.retry.unref();
+    };
     client.on('end', () => {
       if (this.closed || this.listener !== client) return;
       this.listener = undefined;
-      setTimeout(() => void this.listen(Math.min(delayMs * 2, 30_000)).catch(() => {}), delayMs).unref();
+      again();
     });
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
+      if (this.closed) {
+        await client.end().catch(() => {});
+        return;
+      }
       this.listener = client;
     } catch (error) {
       await client.end().catch(() => {});
       if (this.closed) return;
       this.options.logger.warn({ err: error }, 'live updates: cannot LISTEN on PostgreSQL; retrying');
-      setTimeout(() => void this.listen(Math.min(delayMs * 2, 30_000)).catch(() => {}), delayMs).unref();
+      again();
     }
   }
 }

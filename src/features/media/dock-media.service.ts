@@ -196,6 +196,10 @@ export class DockMediaService {
       .where('id', '=', flightId)
       .executeTakeFirst();
     if (!group?.gatewaySn) throw new AppError('FileGroupNotFound');
+    // The dock may have been bound elsewhere since: commands go only to the workspace's own devices.
+    if ((await this.options.devices.workspaceOf(group.gatewaySn)) !== workspaceId) {
+      throw new AppError('DeviceNotFound');
+    }
     const current = await this.db
       .selectFrom('fileGroups')
       .select('id')

@@ -49,8 +49,15 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, { t
         alive = false;
         socket.ping();
       }, PING_MS);
+      // A session lasts as long as its token: the browser reconnects with a refreshed one.
+      const expiry = setTimeout(
+        () => socket.close(4401, 'token expired'),
+        // setTimeout takes at most 2^31-1 ms (24.8 days).
+        Math.min(Math.max(0, claims.expiresAt * 1000 - Date.now()), 2 ** 31 - 1),
+      );
       socket.on('close', () => {
         clearInterval(ping);
+        clearTimeout(expiry);
         unsubscribe();
       });
       // Clients may send heartbeats or anything else: nothing to answer.

@@ -9,14 +9,16 @@ export function airportBindStatusHandler({ db, devices }: OrganizationDeps): Met
   return {
     family: 'requests',
     method: 'airport_bind_status',
-    async handle({ envelope }) {
+    async handle({ sn: gatewaySn, envelope }) {
       const asked = (Array.isArray(envelope.data.devices) ? envelope.data.devices : [])
         .filter(isRecord)
         .map((d) => text(d.sn))
         .filter((sn) => sn !== undefined);
       const bindStatus = [];
       for (const sn of asked) {
-        const device = await devices.find(sn);
+        const found = await devices.find(sn);
+        // Only about the asking dock and its aircraft: other devices' organizations are not its business.
+        const device = found && (found.sn === gatewaySn || found.parentSn === gatewaySn) ? found : undefined;
         const workspace = device?.workspaceId ? await workspaces.findById(device.workspaceId) : undefined;
         bindStatus.push({
           sn,

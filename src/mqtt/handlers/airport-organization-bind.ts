@@ -1,4 +1,9 @@
-/** `airport_organization_bind` (requests, Appendix A): binds the dock and its aircraft with the binding code. */
+/**
+ * `airport_organization_bind` (requests, Appendix A): binds the dock and its aircraft with the binding
+ * code. Only the requesting dock itself and aircraft that are new or already under it may be bound, and
+ * never a device bound to another workspace (unbind it there first): a binding code must not let one
+ * workspace take another's devices.
+ */
 import { integer, isRecord, text } from '../envelope.ts';
 import { WorkspaceRepo } from '../../features/workspaces/workspace.repo.ts';
 import type { MethodHandler } from '../mqtt-gateway.ts';
@@ -6,6 +11,7 @@ import {
   type OrganizationDeps,
   RESULT_UNKNOWN_BINDING_CODE,
   RESULT_BAD_REQUEST,
+  RESULT_NOT_YOURS,
   workspaceFor,
 } from './organization.ts';
 
@@ -30,6 +36,16 @@ export function airportOrganizationBindHandler({ db, devices, logger }: Organiza
         );
         if (!workspace) {
           errInfos.push({ sn: deviceSn, err_code: RESULT_UNKNOWN_BINDING_CODE });
+          continue;
+        }
+        const known = await devices.find(deviceSn);
+        const ownDevice = deviceSn === sn || !known || known.parentSn === sn;
+        if (!ownDevice || (known?.workspaceId && known.workspaceId !== workspace.id)) {
+          logger.warn(
+            { gatewaySn: sn, sn: deviceSn },
+            'airport_organization_bind refused: not this dock or its aircraft, or bound to another workspace',
+          );
+          errInfos.push({ sn: deviceSn, err_code: RESULT_NOT_YOURS });
           continue;
         }
         const [domain, type, subType] = (text(device.device_model_key) ?? '')

@@ -15,6 +15,8 @@ import type { Logger } from '../../shared/logger.ts';
 /** Non-zero results (DJI leaves the values to the cloud): the binding code names no workspace. */
 export const RESULT_UNKNOWN_BINDING_CODE = 210_001;
 export const RESULT_BAD_REQUEST = 210_002;
+/** The device is not the requesting dock or its aircraft, or is bound to another workspace. */
+export const RESULT_NOT_YOURS = 210_003;
 
 export interface OrganizationDeps {
   db: Kysely<DB>;
