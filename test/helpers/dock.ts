@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
+import type { TestApp } from './test-app.ts';
 
 export interface DockReply {
   tid: string;
@@ -23,6 +24,20 @@ export interface TestDock {
     options?: { needReply?: boolean; timeoutMs?: number; tid?: string; raw?: string | Buffer },
   ): Promise<DockReply | undefined>;
   close(): Promise<void>;
+}
+
+/** The MQTT login of the user behind `token` (what Pilot's thing module and docks use). */
+export async function mqttAccountOf(
+  t: { inject: TestApp['inject'] },
+  token: string,
+): Promise<{ username: string; password: string }> {
+  const response = await t.inject({
+    method: 'GET',
+    url: '/manage/api/v1/users/current',
+    headers: { 'x-auth-token': token },
+  });
+  const data = response.json().data as { mqtt_username: string; mqtt_password: string };
+  return { username: data.mqtt_username, password: data.mqtt_password };
 }
 
 export const familyTopic = (sn: string, family: 'status' | 'requests' | 'events') =>

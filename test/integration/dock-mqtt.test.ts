@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import mqtt from 'mqtt';
 import { testDialects } from '../helpers/databases.ts';
-import { connectDock, type TestDock } from '../helpers/dock.ts';
+import { connectDock, mqttAccountOf, type TestDock } from '../helpers/dock.ts';
 import { createUser, createWorkspace } from '../helpers/factories.ts';
 import { sdkClient } from '../helpers/storage.ts';
 import { startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
@@ -43,14 +43,7 @@ for (const dialect of testDialects()) {
       }));
       adminToken = token;
       url = `mqtt://127.0.0.1:${t.app.broker!.port}`;
-      const current = (
-        await t.inject({
-          method: 'GET',
-          url: '/manage/api/v1/users/current',
-          headers: { 'x-auth-token': token },
-        })
-      ).json().data;
-      account = { username: current.mqtt_username, password: current.mqtt_password };
+      account = await mqttAccountOf(t, token);
       dock = await connectDock(url, DOCK, account);
     });
     after(async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { testDialects } from '../helpers/databases.ts';
-import { connectDock } from '../helpers/dock.ts';
+import { connectDock, mqttAccountOf } from '../helpers/dock.ts';
 import { createUser, createWorkspace } from '../helpers/factories.ts';
 import { startLoggedInApp, startTestApp, type TestApp } from '../helpers/test-app.ts';
 
@@ -50,14 +50,7 @@ for (const dialect of testDialects()) {
     let account: { username: string; password: string };
     before(async () => {
       ({ t, token, ws } = await startLoggedInApp({ dialect }));
-      const current = (
-        await t.inject({
-          method: 'GET',
-          url: '/manage/api/v1/users/current',
-          headers: { 'x-auth-token': token },
-        })
-      ).json().data;
-      account = { username: current.mqtt_username, password: current.mqtt_password };
+      account = await mqttAccountOf(t, token);
     });
     after(() => t.close());
 
@@ -149,17 +142,11 @@ for (const dialect of testDialects().filter((d) => d === 'postgres')) {
 
     it('reaches a browser connected to the other instance', async () => {
       const live = await openLive(port(second), token);
-      const current = (
-        await first.inject({
-          method: 'GET',
-          url: '/manage/api/v1/users/current',
-          headers: { 'x-auth-token': token },
-        })
-      ).json().data;
-      const dock = await connectDock(`mqtt://127.0.0.1:${first.app.broker!.port}`, 'FAR-DOCK', {
-        username: current.mqtt_username,
-        password: current.mqtt_password,
-      });
+      const dock = await connectDock(
+        `mqtt://127.0.0.1:${first.app.broker!.port}`,
+        'FAR-DOCK',
+        await mqttAccountOf(first, token),
+      );
       await dock.send('status', 'update_topo', { domain: 3, type: 1, sub_type: 0, sub_devices: [] });
       assert.equal((await live.next('device_online', (d) => d.sn === 'FAR-DOCK')).online, true);
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -201,8 +201,36 @@ export class DeviceService {
     return gateway;
   }
 
+  /** Whether a device is the gateway itself or one of its sub-devices (what a gateway may ask about). */
+  async isOwnDevice(gatewaySn: string, sn: string): Promise<Device | undefined> {
+    const device = await this.find(sn);
+    return device && (device.sn === gatewaySn || device.parentSn === gatewaySn) ? device : undefined;
+  }
+
+  /**
+   * A gateway binds itself or its aircraft (the dock organization requests). Refused ('not-yours') for any
+   * other known device, and for a device bound to another workspace: a binding code must not let one
+   * workspace take another's devices (unbind them there first).
+   */
+  async bindFromGateway(
+    gatewaySn: string,
+    sn: string,
+    workspaceId: string,
+    details: { callsign?: string | undefined; model?: DeviceModel } = {},
+  ): Promise<'bound' | 'not-yours'> {
+    const known = await this.find(sn);
+    const own = sn === gatewaySn || !known || known.parentSn === gatewaySn;
+    if (!own || (known?.workspaceId && known.workspaceId !== workspaceId)) return 'not-yours';
+    await this.bind(sn, workspaceId, details);
+    return 'bound';
+  }
+
   /** Binds a device (and, for a gateway, its current sub-devices) to a workspace. */
-  async bind(sn: string, workspaceId: string, details: { callsign?: string; model?: DeviceModel } = {}) {
+  async bind(
+    sn: string,
+    workspaceId: string,
+    details: { callsign?: string | undefined; model?: DeviceModel } = {},
+  ) {
     const now = this.now();
     const existing = await this.find(sn);
     if (existing) {

@@ -16,9 +16,8 @@ export function airportBindStatusHandler({ db, devices }: OrganizationDeps): Met
         .filter((sn) => sn !== undefined);
       const bindStatus = [];
       for (const sn of asked) {
-        const found = await devices.find(sn);
         // Only about the asking dock and its aircraft: other devices' organizations are not its business.
-        const device = found && (found.sn === gatewaySn || found.parentSn === gatewaySn) ? found : undefined;
+        const device = await devices.isOwnDevice(gatewaySn, sn);
         const workspace = device?.workspaceId ? await workspaces.findById(device.workspaceId) : undefined;
         bindStatus.push({
           sn,

@@ -1,8 +1,6 @@
 /**
  * `airport_organization_bind` (requests, Appendix A): binds the dock and its aircraft with the binding
- * code. Only the requesting dock itself and aircraft that are new or already under it may be bound, and
- * never a device bound to another workspace (unbind it there first): a binding code must not let one
- * workspace take another's devices.
+ * code, by the rules of DeviceService.bindFromGateway (its own devices only).
  */
 import { integer, isRecord, text } from '../envelope.ts';
 import { WorkspaceRepo } from '../../features/workspaces/workspace.repo.ts';
@@ -38,9 +36,16 @@ export function airportOrganizationBindHandler({ db, devices, logger }: Organiza
           errInfos.push({ sn: deviceSn, err_code: RESULT_UNKNOWN_BINDING_CODE });
           continue;
         }
-        const known = await devices.find(deviceSn);
-        const ownDevice = deviceSn === sn || !known || known.parentSn === sn;
-        if (!ownDevice || (known?.workspaceId && known.workspaceId !== workspace.id)) {
+        const [domain, type, subType] = (text(device.device_model_key) ?? '')
+          .split('-')
+          .map((v) => integer(v));
+        const outcome = await devices.bindFromGateway(sn, deviceSn, workspace.id, {
+          callsign: text(device.device_callsign),
+          ...(domain !== undefined && type !== undefined && subType !== undefined
+            ? { model: { domain, type, subType } }
+            : {}),
+        });
+        if (outcome === 'not-yours') {
           logger.warn(
             { gatewaySn: sn, sn: deviceSn },
             'airport_organization_bind refused: not this dock or its aircraft, or bound to another workspace',
@@ -48,15 +53,6 @@ export function airportOrganizationBindHandler({ db, devices, logger }: Organiza
           errInfos.push({ sn: deviceSn, err_code: RESULT_NOT_YOURS });
           continue;
         }
-        const [domain, type, subType] = (text(device.device_model_key) ?? '')
-          .split('-')
-          .map((v) => integer(v));
-        await devices.bind(deviceSn, workspace.id, {
-          callsign: text(device.device_callsign),
-          ...(domain !== undefined && type !== undefined && subType !== undefined
-            ? { model: { domain, type, subType } }
-            : {}),
-        });
         logger.info(
           { gatewaySn: sn, sn: deviceSn, workspaceId: workspace.id },
           'device bound to a workspace',
