@@ -48,8 +48,6 @@ export function changesRecordedFile(current: MediaFile, file: NewMediaFile): boo
   return KEPT_WHEN_MISSING.some((column) => file[column] !== null && current[column] !== file[column]);
 }
 
-const snake = (column: string) => column.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-
 export interface MediaFilter {
   droneSn?: string | undefined;
   mediaType?: MediaType | undefined;
@@ -97,17 +95,17 @@ export class MediaRepo {
           .where('workspaceId', '=', a.workspaceId)
           .where('objectKey', '=', a.objectKey),
     );
-    const sameObject = sql`media_files.etag = excluded.etag`;
+    // References go through sql.ref so that CamelCasePlugin names the columns, as everywhere else.
+    const excluded = (c: string) => sql.ref(`excluded.${c}`);
+    const recorded = (c: string) => sql.ref(`mediaFiles.${c}`);
+    const sameObject = sql`${recorded('etag')} = ${excluded('etag')}`;
     const updates = {
-      ...Object.fromEntries(REPLACED.map((c) => [c, sql.ref(`excluded.${snake(c)}`)])),
+      ...Object.fromEntries(REPLACED.map((c) => [c, excluded(c)])),
       ...Object.fromEntries(
-        KEPT_WHEN_MISSING.map((c) => {
-          const column = snake(c);
-          return [
-            c,
-            sql`CASE WHEN ${sameObject} THEN coalesce(excluded.${sql.raw(column)}, media_files.${sql.raw(column)}) ELSE excluded.${sql.raw(column)} END`,
-          ];
-        }),
+        KEPT_WHEN_MISSING.map((c) => [
+          c,
+          sql`CASE WHEN ${sameObject} THEN coalesce(${excluded(c)}, ${recorded(c)}) ELSE ${excluded(c)} END`,
+        ]),
       ),
       updatedAt: sql<number>`excluded.updated_at`,
       // Enrichment (metadata from the file, thumbnail) stays valid unless the object changed.
