@@ -5,13 +5,13 @@
  * recorded when the gateway is bound.
  */
 import type { Kysely } from 'kysely';
-import { prepareQuery } from '../../db/prepared.ts';
 import type { DB } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { DeviceService } from '../devices/device.service.ts';
 import type { LivePublisher } from '../events/live-events.ts';
+import { MediaRepo } from './media.repo.ts';
 import type { MediaService, MediaUploadReport } from './media.service.ts';
 
 export type DockUploadOutcome = 'recorded' | 'duplicate' | 'failed-upload' | 'pending' | 'refused';
@@ -36,38 +36,14 @@ const PENDING_UPLOAD = 'file_upload_callback';
 export class DockMediaService {
   private readonly now: () => number;
 
-  // Run for every uploaded file: compiled once (db/prepared.ts).
-  private readonly linkGroupQuery;
+  private readonly repo: MediaRepo;
 
   constructor(
     private readonly db: Kysely<DB>,
     private readonly options: DockMediaServiceOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.linkGroupQuery = prepareQuery(
-      db,
-      ['workspaceId', 'id', 'gatewaySn', 'now'],
-      (a: { workspaceId: string; id: string; gatewaySn: string; now: number }) =>
-        db
-          .insertInto('fileGroups')
-          .values({
-            workspaceId: a.workspaceId,
-            id: a.id,
-            expectedCount: null,
-            reportedUploadedCount: null,
-            gatewaySn: a.gatewaySn,
-            prioritizedAt: null,
-            createdAt: a.now,
-            updatedAt: a.now,
-          })
-          .onConflict((oc) =>
-            oc.columns(['workspaceId', 'id']).doUpdateSet({
-              gatewaySn: (eb) => eb.ref('excluded.gatewaySn'),
-              updatedAt: (eb) => eb.ref('excluded.updatedAt'),
-            }),
-          )
-          .returning('expectedCount'),
-    );
+    this.repo = new MediaRepo(db);
   }
 
   /**
@@ -126,34 +102,13 @@ export class DockMediaService {
       return;
     }
     const now = this.now();
-    const previous = await this.db
-      .selectFrom('fileGroups')
-      .select('id')
-      .where('gatewaySn', '=', gatewaySn)
-      .where('prioritizedAt', 'is not', null)
-      .orderBy('prioritizedAt', 'desc')
-      .executeTakeFirst();
-    await this.db
-      .insertInto('fileGroups')
-      .values({
-        workspaceId,
-        id: flightId,
-        expectedCount: null,
-        reportedUploadedCount: null,
-        gatewaySn,
-        prioritizedAt: now,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .onConflict((oc) =>
-        oc.columns(['workspaceId', 'id']).doUpdateSet({ gatewaySn, prioritizedAt: now, updatedAt: now }),
-      )
-      .execute();
-    if (previous?.id !== flightId) {
+    const previous = await this.repo.currentPriority(gatewaySn);
+    await this.repo.upsertGroupFacts(workspaceId, flightId, now, { gatewaySn, prioritizedAt: now });
+    if (previous !== flightId) {
       this.options.live?.publish(workspaceId, 'highest_priority_upload_flighttask_media', {
         sn: gatewaySn,
         job_id: flightId,
-        pre_job_id: previous?.id ?? null,
+        pre_job_id: previous ?? null,
       });
     }
   }
@@ -165,23 +120,7 @@ export class DockMediaService {
       this.options.logger.warn({ gatewaySn, flightId }, 'media count from an unbound gateway ignored');
       return;
     }
-    const now = this.now();
-    await this.db
-      .insertInto('fileGroups')
-      .values({
-        workspaceId,
-        id: flightId,
-        expectedCount: count,
-        reportedUploadedCount: null,
-        gatewaySn,
-        prioritizedAt: null,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .onConflict((oc) =>
-        oc.columns(['workspaceId', 'id']).doUpdateSet({ expectedCount: count, gatewaySn, updatedAt: now }),
-      )
-      .execute();
+    await this.repo.upsertGroupFacts(workspaceId, flightId, this.now(), { gatewaySn, expectedCount: count });
   }
 
   /**
@@ -189,25 +128,13 @@ export class DockMediaService {
    * Nothing is sent when the dock already said it does (its last `highest_priority…` event).
    */
   async requestPriority(workspaceId: string, flightId: string): Promise<void> {
-    const group = await this.db
-      .selectFrom('fileGroups')
-      .selectAll()
-      .where('workspaceId', '=', workspaceId)
-      .where('id', '=', flightId)
-      .executeTakeFirst();
+    const group = await this.repo.findGroup(workspaceId, flightId);
     if (!group?.gatewaySn) throw new AppError('FileGroupNotFound');
     // The dock may have been bound elsewhere since: commands go only to the workspace's own devices.
     if ((await this.options.devices.workspaceOf(group.gatewaySn)) !== workspaceId) {
       throw new AppError('DeviceNotFound');
     }
-    const current = await this.db
-      .selectFrom('fileGroups')
-      .select('id')
-      .where('gatewaySn', '=', group.gatewaySn)
-      .where('prioritizedAt', 'is not', null)
-      .orderBy('prioritizedAt', 'desc')
-      .executeTakeFirst();
-    if (current?.id === flightId) return;
+    if ((await this.repo.currentPriority(group.gatewaySn)) === flightId) return;
     if (!this.options.commands) throw new AppError('MqttUnavailable');
     const reply = await this.options.commands.call(group.gatewaySn, 'upload_flighttask_media_prioritize', {
       flight_id: flightId,
@@ -229,7 +156,9 @@ export class DockMediaService {
       const file = await this.options.media.recordUpload(workspaceId, report);
       if (report.result !== 0) return 'failed-upload';
       if (file && report.fileGroupId) {
-        const expected = await this.linkGroup(workspaceId, report.fileGroupId, gatewaySn);
+        const expected = await this.repo.upsertGroupFacts(workspaceId, report.fileGroupId, this.now(), {
+          gatewaySn,
+        });
         await this.announceUpload(workspaceId, report.fileGroupId, expected, gatewaySn, report.droneSn);
       }
       return file ? 'recorded' : 'duplicate';
@@ -255,7 +184,7 @@ export class DockMediaService {
   ): Promise<void> {
     const live = this.options.live;
     if (!live) return;
-    const uploaded = await this.options.media.countInGroup(workspaceId, flightId);
+    const uploaded = await this.repo.countInGroup(workspaceId, flightId);
     live.publish(workspaceId, 'file_upload_callback', {
       job_id: flightId,
       media_count: expected,
@@ -263,12 +192,5 @@ export class DockMediaService {
       device_sn: droneSn ?? gatewaySn,
       gateway_sn: gatewaySn,
     });
-  }
-
-  /** Notes the flight's gateway on its file group; returns the media count expected, if known. */
-  private async linkGroup(workspaceId: string, flightId: string, gatewaySn: string): Promise<number | null> {
-    const now = this.now();
-    const [row] = await this.linkGroupQuery({ workspaceId, id: flightId, gatewaySn, now });
-    return row?.expectedCount ?? null;
   }
 }

@@ -73,6 +73,7 @@ export class MediaRepo {
   private readonly byFingerprint;
   private readonly byObjectKey;
   private readonly upsert;
+  private readonly linkGroup;
 
   constructor(private readonly db: Kysely<DB>) {
     this.byFingerprint = prepareQuery(
@@ -120,6 +121,30 @@ export class MediaRepo {
       ...REPLACED,
       ...KEPT_WHEN_MISSING,
     ] as const;
+    this.linkGroup = prepareQuery(
+      db,
+      ['workspaceId', 'id', 'gatewaySn', 'now'],
+      (a: { workspaceId: string; id: string; gatewaySn: string; now: number }) =>
+        db
+          .insertInto('fileGroups')
+          .values({
+            workspaceId: a.workspaceId,
+            id: a.id,
+            expectedCount: null,
+            reportedUploadedCount: null,
+            gatewaySn: a.gatewaySn,
+            prioritizedAt: null,
+            createdAt: a.now,
+            updatedAt: a.now,
+          })
+          .onConflict((oc) =>
+            oc.columns(['workspaceId', 'id']).doUpdateSet({
+              gatewaySn: (eb) => eb.ref('excluded.gatewaySn'),
+              updatedAt: (eb) => eb.ref('excluded.updatedAt'),
+            }),
+          )
+          .returning('expectedCount'),
+    );
     this.upsert = prepareQuery(db, columns, (file: NewMediaFile) =>
       db
         .insertInto('mediaFiles')
@@ -292,6 +317,65 @@ export class MediaRepo {
           .doUpdateSet({ expectedCount: expected, reportedUploadedCount: reportedUploaded, updatedAt: now }),
       )
       .execute();
+  }
+
+  /**
+   * What a dock says about a flight's group: its gateway, and when given its expected media count or
+   * the time it made the flight its upload priority. Returns the expected count now known.
+   */
+  async upsertGroupFacts(
+    workspaceId: string,
+    id: string,
+    now: number,
+    facts: { gatewaySn: string; expectedCount?: number; prioritizedAt?: number },
+  ): Promise<number | null> {
+    if (facts.expectedCount === undefined && facts.prioritizedAt === undefined) {
+      // Every uploaded file of a flight comes here: compiled once.
+      const [row] = await this.linkGroup({ workspaceId, id, gatewaySn: facts.gatewaySn, now });
+      return row?.expectedCount ?? null;
+    }
+    const known = {
+      gatewaySn: facts.gatewaySn,
+      ...(facts.expectedCount === undefined ? {} : { expectedCount: facts.expectedCount }),
+      ...(facts.prioritizedAt === undefined ? {} : { prioritizedAt: facts.prioritizedAt }),
+    };
+    const row = await this.db
+      .insertInto('fileGroups')
+      .values({
+        workspaceId,
+        id,
+        expectedCount: null,
+        reportedUploadedCount: null,
+        prioritizedAt: null,
+        createdAt: now,
+        updatedAt: now,
+        ...known,
+      })
+      .onConflict((oc) => oc.columns(['workspaceId', 'id']).doUpdateSet({ ...known, updatedAt: now }))
+      .returning('expectedCount')
+      .executeTakeFirst();
+    return row?.expectedCount ?? null;
+  }
+
+  findGroup(workspaceId: string, id: string) {
+    return this.db
+      .selectFrom('fileGroups')
+      .selectAll()
+      .where('workspaceId', '=', workspaceId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  /** The flight a gateway last said it uploads first. */
+  async currentPriority(gatewaySn: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('fileGroups')
+      .select('id')
+      .where('gatewaySn', '=', gatewaySn)
+      .where('prioritizedAt', 'is not', null)
+      .orderBy('prioritizedAt', 'desc')
+      .executeTakeFirst();
+    return row?.id;
   }
 
   /** Media recorded for a group (the count Skyvault can vouch for). */

@@ -227,11 +227,6 @@ export class MediaService {
     return recorded;
   }
 
-  /** How many files the workspace holds for a file group (flight). */
-  countInGroup(workspaceId: string, groupId: string): Promise<number> {
-    return this.repo.countInGroup(workspaceId, groupId);
-  }
-
   /** group-upload-callback: the group's expected and reported counts; returns how many Skyvault holds. */
   async recordGroup(
     workspaceId: string,
