@@ -1,120 +1,201 @@
 /**
  * The configuration contract (product.md, "Configuration contract"): every setting Skyvault reads, its
- * default and its meaning. docs/configuration.md documents exactly these names (a test checks it).
+ * default, its meaning and how its value is parsed. docs/configuration.md documents exactly these names
+ * (a test checks it); loadConfig parses each one with its `parse` and builds the Config from the results.
  */
+import {
+  baseUrl,
+  bucketName,
+  hostAndPort,
+  intInRange,
+  nonEmpty,
+  oneOf,
+  type Parser,
+  port,
+  positiveInt,
+  postgresUrl,
+  regionName,
+  sharedGroup,
+  storageKind,
+  text,
+  trustProxy,
+  url,
+  username,
+} from './parsers.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 export interface SettingSpec {
   /** Default as the operator would write it; undefined when unset by default. */
   default?: string;
   /** One line for the docs. */
   doc: string;
-  /** Secrets are never printed or logged. */
+  /** Secrets are never printed or logged, and their parser never echoes them. */
   secret?: boolean;
+  /** Parses the raw value (or the default); its messages complete "SKYVAULT_X …". */
+  parse: Parser<unknown>;
 }
 
 export const SETTINGS = {
   SKYVAULT_CONFIG: {
     doc: 'Path of an optional JSON config file whose keys are these variable names; the environment wins over it.',
+    parse: text,
   },
-  SKYVAULT_HOST: { default: '0.0.0.0', doc: 'Address the HTTP listener binds to.' },
+  SKYVAULT_HOST: {
+    default: '0.0.0.0',
+    doc: 'Address the HTTP listener binds to.',
+    parse: nonEmpty('an address such as 0.0.0.0'),
+  },
   SKYVAULT_HTTP_PORT: {
     default: '8080',
     doc: 'HTTP port; 0 picks a free port (the chosen port is printed).',
+    parse: port,
   },
   SKYVAULT_PUBLIC_URL: {
     doc: 'Base URL devices and browsers use to reach the HTTP API; derived from each request (Host, X-Forwarded-*) when unset.',
+    parse: baseUrl(['http:', 'https:']),
   },
   SKYVAULT_TRUST_PROXY: {
     default: 'loopback,linklocal,uniquelocal',
     doc: 'Which peers may set X-Forwarded-* headers: true, false, or a comma list of addresses, CIDR ranges and the names loopback, linklocal, uniquelocal.',
+    parse: trustProxy,
   },
   SKYVAULT_HTTP_BODY_LIMIT: {
     default: '1048576',
     doc: 'Largest JSON request body accepted, in bytes; larger bodies get HTTP 413.',
+    parse: positiveInt('bytes', 1024 ** 3),
   },
   SKYVAULT_TLS_CERT: {
     doc: 'PEM certificate (chain) file; with SKYVAULT_TLS_KEY the HTTP listener serves HTTPS directly.',
+    parse: text,
   },
-  SKYVAULT_TLS_KEY: { doc: 'PEM private key file for SKYVAULT_TLS_CERT.', secret: true },
+  SKYVAULT_TLS_KEY: { doc: 'PEM private key file for SKYVAULT_TLS_CERT.', secret: true, parse: text },
   SKYVAULT_DATA_DIR: {
     default: './data',
     doc: 'Directory for the SQLite database, the embedded object store and generated secrets.',
+    parse: text,
   },
   SKYVAULT_DATABASE_URL: {
     doc: 'postgres://user:password@host:port/database selects PostgreSQL; unset means SQLite in the data directory. Its password is masked wherever the URL is printed.',
+    parse: postgresUrl,
   },
   SKYVAULT_STORAGE: {
     default: 'local',
     doc: 'Object storage: local (the embedded S3-compatible store in the data directory). minio, aws and ali are planned.',
+    parse: storageKind,
   },
   SKYVAULT_STORAGE_PORT: {
     default: '9000',
     doc: 'Port of the embedded S3 endpoint devices upload to (local storage); 0 picks a free port.',
+    parse: port,
   },
-  SKYVAULT_S3_BUCKET: { default: 'skyvault', doc: 'Bucket name; the embedded store serves this one bucket.' },
-  SKYVAULT_S3_REGION: { default: 'us-east-1', doc: 'Region clients sign requests for and devices are told.' },
+  SKYVAULT_S3_BUCKET: {
+    default: 'skyvault',
+    doc: 'Bucket name; the embedded store serves this one bucket.',
+    parse: bucketName,
+  },
+  SKYVAULT_S3_REGION: {
+    default: 'us-east-1',
+    doc: 'Region clients sign requests for and devices are told.',
+    parse: regionName,
+  },
   SKYVAULT_S3_PUBLIC_ENDPOINT: {
     doc: 'Storage URL devices and browsers are told (http:// or https://); derived from the host they used to reach Skyvault and SKYVAULT_STORAGE_PORT when unset.',
+    parse: baseUrl(['http:', 'https:']),
   },
   SKYVAULT_CREDENTIAL_TTL: {
     default: '3600',
     doc: 'Lifetime of the upload credentials devices receive and of download links, in seconds (900 to 43200).',
+    parse: positiveInt('seconds', 43_200, { min: 900, reason: 'S3 and MinIO STS minimum' }),
   },
   SKYVAULT_MQTT_URL: {
     doc: 'External MQTT broker (mqtt://, mqtts://, ws:// or wss://; EMQX, Mosquitto…); unset runs the embedded broker.',
+    parse: url(['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']),
   },
-  SKYVAULT_MQTT_USERNAME: { doc: 'Username Skyvault logs in to the external broker with.' },
-  SKYVAULT_MQTT_PASSWORD: { doc: 'Password for SKYVAULT_MQTT_USERNAME.', secret: true },
+  SKYVAULT_MQTT_USERNAME: { doc: 'Username Skyvault logs in to the external broker with.', parse: text },
+  SKYVAULT_MQTT_PASSWORD: { doc: 'Password for SKYVAULT_MQTT_USERNAME.', secret: true, parse: text },
   SKYVAULT_MQTT_SHARED_GROUP: {
     default: 'skyvault',
     doc: 'Shared-subscription group ($share/<group>/…) through which Skyvault instances split device messages on an external broker, each handled once; `off` turns shared subscriptions off (every instance then gets every message).',
+    parse: sharedGroup,
   },
-  SKYVAULT_MQTT_PORT: { default: '1883', doc: 'Embedded MQTT broker TCP port.' },
+  SKYVAULT_MQTT_PORT: { default: '1883', doc: 'Embedded MQTT broker TCP port.', parse: port },
   SKYVAULT_MQTTS_PORT: {
     default: '8883',
     doc: 'Embedded MQTT broker port for MQTT over TLS, opened when SKYVAULT_TLS_CERT and SKYVAULT_TLS_KEY are set (same certificate).',
+    parse: port,
   },
   SKYVAULT_DEVICE_REPLY_TIMEOUT: {
     default: '3000',
     doc: 'How long Skyvault waits for a device to answer a command (MQTT services_reply), in milliseconds.',
+    parse: positiveInt('milliseconds', 600_000),
   },
   SKYVAULT_DEVICE_RETRIES: {
     default: '2',
     doc: 'How many times a command a device did not answer is sent again (new tid, same bid).',
+    parse: intInRange(0, 99),
   },
   SKYVAULT_MQTT_PUBLIC_URL: {
     doc: 'MQTT address devices are told (tcp://, ssl://, ws:// or wss://); derived from the HTTP host and SKYVAULT_MQTT_PORT when unset.',
+    parse: baseUrl(['tcp:', 'ssl:', 'ws:', 'wss:', 'mqtt:', 'mqtts:']),
   },
   SKYVAULT_DJI_APP_ID: {
     doc: 'App ID of your DJI developer "Cloud API" app; docks ask for it (with the key and licence) before binding and disconnect without it.',
+    parse: text,
   },
-  SKYVAULT_DJI_APP_KEY: { doc: 'App key of that DJI app.', secret: true },
-  SKYVAULT_DJI_APP_LICENSE: { doc: 'App licence of that DJI app.', secret: true },
+  SKYVAULT_DJI_APP_KEY: { doc: 'App key of that DJI app.', secret: true, parse: text },
+  SKYVAULT_DJI_APP_LICENSE: { doc: 'App licence of that DJI app.', secret: true, parse: text },
   SKYVAULT_NTP_SERVER: {
     default: 'pool.ntp.org',
     doc: 'NTP server docks are told to set their clocks from (host or host:port).',
+    parse: hostAndPort(123),
   },
   SKYVAULT_ADMIN_USERNAME: {
     default: 'admin',
     doc: 'Username of the admin user created on first start in the default workspace.',
+    parse: username,
   },
   SKYVAULT_ADMIN_PASSWORD: {
     doc: 'Password of that admin user on first start; unset generates one and prints it once.',
     secret: true,
+    parse: nonEmpty('a password', 8),
   },
   SKYVAULT_JWT_SECRET: {
     doc: 'Key that signs access tokens (at least 32 characters); unset generates one on first start and keeps it in the database.',
     secret: true,
+    parse: nonEmpty('a secret', 32),
   },
-  SKYVAULT_TOKEN_TTL: { default: '86400', doc: 'Lifetime of an access token, in seconds.' },
+  SKYVAULT_TOKEN_TTL: {
+    default: '86400',
+    doc: 'Lifetime of an access token, in seconds.',
+    parse: positiveInt('seconds', 365 * 86400),
+  },
   SKYVAULT_TOKEN_REFRESH_WINDOW: {
     default: '604800',
     doc: 'How long after expiry a token may still be exchanged for a new one at token/refresh, in seconds.',
+    parse: positiveInt('seconds', 365 * 86400),
+  },
+  SKYVAULT_PASSWORD_HASH_COST: {
+    default: '15',
+    doc: 'Cost of password hashing: log2 of the scrypt work factor N, from 10 to 20; each step doubles time and memory (15 takes 32 MiB). Tests and small devices may lower it. Existing hashes keep the cost they were made with, which is stored in the hash.',
+    parse: intInRange(10, 20),
   },
   SKYVAULT_LOG_LEVEL: {
     default: 'info',
     doc: 'Log level: fatal, error, warn, info, debug, trace or silent. Logs are JSON lines on standard output.',
+    parse: oneOf(LOG_LEVELS),
   },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
 export const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
+
+type Parsed<K extends SettingName> = ReturnType<(typeof SETTINGS)[K]['parse']>;
+
+/** Every setting's parsed value; one with a default always has a value, the others may be undefined. */
+export type SettingValues = {
+  readonly [K in SettingName]: (typeof SETTINGS)[K] extends { default: string }
+    ? Parsed<K>
+    : Parsed<K> | undefined;
+};

@@ -33,7 +33,7 @@ export async function createUser(
     id,
     workspaceId,
     username,
-    passwordHash: await hashPassword(password),
+    passwordHash: await hashPassword(password, { cost: 10 }),
     userType: options.userType ?? 2,
     mqttUsername: `mqtt-${username}`,
     mqttPassword: `mqtt-pass-${username}`,

@@ -33,6 +33,57 @@ describe('loadConfig', () => {
     assert.ok(Object.isFrozen(config.http), 'config is frozen');
   });
 
+  it('builds the whole default configuration, nested and deeply frozen', () => {
+    const { config } = loadConfig({ env: {}, cwd });
+    assert.deepEqual(config, {
+      http: {
+        host: '0.0.0.0',
+        port: 8080,
+        publicUrl: undefined,
+        trustProxy: 'loopback,linklocal,uniquelocal',
+        bodyLimitBytes: 1048576,
+        tls: undefined,
+      },
+      dataDir: '/srv/skyvault/data',
+      database: { kind: 'sqlite', file: '/srv/skyvault/data/skyvault.db' },
+      storage: {
+        kind: 'local',
+        port: 9000,
+        bucket: 'skyvault',
+        region: 'us-east-1',
+        publicEndpoint: undefined,
+        root: '/srv/skyvault/data/objects',
+        credentialTtlSeconds: 3600,
+      },
+      mqtt: {
+        port: 1883,
+        tlsPort: 8883,
+        publicUrl: undefined,
+        replyTimeoutMs: 3000,
+        retries: 2,
+        external: undefined,
+      },
+      dji: {
+        appId: undefined,
+        appKey: undefined,
+        appLicense: undefined,
+        ntpServerHost: 'pool.ntp.org',
+        ntpServerPort: 123,
+      },
+      auth: {
+        jwtSecret: undefined,
+        tokenTtlSeconds: 86400,
+        refreshWindowSeconds: 604800,
+        passwordHashCost: 15,
+      },
+      admin: { username: 'admin', password: undefined },
+      log: { level: 'info' },
+    });
+    for (const section of [config.storage, config.mqtt, config.dji, config.auth, config.log]) {
+      assert.ok(Object.isFrozen(section));
+    }
+  });
+
   it('reads every kind of value from the environment', () => {
     const { config } = loadConfig({
       cwd,
@@ -78,6 +129,37 @@ describe('loadConfig', () => {
     assert.ok(problems.some((p) => /^SKYVAULT_LOG_LEVEL must be one of fatal, error/.test(p)));
     assert.ok(problems.some((p) => /^SKYVAULT_JWT_SECRET must be at least 32 characters/.test(p)));
     assert.ok(problems.every((p) => p.endsWith('.')));
+  });
+
+  it('takes an external broker and its credentials together, and only with SKYVAULT_MQTT_URL', () => {
+    const credentials = { SKYVAULT_MQTT_USERNAME: 'sky', SKYVAULT_MQTT_PASSWORD: 'pw' };
+    assert.equal(loadConfig({ cwd, env: credentials }).config.mqtt.external, undefined);
+    const { config } = loadConfig({
+      cwd,
+      env: { ...credentials, SKYVAULT_MQTT_URL: 'mqtts://broker:8883', SKYVAULT_MQTT_SHARED_GROUP: 'off' },
+    });
+    assert.deepEqual(config.mqtt.external, {
+      url: 'mqtts://broker:8883',
+      username: 'sky',
+      password: 'pw',
+      sharedGroup: undefined,
+    });
+  });
+
+  it('reads the password hash cost: 15 by default, 10 to 20 accepted', () => {
+    assert.equal(loadConfig({ cwd, env: {} }).config.auth.passwordHashCost, 15);
+    for (const cost of [10, 12, 20]) {
+      const env = { SKYVAULT_PASSWORD_HASH_COST: String(cost) };
+      assert.equal(loadConfig({ cwd, env }).config.auth.passwordHashCost, cost);
+    }
+  });
+
+  it('refuses a password hash cost outside 10 to 20, in one sentence', () => {
+    for (const raw of ['9', '21', '1024', '15.5', 'high', '-12']) {
+      assert.deepEqual(problemsOf({ SKYVAULT_PASSWORD_HASH_COST: raw }), [
+        `SKYVAULT_PASSWORD_HASH_COST must be a whole number from 10 to 20, not "${raw}".`,
+      ]);
+    }
   });
 
   it('never echoes a secret value in a problem', () => {

@@ -1,17 +1,38 @@
 /**
  * Password hashing with scrypt from node:crypto (no dependency needed). Parameters follow OWASP's
- * scrypt guidance (N=2^15, r=8, p=3: 32 MiB per hash) and are stored in the hash string so they can be
- * raised later without invalidating existing passwords.
+ * scrypt guidance (r=8, p=3, N=2^cost; the default cost 15 takes 32 MiB per hash). The cost comes from
+ * configuration (SKYVAULT_PASSWORD_HASH_COST) and, with r and p, is stored in the hash string, so it can
+ * change later without invalidating existing passwords: each is verified with its own parameters.
  * Format: `scrypt$<N>$<r>$<p>$<salt base64url>$<hash base64url>`.
  */
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
 
-const N = 2 ** 15;
+/** log2 of scrypt's N when no cost is given: OWASP's N=2^15. */
+export const DEFAULT_PASSWORD_HASH_COST = 15;
+/** The costs accepted, for new hashes and for stored ones: 2^10 (1 MiB) to 2^20 (1 GiB) with r=8. */
+export const MIN_PASSWORD_HASH_COST = 10;
+export const MAX_PASSWORD_HASH_COST = 20;
+
 const R = 8;
 const P = 3;
+/** Bounds for r and p read from a stored hash; with N ≤ 2^20, memory stays ≤ 128·N·r = 1 GiB. */
+const MAX_R = 8;
+const MAX_P = 16;
 const KEY_LENGTH = 32;
 
-function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
+export interface HashPasswordOptions {
+  /** log2 of scrypt's N, from 10 to 20; default 15. */
+  cost?: number;
+}
+
+interface ScryptParameters {
+  N: number;
+  r: number;
+  p: number;
+}
+
+function derive(password: string, salt: Buffer, { N, r, p }: ScryptParameters): Promise<Buffer> {
+  const options: ScryptOptions = { N, r, p, maxmem: 256 * N * r };
   return new Promise((resolve, reject) => {
     scrypt(password.normalize('NFC'), salt, KEY_LENGTH, options, (error, key) =>
       error ? reject(error) : resolve(key),
@@ -19,22 +40,68 @@ function derive(password: string, salt: Buffer, options: ScryptOptions): Promise
   });
 }
 
-const maxmem = (n: number, r: number) => 256 * n * r;
+function workFactor(cost: number): number {
+  if (!Number.isInteger(cost) || cost < MIN_PASSWORD_HASH_COST || cost > MAX_PASSWORD_HASH_COST) {
+    throw new RangeError(
+      `password hash cost must be a whole number from ${MIN_PASSWORD_HASH_COST} to ${MAX_PASSWORD_HASH_COST}, not ${cost}`,
+    );
+  }
+  return 2 ** cost;
+}
 
-export async function hashPassword(password: string): Promise<string> {
+function format({ N, r, p }: ScryptParameters, salt: Buffer, key: Buffer): string {
+  return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$');
+}
+
+export async function hashPassword(password: string, options: HashPasswordOptions = {}): Promise<string> {
+  const parameters = { N: workFactor(options.cost ?? DEFAULT_PASSWORD_HASH_COST), r: R, p: P };
   const salt = randomBytes(16);
-  const key = await derive(password, salt, { N, r: R, p: P, maxmem: maxmem(N, R) });
-  return ['scrypt', N, R, P, salt.toString('base64url'), key.toString('base64url')].join('$');
+  return format(parameters, salt, await derive(password, salt, parameters));
 }
 
+/**
+ * Checks `password` against a stored hash, with the parameters stored in it. A hash that is malformed
+ * or asks for parameters out of bounds (the database row is not trusted to size our memory) matches
+ * no password.
+ */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const options = { N: Number(n), r: Number(r), p: Number(p), maxmem: maxmem(Number(n), Number(r)) };
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [, n, r, p, salt, hash] = parts as [string, string, string, string, string, string];
+  const parameters = { N: wholeNumber(n), r: wholeNumber(r), p: wholeNumber(p) };
+  if (!withinBounds(parameters) || !salt) return false;
   const expected = Buffer.from(hash, 'base64url');
-  const actual = await derive(password, Buffer.from(salt, 'base64url'), options);
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  if (expected.length !== KEY_LENGTH) return false;
+  const actual = await derive(password, Buffer.from(salt, 'base64url'), parameters);
+  return timingSafeEqual(actual, expected);
 }
 
-/** A hash that no password matches, compared against when the username is unknown (same timing). */
-export const UNUSABLE_PASSWORD_HASH = `scrypt$${N}$${R}$${P}$${Buffer.alloc(16).toString('base64url')}$${Buffer.alloc(KEY_LENGTH, 1).toString('base64url')}`;
+function wholeNumber(text: string): number {
+  return /^\d{1,8}$/.test(text) ? Number(text) : NaN;
+}
+
+function withinBounds({ N, r, p }: ScryptParameters): boolean {
+  const isPowerOfTwo = Number.isInteger(N) && N > 0 && (N & (N - 1)) === 0;
+  return (
+    isPowerOfTwo &&
+    N >= 2 ** MIN_PASSWORD_HASH_COST &&
+    N <= 2 ** MAX_PASSWORD_HASH_COST &&
+    r >= 1 &&
+    r <= MAX_R &&
+    p >= 1 &&
+    p <= MAX_P
+  );
+}
+
+/**
+ * A hash that no password matches, made with the parameters of a real one at `cost`: verified when the
+ * username is unknown, so that answer takes as long as a wrong password.
+ */
+export function unusablePasswordHash(cost: number): string {
+  return format(
+    { N: workFactor(cost), r: R, p: P },
+    Buffer.alloc(16),
+    // Not an scrypt output of any password (a 2^-256 chance aside).
+    Buffer.alloc(KEY_LENGTH, 1),
+  );
+}

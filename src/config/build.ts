@@ -1,0 +1,93 @@
+/**
+ * From parsed settings to the nested Config: the rules that span several settings (TLS certificate and
+ * key together, an external broker's credentials only with its URL, paths under the data directory)
+ * and the shape the rest of Skyvault reads.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Config, TlsConfig } from './config.ts';
+import type { SettingValues } from './settings.ts';
+import { describe } from './sources.ts';
+
+/** SKYVAULT_TLS_CERT and SKYVAULT_TLS_KEY: neither (plain HTTP), or both, readable. */
+export function readTls(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+  cwd: string,
+  problems: string[],
+): TlsConfig | undefined {
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) {
+    problems.push('SKYVAULT_TLS_CERT and SKYVAULT_TLS_KEY must be set together to serve HTTPS.');
+    return undefined;
+  }
+  const read = (name: string, file: string): Buffer | undefined => {
+    try {
+      return readFileSync(path.resolve(cwd, file));
+    } catch (error) {
+      problems.push(`${name} names ${file}, which cannot be read: ${describe(error)}.`);
+      return undefined;
+    }
+  };
+  const cert = read('SKYVAULT_TLS_CERT', certFile);
+  const key = read('SKYVAULT_TLS_KEY', keyFile);
+  if (!cert || !key) return undefined;
+  return { certFile: path.resolve(cwd, certFile), keyFile: path.resolve(cwd, keyFile), cert, key };
+}
+
+export function buildConfig(s: SettingValues, tls: TlsConfig | undefined, cwd: string): Config {
+  const dataDir = path.resolve(cwd, s.SKYVAULT_DATA_DIR);
+  return {
+    http: {
+      host: s.SKYVAULT_HOST,
+      port: s.SKYVAULT_HTTP_PORT,
+      publicUrl: s.SKYVAULT_PUBLIC_URL,
+      trustProxy: s.SKYVAULT_TRUST_PROXY,
+      bodyLimitBytes: s.SKYVAULT_HTTP_BODY_LIMIT,
+      tls,
+    },
+    dataDir,
+    database: s.SKYVAULT_DATABASE_URL
+      ? { kind: 'postgres', url: s.SKYVAULT_DATABASE_URL }
+      : { kind: 'sqlite', file: path.join(dataDir, 'skyvault.db') },
+    storage: {
+      kind: s.SKYVAULT_STORAGE,
+      port: s.SKYVAULT_STORAGE_PORT,
+      bucket: s.SKYVAULT_S3_BUCKET,
+      region: s.SKYVAULT_S3_REGION,
+      publicEndpoint: s.SKYVAULT_S3_PUBLIC_ENDPOINT,
+      root: path.join(dataDir, 'objects'),
+      credentialTtlSeconds: s.SKYVAULT_CREDENTIAL_TTL,
+    },
+    mqtt: {
+      port: s.SKYVAULT_MQTT_PORT,
+      tlsPort: s.SKYVAULT_MQTTS_PORT,
+      publicUrl: s.SKYVAULT_MQTT_PUBLIC_URL,
+      replyTimeoutMs: s.SKYVAULT_DEVICE_REPLY_TIMEOUT,
+      retries: s.SKYVAULT_DEVICE_RETRIES,
+      external: s.SKYVAULT_MQTT_URL
+        ? {
+            url: s.SKYVAULT_MQTT_URL,
+            username: s.SKYVAULT_MQTT_USERNAME,
+            password: s.SKYVAULT_MQTT_PASSWORD,
+            sharedGroup: s.SKYVAULT_MQTT_SHARED_GROUP,
+          }
+        : undefined,
+    },
+    dji: {
+      appId: s.SKYVAULT_DJI_APP_ID,
+      appKey: s.SKYVAULT_DJI_APP_KEY,
+      appLicense: s.SKYVAULT_DJI_APP_LICENSE,
+      ntpServerHost: s.SKYVAULT_NTP_SERVER.host,
+      ntpServerPort: s.SKYVAULT_NTP_SERVER.port,
+    },
+    auth: {
+      jwtSecret: s.SKYVAULT_JWT_SECRET,
+      tokenTtlSeconds: s.SKYVAULT_TOKEN_TTL,
+      refreshWindowSeconds: s.SKYVAULT_TOKEN_REFRESH_WINDOW,
+      passwordHashCost: s.SKYVAULT_PASSWORD_HASH_COST,
+    },
+    admin: { username: s.SKYVAULT_ADMIN_USERNAME, password: s.SKYVAULT_ADMIN_PASSWORD },
+    log: { level: s.SKYVAULT_LOG_LEVEL },
+  };
+}
