@@ -1,5 +1,5 @@
 /**
- * Benchmark: DJI Dock `file_upload_callback` events (dji-protocol.md §4.2) handled per second end to end
+ * Benchmark: DJI Dock `file_upload_callback` events (docs/protocol.md §4.2) handled per second end to end
  * (published by simulated docks, recorded by Skyvault, acknowledged with `events_reply`), against the
  * delivery rate of the broker Skyvault embeds (a standalone aedes 2) for the same messages, measured in
  * the same run. Goal: at least 0.30 of the broker's rate, and no lost replies.

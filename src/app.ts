@@ -9,10 +9,10 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
-import { redactUrl } from './config/parsers.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { TokenService } from './features/auth/token.service.ts';
 import { type BootstrapResult, bootstrap } from './features/bootstrap.ts';
+import { Repositories } from './features/repositories.ts';
 import { DeviceService } from './features/devices/device.service.ts';
 import { LiveEvents } from './features/events/live-events.ts';
 import { DockMediaService } from './features/media/dock-media.service.ts';
@@ -21,9 +21,11 @@ import { MediaLibraryService } from './features/media/media-library.service.ts';
 import { MediaService } from './features/media/media.service.ts';
 import { UserService } from './features/users/user.service.ts';
 import { PublicAddresses } from './http/public-address.ts';
+import { connectLiveUpdates } from './http/routes/live.wire.ts';
 import { createHttpServer } from './http/server.ts';
+import { type ListeningAddresses, type RunningParts, startParts, stopParts } from './lifecycle.ts';
 import { EmbeddedBroker } from './mqtt/embedded-broker.ts';
-import { configHandler } from './mqtt/handlers/config.ts';
+import { configHandler } from './mqtt/handlers/config-request.ts';
 import { airportBindStatusHandler } from './mqtt/handlers/airport-bind-status.ts';
 import { airportOrganizationBindHandler } from './mqtt/handlers/airport-organization-bind.ts';
 import { airportOrganizationGetHandler } from './mqtt/handlers/airport-organization-get.ts';
@@ -36,7 +38,6 @@ import { MqttGateway } from './mqtt/mqtt-gateway.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { reachableHosts } from './shared/network.ts';
 import { newId, randomSecret } from './shared/ids.ts';
-import { StartupError } from './shared/startup-error.ts';
 import { VERSION } from './shared/version.ts';
 import { LocalStorageProvider } from './storage/local/local.provider.ts';
 
@@ -50,6 +51,8 @@ export interface SkyvaultApp {
   config: Config;
   http: FastifyInstance;
   database: Database;
+  /** The repositories every service was given (one set, over `database`). */
+  repos: Repositories;
   storage: LocalStorageProvider;
   /** Background metadata and thumbnails of recorded media. */
   enricher: MediaEnricher;
@@ -67,12 +70,7 @@ export interface SkyvaultApp {
   close(): Promise<void>;
 }
 
-export interface ListeningAddresses {
-  http: { protocol: 'http' | 'https'; host: string; port: number };
-  storage: { port: number };
-  /** The embedded broker's ports; undefined with an external broker (tlsPort: without TLS). */
-  mqtt: { port: number | undefined; tlsPort: number | undefined };
-}
+export type { ListeningAddresses } from './lifecycle.ts';
 
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<SkyvaultApp> {
   const logger = options.logger ?? createLogger(config.log.level);
@@ -80,10 +78,12 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   const database = await openDatabase(config.database);
   let storage: LocalStorageProvider | undefined;
   try {
-    const boot = await bootstrap(database.db, {
+    const repos = new Repositories(database.db);
+    const boot = await bootstrap(repos, {
       adminUsername: config.admin.username,
       adminPassword: config.admin.password,
       jwtSecret: config.auth.jwtSecret,
+      passwordHashCost: config.auth.passwordHashCost,
       now: now(),
     });
     const tokens = new TokenService({
@@ -92,11 +92,16 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       refreshWindowSeconds: config.auth.refreshWindowSeconds,
       now,
     });
-    const users = new UserService(database.db, tokens);
+    const users = new UserService({
+      users: repos.users,
+      workspaces: repos.workspaces,
+      tokens,
+      passwordHashCost: config.auth.passwordHashCost,
+    });
     const addresses = new PublicAddresses({
       publicUrl: config.http.publicUrl,
       mqttPublicUrl: config.mqtt.publicUrl,
-      mqttPort: () => broker?.port || config.mqtt.port,
+      mqttPort: config.mqtt.port,
     });
     storage = new LocalStorageProvider({
       root: config.storage.root,
@@ -114,43 +119,38 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       now,
     });
     const store = storage;
-    const enricher = new MediaEnricher(database.db, {
-      storage: store,
-      logger: logger.child({ component: 'enricher' }),
-      now,
-    });
     const live = new LiveEvents({
       logger: logger.child({ component: 'live' }),
       now,
       postgresUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
     });
-    const media = new MediaService(database.db, {
-      live,
+    const media = new MediaService({
+      repo: repos.media,
       storage: store,
       credentialTtlSeconds: config.storage.credentialTtlSeconds,
       now,
-      onRecorded: (file) => enricher.enqueue(file.id),
     });
-    const devices = new DeviceService(database.db, {
+    const enricher = new MediaEnricher({
+      repo: repos.media,
+      storage: store,
+      logger: logger.child({ component: 'enricher' }),
       now,
-      live,
+    });
+    media.events.on('recorded', (file) => enricher.enqueue(file.id));
+    const devices = new DeviceService({
+      devices: repos.devices,
+      workspaces: repos.workspaces,
+      now,
       logger: logger.child({ component: 'devices' }),
-      onBound: async (gatewaySn, workspaceId) => {
-        // Called only once messages flow, after dockMedia below exists.
-        const recorded = await dockMedia.recordPending(gatewaySn, workspaceId);
-        if (recorded)
-          logger.info({ gatewaySn, recorded }, 'recorded the media a gateway sent before it was bound');
-      },
     });
-    const dockMedia: DockMediaService = new DockMediaService(database.db, {
-      media,
-      devices,
-      live,
-      // The gateway is built below; calls happen only once it runs.
-      commands: { call: (sn, method, data): Promise<{ result: number }> => gateway.call(sn, method, data) },
-      logger: logger.child({ component: 'dock-media' }),
-      now,
+    const library = new MediaLibraryService({
+      repo: repos.media,
+      storage: store,
+      linkTtlSeconds: config.storage.credentialTtlSeconds,
     });
+
+    // MQTT: the embedded broker (unless an external one is configured), Skyvault's client, and the
+    // services that call devices through that client.
     const mqttLogger = logger.child({ component: 'mqtt' });
     const internalAccount = { username: `skyvault-internal-${newId()}`, password: randomSecret(24) };
     const broker = config.mqtt.external
@@ -162,7 +162,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
             ? { port: config.mqtt.tlsPort, cert: config.http.tls.cert, key: config.http.tls.key }
             : undefined,
           authenticate: (username, password) => users.mqttAccount(username, password),
-          workspaceOfDevice: (sn) => devices.workspaceOf(sn),
+          boundElsewhere: (sn, workspaceId) => devices.boundElsewhere(sn, workspaceId),
           internal: internalAccount,
           onGatewayDisconnected: (sn) => {
             devices
@@ -173,7 +173,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
           },
           logger: mqttLogger,
         });
-    const gateway: MqttGateway = new MqttGateway({
+    const gateway = new MqttGateway({
       url: config.mqtt.external?.url ?? '',
       username: config.mqtt.external?.username ?? internalAccount.username,
       password: config.mqtt.external?.password ?? internalAccount.password,
@@ -182,26 +182,32 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       serviceTimeoutMs: config.mqtt.replyTimeoutMs,
       serviceRetries: config.mqtt.retries,
       logger: mqttLogger,
-      handlers: [
-        updateTopoHandler({
-          devices,
-          accountWorkspaceOf: (sn) => broker?.acl.accountOf(sn)?.workspaceId,
-          logger: mqttLogger,
-        }),
-        storageConfigGetHandler({ devices, media, publicHostname: () => undefined, logger: mqttLogger }),
-        fileUploadCallbackHandler({ dockMedia, logger: mqttLogger }),
-        highestPriorityUploadHandler({ dockMedia, logger: mqttLogger }),
-        flighttaskProgressHandler({ dockMedia }),
-        configHandler({ app: config.dji, logger: mqttLogger }),
-        airportBindStatusHandler({ db: database.db, devices, logger: mqttLogger }),
-        airportOrganizationGetHandler({ db: database.db, devices, logger: mqttLogger }),
-        airportOrganizationBindHandler({ db: database.db, devices, logger: mqttLogger }),
-      ],
     });
-    const library = new MediaLibraryService(database.db, {
-      storage: store,
-      linkTtlSeconds: config.storage.credentialTtlSeconds,
+    const dockMedia = new DockMediaService({
+      media,
+      devices,
+      mediaRepo: repos.media,
+      pendingReports: repos.pendingReports,
+      commands: gateway,
+      logger: logger.child({ component: 'dock-media' }),
+      now,
     });
+    gateway.register([
+      updateTopoHandler({
+        devices,
+        accountWorkspaceOf: broker ? (sn) => broker.acl.accountOf(sn)?.workspaceId : () => undefined,
+      }),
+      storageConfigGetHandler({ devices, media }),
+      fileUploadCallbackHandler({ dockMedia, logger: mqttLogger }),
+      highestPriorityUploadHandler({ dockMedia, logger: mqttLogger }),
+      flighttaskProgressHandler({ dockMedia }),
+      configHandler({ app: config.dji, logger: mqttLogger }),
+      airportBindStatusHandler({ devices }),
+      airportOrganizationGetHandler({ devices }),
+      airportOrganizationBindHandler({ devices, logger: mqttLogger }),
+    ]);
+    connectLiveUpdates(live, { devices, media, dockMedia });
+
     const http = await createHttpServer({
       config,
       logger,
@@ -219,11 +225,24 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     });
     await http.ready();
 
+    const parts: RunningParts = {
+      config,
+      logger,
+      database,
+      storage: store,
+      live,
+      broker,
+      gateway,
+      http,
+      enricher,
+      addresses,
+    };
     let closed = false;
     return {
       config,
       http,
       database,
+      repos,
       storage: store,
       enricher,
       devices,
@@ -232,59 +251,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       gateway,
       logger,
       bootstrap: boot,
-      async listen() {
-        let storagePort: number;
-        try {
-          storagePort = await store.listen();
-        } catch (error) {
-          throw listenError(error, 'SKYVAULT_STORAGE_PORT', config.http.host, config.storage.port);
-        }
-        await live.start();
-        let mqttPort: number | undefined;
-        if (broker) {
-          try {
-            mqttPort = await broker.start();
-          } catch (error) {
-            const tlsFailed = (error as { setting?: string }).setting === 'SKYVAULT_MQTTS_PORT';
-            throw tlsFailed
-              ? listenError(error, 'SKYVAULT_MQTTS_PORT', config.http.host, config.mqtt.tlsPort)
-              : listenError(error, 'SKYVAULT_MQTT_PORT', config.http.host, config.mqtt.port);
-          }
-        }
-        try {
-          await gateway.start(broker ? `mqtt://${loopbackOf(config.http.host)}:${mqttPort}` : undefined);
-        } catch (error) {
-          throw new StartupError(
-            `The MQTT broker at ${redactUrl(config.mqtt.external?.url ?? `port ${mqttPort}`)} cannot be used (${(error as Error).message}); check SKYVAULT_MQTT_URL and its credentials.`,
-            { cause: error },
-          );
-        }
-        try {
-          await http.listen({ host: config.http.host, port: config.http.port });
-        } catch (error) {
-          throw listenError(error, 'SKYVAULT_HTTP_PORT', config.http.host, config.http.port);
-        }
-        enricher
-          .resume()
-          .catch((error: unknown) => logger.warn({ err: error }, 'could not resume media enrichment'));
-        const address = http.server.address();
-        const port = typeof address === 'object' && address ? address.port : config.http.port;
-        return {
-          http: { protocol: config.http.tls ? 'https' : 'http', host: config.http.host, port },
-          storage: { port: storagePort },
-          mqtt: { port: mqttPort, tlsPort: broker?.tlsPort },
-        };
-      },
+      listen: () => startParts(parts),
       async close() {
         if (closed) return;
         closed = true;
-        await http.close();
-        await gateway.close();
-        await broker?.close();
-        await live.close();
-        await enricher.close();
-        await store.close();
-        await database.close();
+        await stopParts(parts);
       },
     };
   } catch (error) {
@@ -292,31 +263,4 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     await database.close();
     throw error;
   }
-}
-
-/** Where this process reaches a listener bound to `host` (a wildcard address means loopback). */
-function loopbackOf(host: string): string {
-  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
-}
-
-function listenError(error: unknown, setting: string, host: string, port: number): Error {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') {
-    return new StartupError(
-      `Port ${port} is already in use on ${host}: stop the program using it or set ${setting} to another port (0 picks a free one).`,
-      { cause: error },
-    );
-  }
-  if (code === 'EACCES') {
-    return new StartupError(
-      `Port ${port} needs more privileges than Skyvault has: set ${setting} to a port above 1023, or put a reverse proxy in front.`,
-      { cause: error },
-    );
-  }
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
-    return new StartupError(`SKYVAULT_HOST ${host} is not an address of this machine.`, { cause: error });
-  }
-  return error as Error;
 }

@@ -8,7 +8,6 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp, type ListeningAddresses, type SkyvaultApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config/config.ts';
 import { redactUrl } from './config/parsers.ts';
-import { WorkspaceRepo } from './features/workspaces/workspace.repo.ts';
 import { reachableHosts } from './shared/network.ts';
 import { StartupError } from './shared/startup-error.ts';
 import { VERSION } from './shared/version.ts';
@@ -67,7 +66,7 @@ async function describeStartup(app: SkyvaultApp, addresses: ListeningAddresses):
     ? [config.http.publicUrl]
     : reachableHosts(config.http.host).map((host) => `${protocol}://${host}:${port}`);
   const main = urls[0]!;
-  const workspace = await new WorkspaceRepo(app.database.db).findById(app.bootstrap.defaultWorkspaceId);
+  const workspace = await app.repos.workspaces.findById(app.bootstrap.defaultWorkspaceId);
   const lines = [
     `Skyvault ${VERSION} is ready.`,
     `  Web and API:    ${urls.join('  ')}`,

@@ -49,7 +49,7 @@ export interface MediaFilesTable {
   source: MediaSource;
   /** From the content type, else the file name's extension. */
   mediaType: MediaType;
-  /** Pilot's file fingerprint, upper-cased (compared case-insensitively, dji-protocol.md §10.9). */
+  /** Pilot's file fingerprint, upper-cased (compared case-insensitively, docs/protocol.md §10.9). */
   fingerprint: string | null;
   /** Pilot's tiny fingerprint, exactly as sent (never computed, §9). */
   tinyFingerprint: string | null;

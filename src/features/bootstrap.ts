@@ -4,10 +4,8 @@
  * several instances start at once on one PostgreSQL: the claim on the `bootstrap` setting decides which
  * one creates the rows, inside one transaction, and the others wait for it and find them.
  */
-import type { Kysely } from 'kysely';
-import type { DB } from '../db/schema.ts';
 import { newId, randomSecret, readableCode } from '../shared/ids.ts';
-import { SettingsRepo } from './settings/settings.repo.ts';
+import type { Repositories } from './repositories.ts';
 import { hashPassword } from './users/password.ts';
 
 export interface BootstrapOptions {
@@ -16,6 +14,8 @@ export interface BootstrapOptions {
   adminPassword: string | undefined;
   /** undefined = generate one and keep it in the database. */
   jwtSecret: string | undefined;
+  /** scrypt cost (log2 N) of the admin's password hash. */
+  passwordHashCost: number;
   now: number;
 }
 
@@ -31,8 +31,8 @@ export interface BootstrapResult {
 export const DEFAULT_WORKSPACE_NAME = 'Default workspace';
 export const PLATFORM_NAME = 'Skyvault';
 
-export async function bootstrap(db: Kysely<DB>, options: BootstrapOptions): Promise<BootstrapResult> {
-  const settings = new SettingsRepo(db);
+export async function bootstrap(repos: Repositories, options: BootstrapOptions): Promise<BootstrapResult> {
+  const { settings } = repos;
   const jwtSecret = options.jwtSecret ?? (await settings.getOrInsert('jwt_secret', randomSecret(48)));
   const storageSecret = await settings.getOrInsert('storage_secret', randomSecret(48));
   const existing = await settings.get('default_workspace_id');
@@ -40,39 +40,33 @@ export async function bootstrap(db: Kysely<DB>, options: BootstrapOptions): Prom
 
   const password = options.adminPassword ?? readableCode(16);
   // Hashing takes ~100 ms; do it outside the transaction that may hold a lock.
-  const passwordHash = await hashPassword(password);
+  const passwordHash = await hashPassword(password, { cost: options.passwordHashCost });
   const workspaceId = newId();
 
-  return db.transaction().execute(async (trx) => {
-    const defaultWorkspaceId = await new SettingsRepo(trx).getOrInsert('default_workspace_id', workspaceId);
+  return repos.transaction(async (trx) => {
+    const defaultWorkspaceId = await trx.settings.getOrInsert('default_workspace_id', workspaceId);
     if (defaultWorkspaceId !== workspaceId) return { defaultWorkspaceId, jwtSecret, storageSecret };
 
-    await trx
-      .insertInto('workspaces')
-      .values({
-        id: workspaceId,
-        name: DEFAULT_WORKSPACE_NAME,
-        description: 'Created on first start.',
-        platformName: PLATFORM_NAME,
-        bindCode: readableCode(6),
-        createdAt: options.now,
-        updatedAt: options.now,
-      })
-      .execute();
-    await trx
-      .insertInto('users')
-      .values({
-        id: newId(),
-        workspaceId,
-        username: options.adminUsername,
-        passwordHash,
-        userType: 1,
-        mqttUsername: options.adminUsername,
-        mqttPassword: randomSecret(18),
-        createdAt: options.now,
-        updatedAt: options.now,
-      })
-      .execute();
+    await trx.workspaces.insert({
+      id: workspaceId,
+      name: DEFAULT_WORKSPACE_NAME,
+      description: 'Created on first start.',
+      platformName: PLATFORM_NAME,
+      bindCode: readableCode(6),
+      createdAt: options.now,
+      updatedAt: options.now,
+    });
+    await trx.users.insert({
+      id: newId(),
+      workspaceId,
+      username: options.adminUsername,
+      passwordHash,
+      userType: 1,
+      mqttUsername: options.adminUsername,
+      mqttPassword: randomSecret(18),
+      createdAt: options.now,
+      updatedAt: options.now,
+    });
     return {
       defaultWorkspaceId,
       jwtSecret,

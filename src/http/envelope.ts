@@ -1,5 +1,5 @@
 /**
- * The DJI response envelope `{code, message, data}` (dji-protocol.md §2): code 0 = success. Success
+ * The DJI response envelope `{code, message, data}` (docs/protocol.md §2): code 0 = success. Success
  * with nothing to return carries `data: {}` (decision §10.7). `data` is optional in the schema because
  * errors that keep HTTP 200 (a wrong password, say) are serialized through the route's 200 schema.
  */

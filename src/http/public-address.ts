@@ -8,12 +8,21 @@ import type { FastifyRequest } from 'fastify';
 export interface PublicAddressOptions {
   publicUrl: string | undefined;
   mqttPublicUrl: string | undefined;
-  /** The MQTT port devices connect to when no public MQTT URL is configured. */
-  mqttPort: () => number;
+  /** The MQTT port devices connect to when no public MQTT URL is configured (until setMqttPort). */
+  mqttPort: number;
 }
 
 export class PublicAddresses {
-  constructor(private readonly options: PublicAddressOptions) {}
+  private mqttPort: number;
+
+  constructor(private readonly options: PublicAddressOptions) {
+    this.mqttPort = options.mqttPort;
+  }
+
+  /** The embedded broker's port once it listens (it may have been 0: "pick one"). */
+  setMqttPort(port: number): void {
+    this.mqttPort = port;
+  }
 
   baseUrl(request: FastifyRequest): string {
     return this.options.publicUrl ?? `${request.protocol}://${request.host}`;
@@ -32,6 +41,6 @@ export class PublicAddresses {
   mqttAddress(request: FastifyRequest): string {
     if (this.options.mqttPublicUrl) return this.options.mqttPublicUrl;
     const host = this.hostname(request);
-    return `tcp://${host.includes(':') ? `[${host}]` : host}:${this.options.mqttPort()}`;
+    return `tcp://${host.includes(':') ? `[${host}]` : host}:${this.mqttPort}`;
   }
 }

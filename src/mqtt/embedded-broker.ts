@@ -1,5 +1,5 @@
 /**
- * The embedded MQTT broker (aedes 2, which accepts MQTT 3.1.1 and 5 clients: stack-notes §12) for one
+ * The embedded MQTT broker (aedes 2, which accepts MQTT 3.1.1 and 5 clients: docs/protocol.md §13.1) for one
  * machine. Devices log in with a user's MQTT credentials and are held to their own gateway's topics
  * (gateway-acl.ts). Skyvault itself connects as an ordinary MQTT client with an internal account, so the
  * gateway code is the same whether this broker or an external one (SKYVAULT_MQTT_URL) carries the traffic.
@@ -12,7 +12,8 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../shared/logger.ts';
 import { type AclDecision, type DeviceAccount, GatewayAcl } from './gateway-acl.ts';
-import { parseEnvelope, isRecord, text } from './envelope.ts';
+import { topologyOf } from '../dji/topology.wire.ts';
+import { parseEnvelope } from './envelope.ts';
 import { parseTopic, snOfTopic } from './topics.ts';
 
 export interface EmbeddedBrokerOptions {
@@ -22,8 +23,8 @@ export interface EmbeddedBrokerOptions {
   tls?: { port: number; cert: Buffer; key: Buffer } | undefined;
   /** The device accounts: a user's MQTT credentials → that user's workspace. */
   authenticate(username: string, password: Buffer): Promise<DeviceAccount | undefined>;
-  /** The workspace a device SN is bound to, if any: another workspace's account may not claim it. */
-  workspaceOfDevice(sn: string): Promise<string | undefined>;
+  /** Whether a device SN is bound to another workspace than this one (DeviceService's rule): not to claim. */
+  boundElsewhere(sn: string, workspaceId: string): Promise<boolean>;
   /** Skyvault's own account on this broker: every topic, `$share` excluded (aedes has no shared subs). */
   internal: { username: string; password: string };
   /** A gateway's connection ended (the broker is the only one who knows at once). */
@@ -92,7 +93,7 @@ export class EmbeddedBroker {
       },
       authorizeSubscribe: (client, subscription, callback) => {
         if (this.internalClients.has(client)) {
-          // aedes would accept a shared subscription and deliver nothing (stack-notes §2.1).
+          // aedes would accept a shared subscription and deliver nothing (docs/protocol.md §13.2).
           if (subscription.topic.startsWith('$share/')) return callback(null, null);
           return callback(null, subscription);
         }
@@ -207,8 +208,7 @@ export class EmbeddedBroker {
     const account = this.acl.accountOfConnection(connectionId);
     const sn = snOfTopic(topic);
     if (account && sn !== undefined && this.acl.gatewayOf(connectionId) === undefined) {
-      const bound = await this.options.workspaceOfDevice(sn);
-      if (bound !== undefined && bound !== account.workspaceId) {
+      if (await this.options.boundElsewhere(sn, account.workspaceId)) {
         return { allowed: false, reason: `${sn} is bound to another workspace` };
       }
     }
@@ -266,14 +266,9 @@ export class EmbeddedBroker {
     const account = this.acl.accountOfConnection(connectionId);
     const parsed = parseEnvelope(payload);
     if (!account || !parsed.ok || parsed.envelope.method !== 'update_topo') return;
-    const subDevices = parsed.envelope.data.sub_devices;
-    const sns = Array.isArray(subDevices)
-      ? subDevices.map((d) => (isRecord(d) ? text(d.sn) : undefined)).filter((sn) => sn !== undefined)
-      : [];
     const allowed: string[] = [];
-    for (const sn of sns) {
-      const bound = await this.options.workspaceOfDevice(sn);
-      if (bound === undefined || bound === account.workspaceId) allowed.push(sn);
+    for (const { sn } of topologyOf(parsed.envelope.data).subDevices) {
+      if (!(await this.options.boundElsewhere(sn, account.workspaceId))) allowed.push(sn);
       else this.options.logger.warn({ sn }, 'MQTT: a sub-device bound to another workspace is not opened');
     }
     this.acl.setSubDevices(connectionId, allowed);

@@ -1,10 +1,11 @@
 /**
- * The one parser of DJI MQTT envelopes (dji-protocol.md §1.1): `{tid, bid, timestamp, method, gateway,
+ * The one parser of DJI MQTT envelopes (docs/protocol.md §1.1): `{tid, bid, timestamp, method, gateway,
  * need_reply, data}`. Lenient where devices differ: numbers may come as strings, `timestamp` may be
  * missing (or misspelled `"timestamp:"` as in the Dock 3 docs), `gateway` may be empty, `data` may be
  * absent on replies. Strict where replying depends on it: a message needs a `tid` and, except osd/state,
  * a `method`. Anything else is refused with a reason the caller logs; nothing here throws.
  */
+import { integer, isRecord, text } from '../dji/values.ts';
 
 export interface Envelope {
   tid: string;
@@ -50,39 +51,4 @@ export function parseEnvelope(payload: Buffer | string, requireMethod = true): P
       data: isRecord(data) ? data : {},
     },
   };
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A string, or a number written as one; undefined for anything else or ''. */
-export function text(value: unknown): string | undefined {
-  if (typeof value === 'string') return value.trim() === '' ? undefined : value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return undefined;
-}
-
-/** A finite number, or a numeric string; undefined otherwise. */
-export function number(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (typeof value === 'string' && value.trim() !== '') {
-    const parsed = Number(value);
-    return Number.isFinite(parsed) ? parsed : undefined;
-  }
-  return undefined;
-}
-
-export function integer(value: unknown): number | undefined {
-  const n = number(value);
-  return n !== undefined && Number.isInteger(n) ? n : undefined;
-}
-
-/** DJI booleans: true/false, 1/0, "1"/"0", "true"/"false". */
-export function flag(value: unknown): boolean | undefined {
-  if (typeof value === 'boolean') return value;
-  const n = number(value);
-  if (n === 0 || n === 1) return n === 1;
-  if (value === 'true' || value === 'false') return value === 'true';
-  return undefined;
 }

@@ -1,12 +1,15 @@
 /**
- * Skyvault's side of DJI MQTT (dji-protocol.md §1): one MQTT.js client, whatever the broker. It
+ * Skyvault's side of DJI MQTT (docs/protocol.md §1): one MQTT.js client, whatever the broker. It
  * subscribes once with wildcards (so nothing is missed after a restart while devices stay connected),
  * parses every message with the one envelope parser, dispatches by family and method to one handler per
  * method (handlers/), and answers on `<topic>_reply` echoing tid, bid and method:
  * - `status` → `status_reply` always (with `method`, decision §10.45);
  * - `requests` → `requests_reply` always, `{result, output}` from the handler;
  * - `events` → `events_reply` `{result: 0}` only when `need_reply` is 1 and the handler finished.
- * A message that cannot be parsed, or that a handler fails on, is logged and never stops the client.
+ * A handler that throws an `AppError` of the catalogue (shared/app-error.ts) gets it rendered: a final
+ * error is answered on the same reply topic with the entry's `result` (and its details as `output`); a
+ * transient one, or any other failure, is logged and left unanswered, so the device sends it again.
+ * A message that cannot be parsed is logged; nothing a message does stops the client.
  * Messages of one gateway are handled in order; different gateways' messages run concurrently, at most
  * MAX_RUNNING at once (a gateway never holds more than one of those). A QoS 1 message is acknowledged to
  * the broker (PUBACK) when it is queued, not when handled: MQTT.js reads no further packet until the
@@ -21,9 +24,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { AppError } from '../shared/app-error.ts';
+import { AppError, isAppError, mqttResultOf } from '../shared/app-error.ts';
 import type { Logger } from '../shared/logger.ts';
-import { type Envelope, isRecord, parseEnvelope } from './envelope.ts';
+import { isRecord } from '../dji/values.ts';
+import { type Envelope, parseEnvelope } from './envelope.ts';
 import {
   DEVICE_INITIATED_FILTERS,
   type InboundFamily,
@@ -61,9 +65,8 @@ export interface MqttGatewayOptions {
   clientId: string;
   /** `$share/<group>/…` for device-initiated topics (external brokers); undefined = plain subscriptions. */
   sharedGroup?: string | undefined;
-  handlers: MethodHandler[];
   logger: Logger;
-  /** Services: wait per attempt (ms) and resends after the first (dji-protocol.md §1.3: 3000 and 2). */
+  /** Services: wait per attempt (ms) and resends after the first (docs/protocol.md §1.3: 3000 and 2). */
   serviceTimeoutMs?: number;
   serviceRetries?: number;
 }
@@ -86,8 +89,6 @@ const MAX_RUNNING = 64;
 const MAX_QUEUED = 4096;
 /** How long a stop waits for the broker to take the last publishes before dropping the connection. */
 const CLOSE_TIMEOUT_MS = 3000;
-/** requests_reply result for a request method Skyvault does not implement. */
-export const RESULT_UNSUPPORTED = 1;
 
 export class MqttGateway {
   private client: MqttClient | undefined;
@@ -102,8 +103,18 @@ export class MqttGateway {
   /** The last queued handling per gateway SN: the next one of that SN runs after it. */
   private readonly chains = new Map<string, Promise<void>>();
 
-  constructor(private readonly options: MqttGatewayOptions) {
-    for (const handler of options.handlers) this.handlers.set(`${handler.family}/${handler.method}`, handler);
+  constructor(private readonly options: MqttGatewayOptions) {}
+
+  /**
+   * Adds method handlers (before start). Registered after construction because handlers use services
+   * that themselves call devices through this gateway: the arrows stay one-way.
+   */
+  register(handlers: MethodHandler[]): void {
+    for (const handler of handlers) {
+      const key = `${handler.family}/${handler.method}`;
+      if (this.handlers.has(key)) throw new Error(`two MQTT handlers for ${key}`);
+      this.handlers.set(key, handler);
+    }
   }
 
   get connected(): boolean {
@@ -253,8 +264,16 @@ export class MqttGateway {
     }
   }
 
+  /** Left unanswered: the device sends the message again. */
   private handlingFailed(topic: string, error: unknown): void {
-    this.options.logger.error({ err: error, topic }, 'MQTT message handling failed');
+    if (isAppError(error) && error.transient) {
+      this.options.logger.warn(
+        { topic, reason: error.message },
+        'MQTT message not answered; the device will resend',
+      );
+    } else {
+      this.options.logger.error({ err: error, topic }, 'MQTT message handling failed');
+    }
   }
 
   private async receive(topic: string, payload: Buffer): Promise<void> {
@@ -279,13 +298,27 @@ export class MqttGateway {
       logger.info({ topic, method: envelope.method }, 'MQTT message without a handler');
       // Every request and status is answered (§1.3): a device left without an answer retries forever.
       if (parsed.family === 'requests')
-        await this.reply(topic, envelope, { result: RESULT_UNSUPPORTED, output: {} });
+        await this.reply(topic, envelope, { result: mqttResultOf('MethodNotSupported'), output: {} });
       else if (parsed.family === 'status' || envelope.needReply)
         await this.reply(topic, envelope, { result: 0 });
       return;
     }
     const message: InboundMessage = { family: parsed.family, sn: parsed.sn, envelope };
-    const data = await handler.handle(message);
+    let data: ReplyData | undefined;
+    try {
+      data = await handler.handle(message);
+    } catch (error) {
+      if (!isAppError(error) || error.transient) throw error;
+      logger.info(
+        { topic, method: envelope.method, result: error.mqttResult, reason: error.message },
+        'MQTT message refused',
+      );
+      if (parsed.family !== 'events' || envelope.needReply) {
+        const output = isRecord(error.details) ? error.details : {};
+        await this.reply(topic, envelope, { result: error.mqttResult, output });
+      }
+      return;
+    }
     if (parsed.family === 'events') {
       if (envelope.needReply) await this.reply(topic, envelope, { result: 0 });
     } else if (data) {

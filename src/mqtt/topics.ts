@@ -1,5 +1,5 @@
 /**
- * DJI Cloud API topic names (dji-protocol.md §1.2). `{sn}` is a gateway (dock, RC) or, for osd/state/
+ * DJI Cloud API topic names (docs/protocol.md §1.2). `{sn}` is a gateway (dock, RC) or, for osd/state/
  * events, one of its sub-devices (the aircraft). A reply topic is the request topic plus `_reply`.
  */
 

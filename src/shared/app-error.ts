@@ -1,16 +1,25 @@
 /**
- * The one error catalogue of Skyvault. Services throw `AppError`s; each transport renders them:
- * HTTP as the DJI envelope `{code, message}` with `status` (src/http/errors.ts), MQTT (later) as `result`.
+ * The one error catalogue of Skyvault. Services throw `AppError`s; each transport renders them: HTTP as
+ * the DJI envelope `{code, message}` with `status` (src/http/errors.ts), MQTT as the reply's `result`
+ * (src/mqtt/mqtt-gateway.ts). docs/errors.md lists every entry (a test checks that).
  *
- * `status` is the HTTP status. DJI Pilot 2 reacts to statuses (dji-protocol.md §2): 401 logs the pilot out
- * of the cloud, so it is used only for a missing, invalid or expired token. Errors a client should show
- * as a message (a wrong password, say) keep HTTP 200 with a non-zero `code`, as DJI's demo does.
- * `code` is the envelope code: stable, documented in docs/errors.md (a test checks that).
+ * Each entry says:
+ * - `status`, the HTTP status. DJI Pilot 2 reacts to statuses (docs/protocol.md §2): 401 logs the pilot
+ *   out of the cloud, so it is used only for a missing, invalid or expired token. Errors a client should
+ *   show as a message (a wrong password, say) keep HTTP 200 with a non-zero `code`, as DJI's demo does.
+ * - `code`, the envelope code: stable.
+ * - `mqttResult`, where the error can answer a device's MQTT request: the non-zero `result` of the
+ *   reply (DJI leaves these values to the cloud, except 1 for "not supported" by convention).
+ * - `transient`: the same request may succeed later (storage or broker down, a device that did not
+ *   answer). Over MQTT a transient error gets no reply, so the device sends again; a final one is
+ *   answered with its `result`, so the device stops retrying what can never succeed.
  */
 export interface ErrorSpec {
   status: number;
   code: number;
   message: string;
+  mqttResult?: number;
+  transient?: boolean;
 }
 
 export const ERRORS = {
@@ -55,7 +64,12 @@ export const ERRORS = {
     message: 'The object is not in storage: upload it before reporting it.',
   },
   MediaFileNotFound: { status: 404, code: 100406, message: 'There is no such file in this workspace.' },
-  StorageUnavailable: { status: 503, code: 100503, message: 'Object storage is not answering; try again.' },
+  StorageUnavailable: {
+    status: 503,
+    code: 100503,
+    message: 'Object storage is not answering; try again.',
+    transient: true,
+  },
   DeviceNotFound: { status: 404, code: 210404, message: 'There is no such device in this workspace.' },
   DeviceNotSeen: {
     status: 200,
@@ -72,19 +86,70 @@ export const ERRORS = {
     status: 504,
     code: 211001,
     message: 'The device did not answer; check that it is online.',
+    transient: true,
   },
-  MqttUnavailable: { status: 503, code: 211503, message: 'The MQTT broker is not reachable; try again.' },
+  MqttUnavailable: {
+    status: 503,
+    code: 211503,
+    message: 'The MQTT broker is not reachable; try again.',
+    transient: true,
+  },
+  BindingCodeUnknown: {
+    status: 404,
+    code: 210001,
+    mqttResult: 210001,
+    message: 'The binding code names no workspace (or not the organization given with it).',
+  },
+  BindingRequestEmpty: {
+    status: 400,
+    code: 210002,
+    mqttResult: 210002,
+    message: 'The binding request names no device.',
+  },
+  DeviceNotYours: {
+    status: 403,
+    code: 210003,
+    mqttResult: 210003,
+    message: 'The device is not this dock or its aircraft, or it is bound to another workspace.',
+  },
+  GatewayNotBound: {
+    status: 403,
+    code: 314001,
+    mqttResult: 314001,
+    message: 'The gateway is not bound to a workspace: bind it first.',
+  },
+  MethodNotSupported: {
+    status: 404,
+    code: 211404,
+    mqttResult: 1,
+    message: 'Skyvault does not implement this method.',
+  },
   RouteNotFound: { status: 404, code: 404, message: 'There is nothing at this address.' },
-  Internal: { status: 500, code: 500, message: 'Something went wrong on the server; it has been logged.' },
+  Internal: {
+    status: 500,
+    code: 500,
+    message: 'Something went wrong on the server; it has been logged.',
+    transient: true,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof ERRORS;
+
+/** The MQTT reply `result` of a catalogue entry: its own, else its envelope code. */
+export function mqttResultOf(name: ErrorName): number {
+  const spec: ErrorSpec = ERRORS[name];
+  return spec.mqttResult ?? spec.code;
+}
 
 export class AppError extends Error {
   override readonly name = 'AppError';
   readonly kind: ErrorName;
   readonly status: number;
   readonly code: number;
+  /** The MQTT reply `result` for this error (the envelope code where the catalogue names none). */
+  readonly mqttResult: number;
+  /** The same request may succeed later: over MQTT, left unanswered so the device resends. */
+  readonly transient: boolean;
   /** Extra machine-readable detail rendered into `data` (never secrets). */
   readonly details: unknown;
 
@@ -99,6 +164,8 @@ export class AppError extends Error {
     this.kind = kind;
     this.status = spec.status;
     this.code = spec.code;
+    this.mqttResult = mqttResultOf(kind);
+    this.transient = spec.transient ?? false;
     this.details = options?.details;
   }
 }

@@ -2,7 +2,7 @@ const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
 /**
  * Formats epoch milliseconds as `yyyy-MM-dd HH:mm:ss` in the server's time zone: the date format of the
- * DJI demo's web API (dji-protocol.md §0), which its front end displays as is.
+ * DJI demo's web API (docs/protocol.md §0), which its front end displays as is.
  */
 export function formatDjiDateTime(epochMs: number): string {
   const d = new Date(epochMs);

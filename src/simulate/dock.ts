@@ -1,6 +1,6 @@
 /**
  * `skyvault simulate dock`: virtual DJI Docks, each with an aircraft, that deliver flight media to a
- * Skyvault (or any DJI Cloud API server) over MQTT as real docks do (dji-protocol.md §1, §4).
+ * Skyvault (or any DJI Cloud API server) over MQTT as real docks do (docs/protocol.md §1, §4).
  *
  * The operator logs in over HTTP only to learn the MQTT address and credentials, as an installer does
  * in Pilot 2. Then every dock, concurrently and on its own MQTT 5 connection:

@@ -1,6 +1,6 @@
 /**
  * `skyvault simulate pilot`: a virtual DJI Pilot 2 that uploads media to a Skyvault (or any DJI Cloud
- * API server) exactly as the real app does (dji-protocol.md §3.1): log in as the H5 page does (flag 2),
+ * API server) exactly as the real app does (docs/protocol.md §3.1): log in as the H5 page does (flag 2),
  * ask fast-upload per file and tiny-fingerprints for the batch, take STS credentials, upload to object
  * storage with the AWS SDK, report each file with upload-callback and the batch with
  * group-upload-callback. Generated photos have fixed content, so running it again uploads nothing.

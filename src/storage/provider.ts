@@ -1,12 +1,13 @@
 /**
- * The object-storage seam of Skyvault (style.md §6). Devices upload straight to storage with temporary
- * credentials the server issues, scoped to one prefix; the server itself only checks, reads, presigns
+ * The object-storage seam of Skyvault: an interface plus capability flags, and one conformance suite
+ * (test/storage/conformance.ts). Devices upload straight to storage with temporary credentials the server
+ * issues, scoped to one prefix; the server itself only checks, reads, presigns
  * and deletes. Every provider (the embedded `local` store now; MinIO, AWS and Aliyun OSS later)
  * implements this interface and passes the shared conformance suite in test/storage.
  */
 import type { Readable } from 'node:stream';
 
-/** What devices are told the storage is (DJI `provider`, dji-protocol.md §3.4). */
+/** What devices are told the storage is (DJI `provider`, docs/protocol.md §3.4). */
 export type WireProvider = 'minio' | 'aws' | 'ali';
 
 /** Operations a credential may perform, always within its scope. */

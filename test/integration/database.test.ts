@@ -5,6 +5,7 @@ import { after, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { migrateToLatest, openDatabase } from '../../src/db/database.ts';
 import { prepareQuery } from '../../src/db/prepared.ts';
+import { Repositories } from '../../src/features/repositories.ts';
 import { bootstrap } from '../../src/features/bootstrap.ts';
 import { SettingsRepo } from '../../src/features/settings/settings.repo.ts';
 import { verifyPassword } from '../../src/features/users/password.ts';
@@ -81,17 +82,19 @@ for (const dialect of testDialects()) {
     });
 
     it('bootstraps once: default workspace, admin with a hashed password, signing secret', async () => {
-      const first = await bootstrap(database.db, {
+      const first = await bootstrap(new Repositories(database.db), {
         adminUsername: 'root',
         adminPassword: 'first-pass',
         jwtSecret: undefined,
+        passwordHashCost: 10,
         now: 1,
       });
       assert.deepEqual(first.createdAdmin, { username: 'root', password: 'first-pass', generated: false });
-      const again = await bootstrap(database.db, {
+      const again = await bootstrap(new Repositories(database.db), {
         adminUsername: 'root',
         adminPassword: 'other-pass',
         jwtSecret: undefined,
+        passwordHashCost: 10,
         now: 2,
       });
       assert.equal(again.createdAdmin, undefined);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { capturePosition } from '../../src/features/media/media.service.ts';
 import { metadataFromExif } from '../../src/features/media/media-enricher.ts';
-import { metadataOf } from '../../src/http/routes/dji/pilot-media.wire.ts';
+import { metadataOf } from '../../src/dji/media-metadata.wire.ts';
 
 describe('capture position', () => {
   it('keeps both coordinates or neither', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { SETTING_NAMES } from '../../src/config/settings.ts';
-import { ERRORS } from '../../src/shared/app-error.ts';
+import { AppError, type ErrorName, ERRORS } from '../../src/shared/app-error.ts';
 
 const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
 
@@ -16,13 +16,18 @@ describe('docs stay true', () => {
     assert.deepEqual(tableNames(read('docs/configuration.md')), SETTING_NAMES);
   });
 
-  it('docs/errors.md lists every error with its status and code', () => {
+  it('docs/errors.md lists every error with its status, code and MQTT reply', () => {
     const doc = read('docs/errors.md');
     assert.deepEqual(tableNames(doc), Object.keys(ERRORS));
-    for (const [name, spec] of Object.entries(ERRORS)) {
+    for (const name of Object.keys(ERRORS) as ErrorName[]) {
+      const error = new AppError(name);
+      const mqtt = error.transient ? 'no reply \\(resend\\)' : String(error.mqttResult);
       assert.match(
         doc,
-        new RegExp(`^\\|\\s*\`${name}\`\\s*\\|\\s*${spec.status}\\s*\\|\\s*${spec.code}\\s*\\|`, 'm'),
+        new RegExp(
+          `^\\|\\s*\`${name}\`\\s*\\|\\s*${error.status}\\s*\\|\\s*${error.code}\\s*\\|\\s*${mqtt}\\s*\\|`,
+          'm',
+        ),
         name,
       );
     }

@@ -1,6 +1,6 @@
 /**
  * Devices: gateways (docks, remote controllers) and their sub-devices (aircraft), with their workspace
- * binding and online state (dji-protocol.md §1.5, Appendix A). Dock media reports that arrive before
+ * binding and online state (docs/protocol.md §1.5, Appendix A). Dock media reports that arrive before
  * their gateway is bound wait in `pending_device_reports` and are recorded when it is (decision §10.27).
  * File groups learn which gateway uploads them and when the dock made one its upload priority (§4.3).
  */

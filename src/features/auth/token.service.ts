@@ -1,6 +1,6 @@
 /**
  * Access tokens: HS256 JWTs sent by clients in the `x-auth-token` header (the DJI convention,
- * dji-protocol.md §7.1). Verification needs no database, so every instance can check any token.
+ * docs/protocol.md §7.1). Verification needs no database, so every instance can check any token.
  *
  * Beside the standard claims the token carries DJI's custom claims as strings (`id`, `username`,
  * `user_type`, `workspace_id`), the shape DJI's demo uses, so tools that decode demo tokens work.

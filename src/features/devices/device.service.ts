@@ -1,20 +1,26 @@
 /**
  * The device registry: gateways (docks, remote controllers) and their aircraft, their workspace binding
- * and online state (dji-protocol.md §1.5, Appendix A). Transport-free: the MQTT handlers call it with
- * parsed values; the management API will too.
+ * and online state (docs/protocol.md §1.5, Appendix A). Transport-free: the MQTT handlers, the embedded
+ * broker and the HTTP routes call it with parsed values and render what it returns.
  *
- * Binding rules: a gateway is bound by the dock organization requests, by the RC binding call or the
- * management API, or on its first `update_topo` to the workspace of the MQTT account it logged in with.
- * A sub-device follows its gateway's workspace. The binding is persisted, so media from a gateway that
- * looks offline is still recorded in the right workspace.
+ * Every binding and ownership rule lives here, once:
+ * - a gateway is bound by the dock organization requests (with a workspace's binding code), by the RC
+ *   binding call or the management API, or on its first `update_topo` to the workspace of the MQTT
+ *   account it logged in with;
+ * - a sub-device follows its gateway's workspace;
+ * - a device bound to one workspace is never taken, claimed or announced by another workspace's
+ *   account, dock or user (`boundElsewhere`): unbind it there first.
+ * The binding is persisted, so media from a gateway that looks offline is still recorded in the right
+ * workspace. Changes are announced as events (`events`): `bound` whenever a gateway is found bound (so
+ * reports it sent while unbound are recorded then), `online`, `offline` and `topology` for the web.
  */
-import type { Kysely, Selectable } from 'kysely';
-import { prepareQuery } from '../../db/prepared.ts';
-import type { DB, DevicesTable } from '../../db/schema.ts';
+import Emittery from 'emittery';
+import { AppError } from '../../shared/app-error.ts';
 import type { Logger } from '../../shared/logger.ts';
-import type { LivePublisher } from '../events/live-events.ts';
+import type { Workspace, WorkspaceRepo } from '../workspaces/workspace.repo.ts';
+import type { Device, DeviceRepo } from './device.repo.ts';
 
-export type Device = Selectable<DevicesTable>;
+export type { Device } from './device.repo.ts';
 
 export interface DeviceModel {
   domain: number;
@@ -33,58 +39,59 @@ export interface Topology extends DeviceModel {
   subDevices: TopologyDevice[];
 }
 
-export interface DeviceServiceOptions {
-  now?: () => number;
+export type DeviceWithChildren = Device & { children: Device[] };
+
+export interface DeviceEvents {
   /**
-   * Called whenever a gateway is found bound (update_topo, binding): reports it sent while unbound are
-   * recorded then. Not only on the change of binding, so that a failed attempt is retried next time.
+   * A gateway was found bound (update_topo, binding); emitted every time, not only on a change, so that
+   * work that failed after an earlier binding is retried. Listeners' failures reach the caller.
    */
-  onBound?: (gatewaySn: string, workspaceId: string) => Promise<void>;
-  /** device_online / device_offline / device_update_topo for the web. */
-  live?: LivePublisher;
-  logger?: Logger;
+  bound: { gatewaySn: string; workspaceId: string };
+  online: { workspaceId: string; device: Device };
+  offline: { workspaceId: string; device: Device };
+  /** A gateway's set of online sub-devices changed. */
+  topology: { workspaceId: string; gateway: Device };
 }
 
-/** The device as live updates describe it. */
-export function liveDevice(d: Device): Record<string, unknown> {
-  return {
-    sn: d.sn,
-    device_model_key: d.modelKey,
-    domain: d.domain,
-    type: d.type,
-    sub_type: d.subType,
-    parent_sn: d.parentSn,
-    nickname: d.callsign ?? d.sn,
-    online: d.online === 1,
-  };
+/** What `airport_bind_status` tells a dock about one device it asked about. */
+export interface BindStatus {
+  sn: string;
+  workspace: Workspace | undefined;
+  callsign: string | undefined;
+}
+
+export interface DeviceServiceOptions {
+  devices: DeviceRepo;
+  workspaces: WorkspaceRepo;
+  now?: () => number;
+  logger?: Logger;
 }
 
 export const modelKey = (m: DeviceModel) => `${m.domain}-${m.type}-${m.subType}`;
 
 export class DeviceService {
+  readonly events = new Emittery<DeviceEvents>();
+  private readonly repo: DeviceRepo;
+  private readonly workspaces: WorkspaceRepo;
   private readonly now: () => number;
-  private readonly contextQuery;
 
-  constructor(
-    private readonly db: Kysely<DB>,
-    private readonly options: DeviceServiceOptions = {},
-  ) {
+  constructor(private readonly options: DeviceServiceOptions) {
+    this.repo = options.devices;
+    this.workspaces = options.workspaces;
     this.now = options.now ?? Date.now;
-    this.contextQuery = prepareQuery(db, ['sn', 'online'], (a: { sn: string; online: number }) =>
-      db
-        .selectFrom('devices as g')
-        .leftJoin('devices as c', (join) =>
-          join.onRef('c.parentSn', '=', 'g.sn').on('c.online', '=', a.online),
-        )
-        .select(['g.workspaceId', 'c.sn as childSn'])
-        .where('g.sn', '=', a.sn)
-        .orderBy('c.lastSeenAt', 'desc')
-        .limit(1),
-    );
   }
 
   find(sn: string): Promise<Device | undefined> {
-    return this.db.selectFrom('devices').selectAll().where('sn', '=', sn).executeTakeFirst();
+    return this.repo.find(sn);
+  }
+
+  /**
+   * The one ownership rule: whether `sn` is bound to a workspace other than `workspaceId`. Such a device
+   * may not be claimed (MQTT topics), announced (update_topo), bound or commanded from `workspaceId`.
+   */
+  async boundElsewhere(sn: string, workspaceId: string | null | undefined): Promise<boolean> {
+    const device = await this.repo.find(sn);
+    return isBoundElsewhere(device, workspaceId);
   }
 
   /**
@@ -93,25 +100,14 @@ export class DeviceService {
    */
   async updateTopology(gatewaySn: string, topology: Topology, accountWorkspaceId?: string): Promise<Device> {
     const now = this.now();
-    let boundTo: string | undefined;
     const cameOnline: Device[] = [];
-    const foreign: string[] = [];
     const wentOffline: Device[] = [];
-    const gateway = await this.db.transaction().execute(async (trx) => {
-      const existing = await trx
-        .selectFrom('devices')
-        .selectAll()
-        .where('sn', '=', gatewaySn)
-        .executeTakeFirst();
-      const before = await trx
-        .selectFrom('devices')
-        .select('sn')
-        .where('parentSn', '=', gatewaySn)
-        .where('online', '=', 1)
-        .execute();
+    const foreign: string[] = [];
+    const gateway = await this.repo.transaction(async (repo) => {
+      const existing = await repo.find(gatewaySn);
+      const before = (await repo.children(gatewaySn)).filter((d) => d.online === 1);
       // Bound automatically only when first seen: a gateway unbound on purpose stays unbound.
       const workspaceId = existing ? existing.workspaceId : (accountWorkspaceId ?? null);
-      if (workspaceId) boundTo = workspaceId;
       const values = {
         kind: 'gateway' as const,
         parentSn: null,
@@ -126,24 +122,18 @@ export class DeviceService {
         boundAt: existing?.boundAt ?? (workspaceId ? now : null),
         updatedAt: now,
       };
-      if (existing) await trx.updateTable('devices').set(values).where('sn', '=', gatewaySn).execute();
+      if (existing) await repo.update(gatewaySn, values);
       else
-        await trx
-          .insertInto('devices')
-          .values({ sn: gatewaySn, callsign: null, controlIndex: null, createdAt: now, ...values })
-          .execute();
+        await repo.insert({ sn: gatewaySn, callsign: null, controlIndex: null, createdAt: now, ...values });
       // Children no longer announced went offline with the link to this gateway.
-      const current = topology.subDevices.map((d) => d.sn);
-      let gone = trx
-        .updateTable('devices')
-        .set({ online: 0, updatedAt: now })
-        .where('parentSn', '=', gatewaySn);
-      if (current.length > 0) gone = gone.where('sn', 'not in', current);
-      await gone.where('online', '=', 1).execute();
+      await repo.childrenOffline(
+        gatewaySn,
+        topology.subDevices.map((d) => d.sn),
+        now,
+      );
       for (const sub of topology.subDevices) {
-        const child = await trx.selectFrom('devices').selectAll().where('sn', '=', sub.sn).executeTakeFirst();
-        // An aircraft bound to another workspace is not taken over by announcing it.
-        if (child?.workspaceId && child.workspaceId !== workspaceId) {
+        const child = await repo.find(sub.sn);
+        if (isBoundElsewhere(child, workspaceId)) {
           foreign.push(sub.sn);
           continue;
         }
@@ -163,22 +153,14 @@ export class DeviceService {
           boundAt: child?.boundAt ?? (workspaceId ? now : null),
           updatedAt: now,
         };
-        if (child) await trx.updateTable('devices').set(childValues).where('sn', '=', sub.sn).execute();
-        else
-          await trx
-            .insertInto('devices')
-            .values({ sn: sub.sn, callsign: null, createdAt: now, ...childValues })
-            .execute();
+        if (child) await repo.update(sub.sn, childValues);
+        else await repo.insert({ sn: sub.sn, callsign: null, createdAt: now, ...childValues });
       }
-      const after = await trx.selectFrom('devices').selectAll().where('parentSn', '=', gatewaySn).execute();
-      const saved = await trx
-        .selectFrom('devices')
-        .selectAll()
-        .where('sn', '=', gatewaySn)
-        .executeTakeFirstOrThrow();
+      const saved = await repo.find(gatewaySn);
+      if (!saved) throw new Error(`gateway ${gatewaySn} vanished while its topology was saved`);
       if (existing?.online !== 1) cameOnline.push(saved);
       const wasOnline = new Set(before.map((d) => d.sn));
-      for (const child of after) {
+      for (const child of await repo.children(gatewaySn)) {
         if (child.online === 1 && !wasOnline.has(child.sn)) cameOnline.push(child);
         if (child.online === 0 && wasOnline.has(child.sn)) wentOffline.push(child);
       }
@@ -189,28 +171,51 @@ export class DeviceService {
         { gatewaySn, sn },
         'an aircraft bound to another workspace was not taken over',
       );
-    if (boundTo) await this.options.onBound?.(gatewaySn, boundTo);
-    const live = this.options.live;
-    if (live && gateway.workspaceId) {
-      for (const d of cameOnline) live.publish(gateway.workspaceId, 'device_online', liveDevice(d));
-      for (const d of wentOffline) live.publish(gateway.workspaceId, 'device_offline', liveDevice(d));
+    const workspaceId = gateway.workspaceId;
+    if (workspaceId) {
+      await this.events.emit('bound', { gatewaySn, workspaceId });
+      for (const device of cameOnline) await this.events.emit('online', { workspaceId, device });
+      for (const device of wentOffline) await this.events.emit('offline', { workspaceId, device });
       if (cameOnline.length + wentOffline.length > 0) {
-        live.publish(gateway.workspaceId, 'device_update_topo', liveDevice(gateway));
+        await this.events.emit('topology', { workspaceId, gateway });
       }
     }
     return gateway;
   }
 
-  /** Whether a device is the gateway itself or one of its sub-devices (what a gateway may ask about). */
-  async isOwnDevice(gatewaySn: string, sn: string): Promise<Device | undefined> {
-    const device = await this.find(sn);
-    return device && (device.sn === gatewaySn || device.parentSn === gatewaySn) ? device : undefined;
+  /**
+   * The workspace a dock's binding code names (the organization requests). An organization id, when
+   * given, must be that workspace: stricter than DJI's demo, which falls back to treating the id alone as
+   * the workspace; knowing a workspace id must not be enough to bind.
+   */
+  async workspaceForBindingCode(
+    bindingCode: string | undefined,
+    organizationId: string | undefined,
+  ): Promise<Workspace | undefined> {
+    if (!bindingCode) return undefined;
+    const workspace = await this.workspaces.findByBindCode(bindingCode);
+    if (!workspace) return undefined;
+    return organizationId && organizationId !== workspace.id ? undefined : workspace;
+  }
+
+  /**
+   * `airport_bind_status`: where each asked device is bound. Only the asking gateway and its own
+   * sub-devices are described; other devices' organizations are not its business.
+   */
+  async bindStatus(gatewaySn: string, sns: string[]): Promise<BindStatus[]> {
+    const statuses: BindStatus[] = [];
+    for (const sn of sns) {
+      const device = await this.repo.find(sn);
+      const own = device && (device.sn === gatewaySn || device.parentSn === gatewaySn) ? device : undefined;
+      const workspace = own?.workspaceId ? await this.workspaces.findById(own.workspaceId) : undefined;
+      statuses.push({ sn, workspace, callsign: own?.callsign ?? undefined });
+    }
+    return statuses;
   }
 
   /**
    * A gateway binds itself or its aircraft (the dock organization requests). Refused ('not-yours') for any
-   * other known device, and for a device bound to another workspace: a binding code must not let one
-   * workspace take another's devices (unbind them there first).
+   * other known device, and for a device bound to another workspace.
    */
   async bindFromGateway(
     gatewaySn: string,
@@ -218,11 +223,26 @@ export class DeviceService {
     workspaceId: string,
     details: { callsign?: string | undefined; model?: DeviceModel } = {},
   ): Promise<'bound' | 'not-yours'> {
-    const known = await this.find(sn);
+    const known = await this.repo.find(sn);
     const own = sn === gatewaySn || !known || known.parentSn === gatewaySn;
-    if (!own || (known?.workspaceId && known.workspaceId !== workspaceId)) return 'not-yours';
+    if (!own || isBoundElsewhere(known, workspaceId)) return 'not-yours';
     await this.bind(sn, workspaceId, details);
     return 'bound';
+  }
+
+  /**
+   * A user binds a device to their workspace (Pilot's RC binding call, the management API). The device
+   * must have connected once; one bound to another workspace is refused, and so is a request that names
+   * another workspace than the user's.
+   */
+  async bindForUser(sn: string, workspaceId: string, requestedWorkspaceId?: string): Promise<void> {
+    if (requestedWorkspaceId !== undefined && requestedWorkspaceId !== workspaceId) {
+      throw new AppError('WorkspaceForbidden');
+    }
+    const device = await this.repo.find(sn);
+    if (!device) throw new AppError('DeviceNotSeen');
+    if (isBoundElsewhere(device, workspaceId)) throw new AppError('WorkspaceForbidden');
+    await this.bind(device.sn, workspaceId);
   }
 
   /** Binds a device (and, for a gateway, its current sub-devices) to a workspace. */
@@ -230,52 +250,39 @@ export class DeviceService {
     sn: string,
     workspaceId: string,
     details: { callsign?: string | undefined; model?: DeviceModel } = {},
-  ) {
+  ): Promise<void> {
     const now = this.now();
-    const existing = await this.find(sn);
+    const existing = await this.repo.find(sn);
     if (existing) {
-      await this.db
-        .updateTable('devices')
-        .set({
-          workspaceId,
-          boundAt: existing.workspaceId === workspaceId && existing.boundAt ? existing.boundAt : now,
-          callsign: details.callsign ?? existing.callsign,
-          updatedAt: now,
-        })
-        .where('sn', '=', sn)
-        .execute();
+      await this.repo.update(sn, {
+        workspaceId,
+        boundAt: existing.workspaceId === workspaceId && existing.boundAt ? existing.boundAt : now,
+        callsign: details.callsign ?? existing.callsign,
+        updatedAt: now,
+      });
     } else {
       const model = details.model ?? { domain: -1, type: -1, subType: -1 };
-      await this.db
-        .insertInto('devices')
-        .values({
-          sn,
-          workspaceId,
-          kind: model.domain === 0 ? 'sub_device' : 'gateway',
-          parentSn: null,
-          domain: model.domain,
-          type: model.type,
-          subType: model.subType,
-          modelKey: modelKey(model),
-          callsign: details.callsign ?? null,
-          thingVersion: null,
-          controlIndex: null,
-          online: 0,
-          lastSeenAt: null,
-          boundAt: now,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .execute();
+      await this.repo.insert({
+        sn,
+        workspaceId,
+        kind: model.domain === 0 ? 'sub_device' : 'gateway',
+        parentSn: null,
+        domain: model.domain,
+        type: model.type,
+        subType: model.subType,
+        modelKey: modelKey(model),
+        callsign: details.callsign ?? null,
+        thingVersion: null,
+        controlIndex: null,
+        online: 0,
+        lastSeenAt: null,
+        boundAt: now,
+        createdAt: now,
+        updatedAt: now,
+      });
     }
-    if (!existing || existing.kind === 'gateway') {
-      await this.db
-        .updateTable('devices')
-        .set({ workspaceId, boundAt: now, updatedAt: now })
-        .where('parentSn', '=', sn)
-        .execute();
-    }
-    await this.options.onBound?.(sn, workspaceId);
+    if (!existing || existing.kind === 'gateway') await this.repo.bindChildren(sn, workspaceId, now);
+    await this.events.emit('bound', { gatewaySn: sn, workspaceId });
   }
 
   /** One page of a workspace's gateways (or, with `domain`, its devices of that domain), newest first. */
@@ -283,72 +290,33 @@ export class DeviceService {
     workspaceId: string,
     filter: { domain?: number | undefined },
     page: { offset: number; limit: number },
-  ): Promise<{ items: (Device & { children: Device[] })[]; total: number }> {
-    let query = this.db.selectFrom('devices').where('workspaceId', '=', workspaceId);
-    query =
-      filter.domain === undefined
-        ? query.where('kind', '=', 'gateway')
-        : query.where('domain', '=', filter.domain);
-    const items = await query
-      .selectAll()
-      .orderBy('boundAt', 'desc')
-      .orderBy('sn')
-      .offset(page.offset)
-      .limit(page.limit)
-      .execute();
-    const { total } = await query
-      .select((eb) => eb.fn.countAll<number | string>().as('total'))
-      .executeTakeFirstOrThrow();
-    const children =
-      items.length === 0
-        ? []
-        : await this.db
-            .selectFrom('devices')
-            .selectAll()
-            .where(
-              'parentSn',
-              'in',
-              items.map((d) => d.sn),
-            )
-            .where('workspaceId', '=', workspaceId)
-            .execute();
+  ): Promise<{ items: DeviceWithChildren[]; total: number }> {
+    const { items, total } = await this.repo.listBound(workspaceId, filter, page);
+    const children = await this.repo.childrenInWorkspace(
+      workspaceId,
+      items.map((d) => d.sn),
+    );
     return {
       items: items.map((d) => ({ ...d, children: children.filter((c) => c.parentSn === d.sn) })),
-      total: Number(total),
+      total,
     };
   }
 
-  /** The device, only if it is bound to this workspace. */
-  async findInWorkspace(
-    workspaceId: string,
-    sn: string,
-  ): Promise<(Device & { children: Device[] }) | undefined> {
-    const device = await this.find(sn);
-    if (!device || device.workspaceId !== workspaceId) return undefined;
-    const children = await this.db
-      .selectFrom('devices')
-      .selectAll()
-      .where('parentSn', '=', sn)
-      .where('workspaceId', '=', workspaceId)
-      .execute();
-    return { ...device, children };
+  /** The device with its sub-devices; DeviceNotFound unless it is bound to this workspace. */
+  async getInWorkspace(workspaceId: string, sn: string): Promise<DeviceWithChildren> {
+    const device = await this.repo.find(sn);
+    if (!device || device.workspaceId !== workspaceId) throw new AppError('DeviceNotFound');
+    return { ...device, children: await this.repo.childrenInWorkspace(workspaceId, [sn]) };
   }
 
-  /** Unbinds a device, and a gateway's sub-devices bound to the same workspace, from that workspace. */
-  async unbind(sn: string): Promise<void> {
-    const device = await this.find(sn);
-    if (!device?.workspaceId) return;
-    const now = this.now();
-    await this.db
-      .updateTable('devices')
-      .set({ workspaceId: null, boundAt: null, updatedAt: now })
-      .where((eb) =>
-        eb.or([
-          eb('sn', '=', sn),
-          eb.and([eb('parentSn', '=', sn), eb('workspaceId', '=', device.workspaceId)]),
-        ]),
-      )
-      .execute();
+  /**
+   * Unbinds a device of this workspace, and the gateway's sub-devices bound to the same workspace.
+   * DeviceNotFound unless it is bound to this workspace.
+   */
+  async unbindInWorkspace(workspaceId: string, sn: string): Promise<void> {
+    const device = await this.repo.find(sn);
+    if (!device || device.workspaceId !== workspaceId) throw new AppError('DeviceNotFound');
+    await this.repo.unbindWithChildren(sn, workspaceId, this.now());
   }
 
   /**
@@ -356,27 +324,25 @@ export class DeviceService {
    * and the aircraft online under it (DJI reports dock media without an aircraft SN).
    */
   async gatewayContext(gatewaySn: string): Promise<{ workspaceId?: string; subDeviceSn?: string }> {
-    const [row] = await this.contextQuery({ sn: gatewaySn, online: 1 });
+    const row = await this.repo.gatewayContext(gatewaySn, 1);
     return { workspaceId: row?.workspaceId ?? undefined, subDeviceSn: row?.childSn ?? undefined };
   }
 
   /** The workspace a gateway is bound to, from the persisted binding (online or not). */
   async workspaceOf(gatewaySn: string): Promise<string | undefined> {
-    return (await this.find(gatewaySn))?.workspaceId ?? undefined;
+    return (await this.repo.find(gatewaySn))?.workspaceId ?? undefined;
   }
 
   /** A gateway and its sub-devices are offline (its connection ended, or it said so). */
   async markOffline(gatewaySn: string): Promise<void> {
-    const now = this.now();
-    const going = await this.db
-      .updateTable('devices')
-      .set({ online: 0, updatedAt: now })
-      .where((eb) => eb.or([eb('sn', '=', gatewaySn), eb('parentSn', '=', gatewaySn)]))
-      .where('online', '=', 1)
-      .returningAll()
-      .execute();
-    for (const d of going) {
-      if (d.workspaceId) this.options.live?.publish(d.workspaceId, 'device_offline', liveDevice(d));
+    for (const device of await this.repo.markOffline(gatewaySn, this.now())) {
+      if (device.workspaceId) {
+        await this.events.emit('offline', { workspaceId: device.workspaceId, device });
+      }
     }
   }
+}
+
+function isBoundElsewhere(device: Device | undefined, workspaceId: string | null | undefined): boolean {
+  return Boolean(device?.workspaceId) && device?.workspaceId !== workspaceId;
 }

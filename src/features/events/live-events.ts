@@ -1,5 +1,5 @@
 /**
- * Live updates for the web (dji-protocol.md §7.5): services publish `{biz_code, data}` for a workspace;
+ * Live updates for the web (docs/protocol.md §7.5): services publish `{biz_code, data}` for a workspace;
  * the WebSocket route hands them to that workspace's open sessions. On one instance this is an in-process
  * emitter. On PostgreSQL every message goes through NOTIFY on one channel and each instance delivers what
  * it hears (its own messages included), so a browser connected to any instance sees events handled by

@@ -1,18 +1,17 @@
 /**
- * Dock media (dji-protocol.md §4) on top of "record media": which workspace a gateway's report belongs
+ * Dock media (docs/protocol.md §4) on top of "record media": which workspace a gateway's report belongs
  * to, the aircraft it came from, and what to do while the gateway is not bound. Decision §10.27: nothing
  * is dropped; a report from a gateway without a workspace waits in `pending_device_reports` and is
  * recorded when the gateway is bound.
  */
-import type { Kysely } from 'kysely';
-import type { DB } from '../../db/schema.ts';
+import Emittery from 'emittery';
 import { AppError } from '../../shared/app-error.ts';
 import { newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { DeviceService } from '../devices/device.service.ts';
-import type { LivePublisher } from '../events/live-events.ts';
-import { MediaRepo } from './media.repo.ts';
+import type { MediaRepo } from './media.repo.ts';
 import type { MediaService, MediaUploadReport } from './media.service.ts';
+import type { PendingReportRepo } from './pending-report.repo.ts';
 
 export type DockUploadOutcome = 'recorded' | 'duplicate' | 'failed-upload' | 'pending' | 'refused';
 
@@ -21,12 +20,27 @@ export interface DeviceCommands {
   call(gatewaySn: string, method: string, data: Record<string, unknown>): Promise<{ result: number }>;
 }
 
+export interface DockMediaEvents {
+  /** A dock's file was recorded in a flight's group: how many the group holds now, of how many. */
+  groupProgress: {
+    workspaceId: string;
+    flightId: string;
+    expected: number | null;
+    uploaded: number;
+    gatewaySn: string;
+    droneSn: string | undefined;
+  };
+  /** The dock now uploads this flight's media first. */
+  priorityChanged: { workspaceId: string; gatewaySn: string; flightId: string; previous: string | undefined };
+}
+
 export interface DockMediaServiceOptions {
   media: MediaService;
   devices: DeviceService;
-  commands?: DeviceCommands;
-  /** file_upload_callback and highest_priority_upload_flighttask_media for the web (demo shapes). */
-  live?: LivePublisher;
+  mediaRepo: MediaRepo;
+  pendingReports: PendingReportRepo;
+  /** Server-initiated services; without them, commands answer MqttUnavailable. */
+  commands?: DeviceCommands | undefined;
   logger: Logger;
   now?: () => number;
 }
@@ -34,16 +48,23 @@ export interface DockMediaServiceOptions {
 const PENDING_UPLOAD = 'file_upload_callback';
 
 export class DockMediaService {
+  readonly events = new Emittery<DockMediaEvents>();
   private readonly now: () => number;
-
   private readonly repo: MediaRepo;
+  private readonly pending: PendingReportRepo;
 
-  constructor(
-    private readonly db: Kysely<DB>,
-    private readonly options: DockMediaServiceOptions,
-  ) {
+  constructor(private readonly options: DockMediaServiceOptions) {
     this.now = options.now ?? Date.now;
-    this.repo = new MediaRepo(db);
+    this.repo = options.mediaRepo;
+    this.pending = options.pendingReports;
+    // Whenever a gateway is found bound, what it reported before is recorded (a failure reaches the
+    // binding's caller: the device's message goes unanswered and is sent again).
+    options.devices.events.on('bound', async ({ gatewaySn, workspaceId }) => {
+      const recorded = await this.recordPending(gatewaySn, workspaceId);
+      if (recorded) {
+        options.logger.info({ gatewaySn, recorded }, 'recorded the media a gateway sent before it was bound');
+      }
+    });
   }
 
   /**
@@ -59,16 +80,13 @@ export class DockMediaService {
     const { workspaceId, subDeviceSn: droneSn } = await devices.gatewayContext(gatewaySn);
     const full: MediaUploadReport = { ...report, droneSn };
     if (!workspaceId) {
-      await this.db
-        .insertInto('pendingDeviceReports')
-        .values({
-          id: newId(),
-          gatewaySn,
-          method: PENDING_UPLOAD,
-          payload: JSON.stringify(full),
-          receivedAt: this.now(),
-        })
-        .execute();
+      await this.pending.insert({
+        id: newId(),
+        gatewaySn,
+        method: PENDING_UPLOAD,
+        payload: JSON.stringify(full),
+        receivedAt: this.now(),
+      });
       logger.warn(
         { gatewaySn, objectKey: report.objectKey },
         'media from an unbound gateway kept until it is bound',
@@ -80,16 +98,10 @@ export class DockMediaService {
 
   /** Records the reports a gateway sent before it was bound; called once it is. */
   async recordPending(gatewaySn: string, workspaceId: string): Promise<number> {
-    const rows = await this.db
-      .selectFrom('pendingDeviceReports')
-      .selectAll()
-      .where('gatewaySn', '=', gatewaySn)
-      .where('method', '=', PENDING_UPLOAD)
-      .orderBy('receivedAt')
-      .execute();
+    const rows = await this.pending.list(gatewaySn, PENDING_UPLOAD);
     for (const row of rows) {
       await this.record(gatewaySn, workspaceId, JSON.parse(row.payload) as MediaUploadReport);
-      await this.db.deleteFrom('pendingDeviceReports').where('id', '=', row.id).execute();
+      await this.pending.delete(row.id);
     }
     return rows.length;
   }
@@ -105,11 +117,7 @@ export class DockMediaService {
     const previous = await this.repo.currentPriority(gatewaySn);
     await this.repo.upsertGroupFacts(workspaceId, flightId, now, { gatewaySn, prioritizedAt: now });
     if (previous !== flightId) {
-      this.options.live?.publish(workspaceId, 'highest_priority_upload_flighttask_media', {
-        sn: gatewaySn,
-        job_id: flightId,
-        pre_job_id: previous ?? null,
-      });
+      await this.events.emit('priorityChanged', { workspaceId, gatewaySn, flightId, previous });
     }
   }
 
@@ -163,7 +171,7 @@ export class DockMediaService {
       }
       return file ? 'recorded' : 'duplicate';
     } catch (error) {
-      if (error instanceof AppError && error.status < 500) {
+      if (error instanceof AppError && !error.transient) {
         this.options.logger.warn(
           { gatewaySn, objectKey: report.objectKey, reason: error.message },
           'dock media report refused',
@@ -174,7 +182,7 @@ export class DockMediaService {
     }
   }
 
-  /** The demo web's counter of a flight's uploaded media (§7.5 `file_upload_callback`). */
+  /** The group's count, for the web's counter of a flight's uploaded media. */
   private async announceUpload(
     workspaceId: string,
     flightId: string,
@@ -182,15 +190,15 @@ export class DockMediaService {
     gatewaySn: string,
     droneSn: string | undefined,
   ): Promise<void> {
-    const live = this.options.live;
-    if (!live) return;
+    if (this.events.listenerCount('groupProgress') === 0) return;
     const uploaded = await this.repo.countInGroup(workspaceId, flightId);
-    live.publish(workspaceId, 'file_upload_callback', {
-      job_id: flightId,
-      media_count: expected,
-      uploaded_count: uploaded,
-      device_sn: droneSn ?? gatewaySn,
-      gateway_sn: gatewaySn,
+    await this.events.emit('groupProgress', {
+      workspaceId,
+      flightId,
+      expected,
+      uploaded,
+      gatewaySn,
+      droneSn,
     });
   }
 }

@@ -7,11 +7,10 @@
  * server has few cores), and resumes after a restart: a file is done when `enriched_at` is set.
  */
 import exifr from 'exifr';
-import type { Kysely } from 'kysely';
 import sharp from 'sharp';
-import type { DB } from '../../db/schema.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { StorageProvider } from '../../storage/provider.ts';
+import type { EnrichmentFacts, MediaRepo } from './media.repo.ts';
 import { type CaptureMetadata, capturePosition } from './media.service.ts';
 
 /** EXIF and XMP sit at the start of DJI JPEGs: this much is read for metadata. */
@@ -19,6 +18,7 @@ const HEAD_BYTES = 512 * 1024;
 const THUMBNAIL_SIZE = 256;
 
 export interface MediaEnricherOptions {
+  repo: MediaRepo;
   storage: StorageProvider;
   logger: Logger;
   /** Images larger than this get no thumbnail (decoding them would take too much memory). */
@@ -38,10 +38,10 @@ export class MediaEnricher {
   private closed = false;
   private readonly now: () => number;
 
-  constructor(
-    private readonly db: Kysely<DB>,
-    private readonly options: MediaEnricherOptions,
-  ) {
+  private readonly repo: MediaRepo;
+
+  constructor(private readonly options: MediaEnricherOptions) {
+    this.repo = options.repo;
     this.now = options.now ?? Date.now;
     sharp.concurrency(1);
   }
@@ -57,14 +57,9 @@ export class MediaEnricher {
 
   /** Queues every file not enriched yet (after a restart). */
   async resume(): Promise<number> {
-    const rows = await this.db
-      .selectFrom('mediaFiles')
-      .select('id')
-      .where('enrichedAt', 'is', null)
-      .orderBy('createdAt')
-      .execute();
-    for (const row of rows) this.enqueue(row.id);
-    return rows.length;
+    const ids = await this.repo.unenrichedIds();
+    for (const id of ids) this.enqueue(id);
+    return ids.length;
   }
 
   /** Resolves when the queue is empty. */
@@ -93,13 +88,9 @@ export class MediaEnricher {
   }
 
   private async enrich(fileId: string): Promise<void> {
-    const file = await this.db
-      .selectFrom('mediaFiles')
-      .selectAll()
-      .where('id', '=', fileId)
-      .executeTakeFirst();
+    const file = await this.repo.findAnyById(fileId);
     if (!file || file.enrichedAt !== null) return;
-    const updates: Partial<Record<string, number | string | null>> = {};
+    const updates: EnrichmentFacts = {};
     if (file.mediaType === 'image') {
       const missing =
         file.latitude === null ||
@@ -109,19 +100,19 @@ export class MediaEnricher {
         file.capturedAt === null;
       if (missing) {
         const found = await this.readMetadata(file.objectKey);
-        const fill = <K extends keyof CaptureMetadata>(field: K, column: string) => {
-          if ((file as Record<string, unknown>)[column] === null && found[field] !== undefined)
-            updates[column] = found[field] as number | string;
+        const fill = (field: keyof CaptureMetadata) => {
+          if (file[field] === null && found[field] !== undefined)
+            Object.assign(updates, { [field]: found[field] });
         };
         if (file.latitude === null && file.longitude === null) {
-          fill('latitude', 'latitude');
-          fill('longitude', 'longitude');
+          fill('latitude');
+          fill('longitude');
         }
-        fill('absoluteAltitude', 'absoluteAltitude');
-        fill('relativeAltitude', 'relativeAltitude');
-        fill('gimbalYawDegree', 'gimbalYawDegree');
-        fill('capturedAt', 'capturedAt');
-        if (file.capturedAtRaw === null) fill('capturedAtRaw', 'capturedAtRaw');
+        fill('absoluteAltitude');
+        fill('relativeAltitude');
+        fill('gimbalYawDegree');
+        fill('capturedAt');
+        fill('capturedAtRaw');
       }
       if (file.size <= (this.options.maxImageBytes ?? 100 * 1024 * 1024)) {
         const thumbnail = await this.thumbnail(file.objectKey);
@@ -133,14 +124,9 @@ export class MediaEnricher {
       }
     }
     // Only if the file is still the one examined (a re-upload resets enriched_at and requeues).
-    const result = await this.db
-      .updateTable('mediaFiles')
-      .set({ ...updates, enrichedAt: this.now() })
-      .where('id', '=', fileId)
-      .where('etag', '=', file.etag)
-      .executeTakeFirst();
+    const saved = await this.repo.saveEnrichment(fileId, file.etag, updates, this.now());
     // Deleted or replaced meanwhile: the thumbnail made for it belongs to nothing.
-    if (result.numUpdatedRows === 0n && typeof updates.thumbnailKey === 'string') {
+    if (!saved && typeof updates.thumbnailKey === 'string') {
       await this.options.storage.delete(updates.thumbnailKey);
     }
   }

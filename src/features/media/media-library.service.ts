@@ -2,13 +2,12 @@
  * The media library: finding, downloading and deleting what devices uploaded, and the completeness of
  * file groups. Recording uploads is media.service.ts's job; this service only reads and removes.
  */
-import type { Kysely } from 'kysely';
-import type { DB } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
 import type { StorageProvider } from '../../storage/provider.ts';
-import { type MediaFile, type MediaFilter, MediaRepo } from './media.repo.ts';
+import type { MediaFile, MediaFilter, MediaRepo } from './media.repo.ts';
 
 export interface MediaLibraryOptions {
+  repo: MediaRepo;
   storage: StorageProvider;
   /** Lifetime of download links. */
   linkTtlSeconds: number;
@@ -30,11 +29,8 @@ export interface FileGroupSummary {
 export class MediaLibraryService {
   private readonly repo: MediaRepo;
 
-  constructor(
-    db: Kysely<DB>,
-    private readonly options: MediaLibraryOptions,
-  ) {
-    this.repo = new MediaRepo(db);
+  constructor(private readonly options: MediaLibraryOptions) {
+    this.repo = options.repo;
   }
 
   list(workspaceId: string, filter: MediaFilter, page: { page: number; pageSize: number }) {

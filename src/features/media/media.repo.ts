@@ -48,6 +48,21 @@ export function changesRecordedFile(current: MediaFile, file: NewMediaFile): boo
   return KEPT_WHEN_MISSING.some((column) => file[column] !== null && current[column] !== file[column]);
 }
 
+/** What enrichment may fill in: capture metadata the report lacked, and the thumbnail. */
+export type EnrichmentFacts = Partial<
+  Pick<
+    MediaFile,
+    | 'latitude'
+    | 'longitude'
+    | 'absoluteAltitude'
+    | 'relativeAltitude'
+    | 'gimbalYawDegree'
+    | 'capturedAt'
+    | 'capturedAtRaw'
+    | 'thumbnailKey'
+  >
+>;
+
 export interface MediaFilter {
   droneSn?: string | undefined;
   mediaType?: MediaType | undefined;
@@ -152,6 +167,41 @@ export class MediaRepo {
         .onConflict((oc) => oc.columns(['workspaceId', 'objectKey']).doUpdateSet(updates))
         .returningAll(),
     );
+  }
+
+  /** Files not enriched yet, oldest first (the enricher's queue after a restart). */
+  async unenrichedIds(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('mediaFiles')
+      .select('id')
+      .where('enrichedAt', 'is', null)
+      .orderBy('createdAt')
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** A file by id, whatever its workspace (background work only; requests use findById). */
+  findAnyById(id: string): Promise<MediaFile | undefined> {
+    return this.db.selectFrom('mediaFiles').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /**
+   * Stores what enrichment found, only if the file still holds the object examined (same ETag: a
+   * re-upload resets enrichment and queues it again). Returns whether the row was updated.
+   */
+  async saveEnrichment(
+    id: string,
+    etag: string,
+    found: EnrichmentFacts,
+    enrichedAt: number,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('mediaFiles')
+      .set({ ...found, enrichedAt })
+      .where('id', '=', id)
+      .where('etag', '=', etag)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   /** The file with this fingerprint (only what dedupe needs). */

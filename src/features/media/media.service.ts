@@ -1,5 +1,5 @@
 /**
- * "Record media": the rules behind DJI Pilot 2's media upload (dji-protocol.md §3) and, later, the dock's
+ * "Record media": the rules behind DJI Pilot 2's media upload (docs/protocol.md §3) and, later, the dock's
  * `file_upload_callback` (§4.2). Transport-free: HTTP and MQTT adapters parse the wire into the plain
  * inputs below and render what comes back.
  *
@@ -7,14 +7,13 @@
  * storage under the prefix issued to the workspace; dedupe is enforced by unique indexes; a report of a
  * failed upload is logged, never shown. Lenient where devices differ: every metadata field is optional.
  */
-import type { Kysely } from 'kysely';
+import Emittery from 'emittery';
 import { isUniqueViolation } from '../../db/errors.ts';
-import type { DB, MediaSource, MediaType } from '../../db/schema.ts';
+import type { MediaSource, MediaType } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
-import type { LivePublisher } from '../events/live-events.ts';
 import { newId } from '../../shared/ids.ts';
 import type { ObjectInfo, StorageProvider, UploadCredentials } from '../../storage/provider.ts';
-import { changesRecordedFile, type MediaFile, MediaRepo, type NewMediaFile } from './media.repo.ts';
+import { changesRecordedFile, type MediaFile, type MediaRepo, type NewMediaFile } from './media.repo.ts';
 
 export interface CaptureMetadata {
   latitude?: number | undefined;
@@ -47,13 +46,17 @@ export interface MediaUploadReport {
 }
 
 export interface MediaServiceOptions {
+  repo: MediaRepo;
   storage: StorageProvider;
   credentialTtlSeconds: number;
   now?: () => number;
-  /** Called after a file is recorded or re-recorded (enrichment picks it up). */
-  onRecorded?: (file: MediaFile) => void;
-  /** media_file_created for the web, once per new file. */
-  live?: LivePublisher;
+}
+
+export interface MediaEvents {
+  /** A file was recorded or replaced by a new object, and is not enriched yet (enrichment picks it up). */
+  recorded: MediaFile;
+  /** A new file is in the library (once per file). */
+  created: MediaFile;
 }
 
 const EXPIRY_MARGIN_SECONDS = 300;
@@ -64,14 +67,12 @@ export function mediaPrefix(workspaceId: string): string {
 }
 
 export class MediaService {
+  readonly events = new Emittery<MediaEvents>();
   private readonly repo: MediaRepo;
   private readonly now: () => number;
 
-  constructor(
-    db: Kysely<DB>,
-    private readonly options: MediaServiceOptions,
-  ) {
-    this.repo = new MediaRepo(db);
+  constructor(private readonly options: MediaServiceOptions) {
+    this.repo = options.repo;
     this.now = options.now ?? Date.now;
   }
 
@@ -211,19 +212,8 @@ export class MediaService {
     };
     const recorded =
       current && !changesRecordedFile(current, file) ? current : await this.repo.upsertByObjectKey(file);
-    if (recorded.enrichedAt === null) this.options.onRecorded?.(recorded);
-    if (recorded.id === file.id) {
-      this.options.live?.publish(workspaceId, 'media_file_created', {
-        file_id: recorded.id,
-        name: recorded.name,
-        object_key: recorded.objectKey,
-        source: recorded.source,
-        media_type: recorded.mediaType,
-        drone_sn: recorded.droneSn,
-        file_group_id: recorded.fileGroupId,
-        created_at: recorded.createdAt,
-      });
-    }
+    if (recorded.enrichedAt === null) await this.events.emit('recorded', recorded);
+    if (recorded.id === file.id) await this.events.emit('created', recorded);
     return recorded;
   }
 
@@ -278,7 +268,7 @@ export function mediaTypeOf(contentType: string, name: string): MediaType {
   return 'other';
 }
 
-/** Fingerprints are compared case-insensitively (dji-protocol.md §10.9): stored upper-case. */
+/** Fingerprints are compared case-insensitively (docs/protocol.md §10.9): stored upper-case. */
 function normalizeFingerprint(value: string): string {
   return value.trim().toUpperCase();
 }

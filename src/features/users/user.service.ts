@@ -1,15 +1,14 @@
 /**
  * Login, token refresh and the current user: the rules behind the DJI `manage` login endpoints
- * (dji-protocol.md §7.1). Transport-free: returns domain values, throws AppError.
+ * (docs/protocol.md §7.1). Transport-free: returns domain values, throws AppError.
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { DB, UserType } from '../../db/schema.ts';
+import type { UserType } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
 import type { TokenClaims, TokenService } from '../auth/token.service.ts';
-import { type Workspace, WorkspaceRepo } from '../workspaces/workspace.repo.ts';
-import { UNUSABLE_PASSWORD_HASH, verifyPassword } from './password.ts';
-import { type User, type UserListItem, UserRepo } from './user.repo.ts';
+import type { Workspace, WorkspaceRepo } from '../workspaces/workspace.repo.ts';
+import { unusablePasswordHash, verifyPassword } from './password.ts';
+import type { User, UserListItem, UserRepo } from './user.repo.ts';
 
 export interface Session {
   user: User;
@@ -28,12 +27,21 @@ export class UserService {
   private readonly users: UserRepo;
   private readonly workspaces: WorkspaceRepo;
 
-  constructor(
-    db: Kysely<DB>,
-    private readonly tokens: TokenService,
-  ) {
-    this.users = new UserRepo(db);
-    this.workspaces = new WorkspaceRepo(db);
+  private readonly tokens: TokenService;
+  /** Compared against when the username is unknown: the same work as a real account's hash. */
+  private readonly unknownUserHash: string;
+
+  constructor(options: {
+    users: UserRepo;
+    workspaces: WorkspaceRepo;
+    tokens: TokenService;
+    /** scrypt cost (log2 N) of new password hashes. */
+    passwordHashCost: number;
+  }) {
+    this.users = options.users;
+    this.workspaces = options.workspaces;
+    this.tokens = options.tokens;
+    this.unknownUserHash = unusablePasswordHash(options.passwordHashCost);
   }
 
   /**
@@ -43,7 +51,7 @@ export class UserService {
    */
   async login(username: string, password: string, _flag: UserType): Promise<Session> {
     const user = await this.users.findByUsername(username);
-    const valid = await verifyPassword(password, user?.passwordHash ?? UNUSABLE_PASSWORD_HASH);
+    const valid = await verifyPassword(password, user?.passwordHash ?? this.unknownUserHash);
     if (!user || !valid) throw new AppError('InvalidCredentials');
     return this.openSession(user);
   }

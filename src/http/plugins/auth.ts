@@ -2,7 +2,7 @@
  * Authentication by default. Registered in the context that holds every API route: each route needs a
  * valid `x-auth-token` unless it declares `config: { public: true }`, and each route whose path has a
  * `:workspace_id` parameter is refused (403) when the token belongs to another workspace
- * (dji-protocol.md §10.15). 401 is reserved for a missing, invalid or expired token, since Pilot 2
+ * (docs/protocol.md §10.15). 401 is reserved for a missing, invalid or expired token, since Pilot 2
  * logs the pilot out of the cloud on 401.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';

@@ -1,5 +1,5 @@
 /**
- * The web's live updates (dji-protocol.md §7.5): `ws(s)://host/api/v1/ws?x-auth-token=…`. Browsers cannot
+ * The web's live updates (docs/protocol.md §7.5): `ws(s)://host/api/v1/ws?x-auth-token=…`. Browsers cannot
  * set headers on a WebSocket, so the token comes in the query string (masked in logs); it is verified
  * before the upgrade (401 otherwise). A session receives its workspace's messages as
  * `{biz_code, version, timestamp, data}` text frames; pings every 30 s drop dead connections.

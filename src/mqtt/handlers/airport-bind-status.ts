@@ -1,11 +1,9 @@
 /** `airport_bind_status` (requests, Appendix A): whether the dock and its aircraft are bound, and where. */
-import { isRecord, text } from '../envelope.ts';
+import type { DeviceService } from '../../features/devices/device.service.ts';
+import { isRecord, text } from '../../dji/values.ts';
 import type { MethodHandler } from '../mqtt-gateway.ts';
-import type { OrganizationDeps } from './organization.ts';
-import { WorkspaceRepo } from '../../features/workspaces/workspace.repo.ts';
 
-export function airportBindStatusHandler({ db, devices }: OrganizationDeps): MethodHandler {
-  const workspaces = new WorkspaceRepo(db);
+export function airportBindStatusHandler({ devices }: { devices: DeviceService }): MethodHandler {
   return {
     family: 'requests',
     method: 'airport_bind_status',
@@ -14,20 +12,19 @@ export function airportBindStatusHandler({ db, devices }: OrganizationDeps): Met
         .filter(isRecord)
         .map((d) => text(d.sn))
         .filter((sn) => sn !== undefined);
-      const bindStatus = [];
-      for (const sn of asked) {
-        // Only about the asking dock and its aircraft: other devices' organizations are not its business.
-        const device = await devices.isOwnDevice(gatewaySn, sn);
-        const workspace = device?.workspaceId ? await workspaces.findById(device.workspaceId) : undefined;
-        bindStatus.push({
-          sn,
-          is_device_bind_organization: workspace !== undefined,
-          organization_id: workspace?.id ?? '',
-          organization_name: workspace?.name ?? '',
-          device_callsign: device?.callsign ?? '',
-        });
-      }
-      return { result: 0, output: { bind_status: bindStatus } };
+      const statuses = await devices.bindStatus(gatewaySn, asked);
+      return {
+        result: 0,
+        output: {
+          bind_status: statuses.map((s) => ({
+            sn: s.sn,
+            is_device_bind_organization: s.workspace !== undefined,
+            organization_id: s.workspace?.id ?? '',
+            organization_name: s.workspace?.name ?? '',
+            device_callsign: s.callsign ?? '',
+          })),
+        },
+      };
     },
   };
 }

@@ -1,20 +1,19 @@
 /**
  * `airport_organization_bind` (requests, Appendix A): binds the dock and its aircraft with the binding
- * code, by the rules of DeviceService.bindFromGateway (its own devices only).
+ * code, by the rules of DeviceService (workspaceForBindingCode, bindFromGateway: its own devices only).
+ * Each refused device is listed in `err_infos` with the catalogue's result for the reason.
  */
-import { integer, isRecord, text } from '../envelope.ts';
-import { WorkspaceRepo } from '../../features/workspaces/workspace.repo.ts';
+import type { DeviceService } from '../../features/devices/device.service.ts';
+import { AppError, mqttResultOf } from '../../shared/app-error.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { integer, isRecord, text } from '../../dji/values.ts';
 import type { MethodHandler } from '../mqtt-gateway.ts';
-import {
-  type OrganizationDeps,
-  RESULT_UNKNOWN_BINDING_CODE,
-  RESULT_BAD_REQUEST,
-  RESULT_NOT_YOURS,
-  workspaceFor,
-} from './organization.ts';
 
-export function airportOrganizationBindHandler({ db, devices, logger }: OrganizationDeps): MethodHandler {
-  const workspaces = new WorkspaceRepo(db);
+export function airportOrganizationBindHandler(deps: {
+  devices: DeviceService;
+  logger: Logger;
+}): MethodHandler {
+  const { devices, logger } = deps;
   return {
     family: 'requests',
     method: 'airport_organization_bind',
@@ -22,18 +21,19 @@ export function airportOrganizationBindHandler({ db, devices, logger }: Organiza
       const requested = Array.isArray(envelope.data.bind_devices)
         ? envelope.data.bind_devices.filter(isRecord)
         : [];
-      if (requested.length === 0) return { result: RESULT_BAD_REQUEST, output: { err_infos: [] } };
+      if (requested.length === 0) {
+        throw new AppError('BindingRequestEmpty', undefined, { details: { err_infos: [] } });
+      }
       const errInfos: { sn: string; err_code: number }[] = [];
       for (const device of requested) {
         const deviceSn = text(device.sn);
         if (!deviceSn) continue;
-        const workspace = await workspaceFor(
-          workspaces,
+        const workspace = await devices.workspaceForBindingCode(
           text(device.device_binding_code),
           text(device.organization_id),
         );
         if (!workspace) {
-          errInfos.push({ sn: deviceSn, err_code: RESULT_UNKNOWN_BINDING_CODE });
+          errInfos.push({ sn: deviceSn, err_code: mqttResultOf('BindingCodeUnknown') });
           continue;
         }
         const [domain, type, subType] = (text(device.device_model_key) ?? '')
@@ -50,7 +50,7 @@ export function airportOrganizationBindHandler({ db, devices, logger }: Organiza
             { gatewaySn: sn, sn: deviceSn },
             'airport_organization_bind refused: not this dock or its aircraft, or bound to another workspace',
           );
-          errInfos.push({ sn: deviceSn, err_code: RESULT_NOT_YOURS });
+          errInfos.push({ sn: deviceSn, err_code: mqttResultOf('DeviceNotYours') });
           continue;
         }
         logger.info(

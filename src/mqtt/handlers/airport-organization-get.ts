@@ -1,24 +1,22 @@
-/** `airport_organization_get` (requests, Appendix A): the workspace a binding code names. */
-import { text } from '../envelope.ts';
-import { WorkspaceRepo } from '../../features/workspaces/workspace.repo.ts';
+/**
+ * `airport_organization_get` (requests, Appendix A): the workspace a binding code names, by the rule of
+ * DeviceService.workspaceForBindingCode.
+ */
+import type { DeviceService } from '../../features/devices/device.service.ts';
+import { AppError } from '../../shared/app-error.ts';
+import { text } from '../../dji/values.ts';
 import type { MethodHandler } from '../mqtt-gateway.ts';
-import { type OrganizationDeps, RESULT_UNKNOWN_BINDING_CODE, workspaceFor } from './organization.ts';
 
-export function airportOrganizationGetHandler({ db, logger }: OrganizationDeps): MethodHandler {
-  const workspaces = new WorkspaceRepo(db);
+export function airportOrganizationGetHandler({ devices }: { devices: DeviceService }): MethodHandler {
   return {
     family: 'requests',
     method: 'airport_organization_get',
-    async handle({ sn, envelope }) {
-      const workspace = await workspaceFor(
-        workspaces,
+    async handle({ envelope }) {
+      const workspace = await devices.workspaceForBindingCode(
         text(envelope.data.device_binding_code),
         text(envelope.data.organization_id),
       );
-      if (!workspace) {
-        logger.warn({ gatewaySn: sn }, 'airport_organization_get: the binding code names no workspace');
-        return { result: RESULT_UNKNOWN_BINDING_CODE, output: {} };
-      }
+      if (!workspace) throw new AppError('BindingCodeUnknown');
       return { result: 0, output: { organization_name: workspace.name } };
     },
   };

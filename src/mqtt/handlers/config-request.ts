@@ -1,5 +1,5 @@
 /**
- * The dock's `config` request (dji-protocol.md Appendix B): the licence parameters of the operator's DJI
+ * The dock's `config` request (docs/protocol.md Appendix B): the licence parameters of the operator's DJI
  * developer app and an NTP server, asked before binding; without them the dock disconnects. The docs put
  * the fields directly in `data`, DJI's demo under `output`: both are sent.
  */

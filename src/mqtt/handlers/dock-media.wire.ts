@@ -1,13 +1,13 @@
 /**
- * Wire shapes of the dock's media messages (dji-protocol.md §4) and their translation to the media
- * service's inputs. Same leniency as Pilot's HTTP wire (pilot-media.wire.ts, whose metadata schema this
- * reuses): numbers as strings, `is_original` as a boolean or 0/1, `create_time` or `created_time`,
- * undocumented `result`/`progress`/`cloud_to_cloud_id`. PPK/RTK sidecars come without metadata.
+ * Wire shapes of the dock's media messages (docs/protocol.md §4) and their translation to the media
+ * service's inputs. Same leniency as Pilot's HTTP wire, with the capture metadata both use
+ * (dji/media-metadata.wire.ts): numbers as strings, `is_original` as a boolean or 0/1, `create_time`
+ * or `created_time`, undocumented `result`/`progress`/`cloud_to_cloud_id`. PPK/RTK sidecars come without metadata.
  */
 import { type Static, type TSchema, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { MediaUploadReport } from '../../features/media/media.service.ts';
-import { MediaMetadata, metadataOf } from '../../http/routes/dji/pilot-media.wire.ts';
+import { MediaMetadata, metadataOf } from '../../dji/media-metadata.wire.ts';
 
 const DockFileExt = Type.Object({
   flight_id: Type.Optional(Type.String({ maxLength: 128 })),

@@ -1,5 +1,5 @@
 /**
- * `file_upload_callback` (events, need_reply 1; dji-protocol.md §4.2): the dock uploaded a file. Recorded
+ * `file_upload_callback` (events, need_reply 1; docs/protocol.md §4.2): the dock uploaded a file. Recorded
  * through the same media service as Pilot's callback; acknowledged once handled, including reports the
  * media service refuses (logged) and failed uploads (kept as failures), never dropped for a gateway that
  * looks offline. A transient failure throws: no acknowledgement, so the dock resends.

@@ -5,7 +5,7 @@
  * starts tasks with bid = flight id; uploads may be reported before the count is known).
  */
 import type { DockMediaService } from '../../features/media/dock-media.service.ts';
-import { integer, isRecord, text } from '../envelope.ts';
+import { integer, isRecord, text } from '../../dji/values.ts';
 import type { MethodHandler } from '../mqtt-gateway.ts';
 
 export function flighttaskProgressHandler(deps: { dockMedia: DockMediaService }): MethodHandler {

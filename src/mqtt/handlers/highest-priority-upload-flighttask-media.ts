@@ -1,5 +1,5 @@
 /**
- * `highest_priority_upload_flighttask_media` (events, need_reply 1; dji-protocol.md §4.3): the dock now
+ * `highest_priority_upload_flighttask_media` (events, need_reply 1; docs/protocol.md §4.3): the dock now
  * uploads this flight's media first. Recorded on the file group, the first event included (the DJI demo
  * crashes on it, decision §10.28).
  */

@@ -1,33 +1,24 @@
 /**
- * `storage_config_get` (requests, dji-protocol.md §4.1): upload credentials for the media prefix of the
- * gateway's workspace, the same object as Pilot's HTTP `sts`. An unbound gateway gets a non-zero result
- * (no workspace, no prefix to scope credentials to).
+ * `storage_config_get` (requests, docs/protocol.md §4.1): upload credentials for the media prefix of the
+ * gateway's workspace, the same object as Pilot's HTTP `sts`. An unbound gateway gets GatewayNotBound's
+ * result (no workspace, no prefix to scope credentials to).
  */
 import type { DeviceService } from '../../features/devices/device.service.ts';
 import type { MediaService } from '../../features/media/media.service.ts';
-import type { Logger } from '../../shared/logger.ts';
+import { AppError } from '../../shared/app-error.ts';
 import type { MethodHandler } from '../mqtt-gateway.ts';
-
-/** DJI-style result for "this gateway is not bound to a workspace". */
-export const RESULT_NOT_BOUND = 314001;
 
 export function storageConfigGetHandler(deps: {
   devices: DeviceService;
   media: MediaService;
-  /** The host name devices reach Skyvault at (storage endpoint). */
-  publicHostname: () => string | undefined;
-  logger: Logger;
 }): MethodHandler {
   return {
     family: 'requests',
     method: 'storage_config_get',
     async handle({ sn }) {
       const workspaceId = await deps.devices.workspaceOf(sn);
-      if (!workspaceId) {
-        deps.logger.warn({ gatewaySn: sn }, 'storage_config_get from a gateway bound to no workspace');
-        return { result: RESULT_NOT_BOUND, output: {} };
-      }
-      const c = await deps.media.uploadCredentials(workspaceId, deps.publicHostname());
+      if (!workspaceId) throw new AppError('GatewayNotBound');
+      const c = await deps.media.uploadCredentials(workspaceId, undefined);
       return {
         result: 0,
         output: {

@@ -1,5 +1,5 @@
 /**
- * The media library for the web, at the DJI demo web API's paths (dji-protocol.md §7.3) and richer:
+ * The media library for the web, at the DJI demo web API's paths (docs/protocol.md §7.3) and richer:
  * filters, metadata, thumbnails, delete, file groups. Downloads answer 302 to a presigned URL, as the
  * demo does (decision §10.53).
  */

@@ -1,5 +1,5 @@
 /**
- * DJI Pilot 2's media calls at their exact paths (dji-protocol.md §3): fast-upload, tiny-fingerprints,
+ * DJI Pilot 2's media calls at their exact paths (docs/protocol.md §3): fast-upload, tiny-fingerprints,
  * upload-callback, group-upload-callback; and the storage credentials call (`sts`). Each handler only
  * translates the wire (pilot-media.wire.ts), calls the media service and renders the DJI envelope.
  */

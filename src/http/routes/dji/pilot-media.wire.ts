@@ -1,17 +1,13 @@
 /**
- * Wire shapes of DJI Pilot 2's media calls (dji-protocol.md §3) and their translation to the media
- * service's inputs. Every device quirk stops here: `tinny_fingerprint`, `created_time` (ISO) vs
+ * Wire shapes of DJI Pilot 2's media calls (docs/protocol.md §3) and their translation to the media
+ * service's inputs (capture metadata: dji/media-metadata.wire.ts, shared with the dock). Every device quirk stops here: `tinny_fingerprint`, `created_time` (ISO) vs
  * `create_time` ("yyyy-MM-dd HH:mm:ss", zone-less), numbers sent as strings (coerced by the schema),
  * `is_original` as a boolean or 0/1, tiny fingerprints as an object or a bare array.
  */
 import { type Static, Type } from 'typebox';
-import {
-  type CaptureMetadata,
-  capturePosition,
-  type MediaUploadReport,
-} from '../../../features/media/media.service.ts';
+import { MediaMetadata, metadataOf, nonEmpty } from '../../../dji/media-metadata.wire.ts';
+import type { MediaUploadReport } from '../../../features/media/media.service.ts';
 
-const Num = Type.Number();
 const Str = Type.String({ maxLength: 1024 });
 
 export const MediaExt = Type.Object({
@@ -22,15 +18,6 @@ export const MediaExt = Type.Object({
   tinny_fingerprint: Type.Optional(Type.String({ maxLength: 256 })),
   tiny_fingerprint: Type.Optional(Type.String({ maxLength: 256 })),
   sn: Type.Optional(Type.String({ maxLength: 64 })),
-});
-
-export const MediaMetadata = Type.Object({
-  absolute_altitude: Type.Optional(Num),
-  relative_altitude: Type.Optional(Num),
-  gimbal_yaw_degree: Type.Optional(Num),
-  created_time: Type.Optional(Type.String({ maxLength: 64 })),
-  create_time: Type.Optional(Type.String({ maxLength: 64 })),
-  shoot_position: Type.Optional(Type.Object({ lat: Type.Optional(Num), lng: Type.Optional(Num) })),
 });
 
 export const FastUploadBody = Type.Object({
@@ -99,34 +86,4 @@ export function uploadReportOf(body: Static<typeof UploadCallbackBody>): MediaUp
     payloadModelKey: nonEmpty(ext.payload_model_key),
     metadata: metadataOf(body.metadata),
   };
-}
-
-export function metadataOf(metadata: Static<typeof MediaMetadata> | undefined): CaptureMetadata {
-  if (!metadata) return {};
-  const raw = nonEmpty(metadata.created_time ?? metadata.create_time);
-  const { latitude, longitude } = capturePosition(metadata.shoot_position?.lat, metadata.shoot_position?.lng);
-  return {
-    latitude,
-    longitude,
-    absoluteAltitude: metadata.absolute_altitude,
-    relativeAltitude: metadata.relative_altitude,
-    gimbalYawDegree: metadata.gimbal_yaw_degree,
-    capturedAt: raw ? zonedTime(raw) : undefined,
-    capturedAtRaw: raw,
-  };
-}
-
-/**
- * Epoch ms of a capture time that names its zone (`2021-12-02T16:17:07+08:00`, `…Z`). A zone-less time
- * ("2021-05-10 16:04:20", the dock's local clock) cannot be placed on the time line: undefined, and
- * the raw string is kept (decision §10.23).
- */
-export function zonedTime(raw: string): number | undefined {
-  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(raw.trim())) return undefined;
-  const ms = Date.parse(raw.trim());
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value;
 }

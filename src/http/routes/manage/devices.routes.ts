@@ -1,13 +1,12 @@
 /**
- * Devices for the web and Pilot's H5 page at the DJI demo paths (dji-protocol.md §7.1): the workspace's
+ * Devices for the web and Pilot's H5 page at the DJI demo paths (docs/protocol.md §7.1): the workspace's
  * bound devices with their aircraft and online state, one device, the RC binding call and unbinding; and
  * the wayline call that asks a dock to upload one flight's media first (§4.4).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
-import type { Device, DeviceService } from '../../../features/devices/device.service.ts';
+import type { Device, DeviceService, DeviceWithChildren } from '../../../features/devices/device.service.ts';
 import type { DockMediaService } from '../../../features/media/dock-media.service.ts';
-import { AppError } from '../../../shared/app-error.ts';
 import { Envelope, ErrorResponses, ok, PageQuery, Pagination } from '../../envelope.ts';
 import { claimsOf } from '../../plugins/auth.ts';
 
@@ -61,7 +60,7 @@ function deviceFields(d: Device, children: Device[] = []): Static<typeof ChildDt
   };
 }
 
-const deviceDto = (d: Device & { children: Device[] }): Static<typeof DeviceDto> => ({
+const deviceDto = (d: DeviceWithChildren): Static<typeof DeviceDto> => ({
   ...deviceFields(d, d.children),
   children: d.children.map((c) => deviceFields(c)),
 });
@@ -113,8 +112,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
       },
     },
     async (request) => {
-      const device = await devices.findInWorkspace(request.params.workspace_id, request.params.device_sn);
-      if (!device) throw new AppError('DeviceNotFound');
+      const device = await devices.getInWorkspace(request.params.workspace_id, request.params.device_sn);
       return ok(deviceDto(device));
     },
   );
@@ -138,15 +136,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
       },
     },
     async (request) => {
-      const claims = claimsOf(request);
-      const { workspace_id: workspaceId } = request.body;
-      if (workspaceId !== undefined && workspaceId !== claims.workspaceId)
-        throw new AppError('WorkspaceForbidden');
-      const device = await devices.find(request.params.device_sn);
-      if (!device) throw new AppError('DeviceNotSeen');
-      if (device.workspaceId && device.workspaceId !== claims.workspaceId)
-        throw new AppError('WorkspaceForbidden');
-      await devices.bind(device.sn, claims.workspaceId);
+      const { workspaceId } = claimsOf(request);
+      await devices.bindForUser(request.params.device_sn, workspaceId, request.body.workspace_id);
       return ok({});
     },
   );
@@ -163,11 +154,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
       },
     },
     async (request) => {
-      const claims = claimsOf(request);
-      if (!(await devices.findInWorkspace(claims.workspaceId, request.params.device_sn))) {
-        throw new AppError('DeviceNotFound');
-      }
-      await devices.unbind(request.params.device_sn);
+      await devices.unbindInWorkspace(claimsOf(request).workspaceId, request.params.device_sn);
       return ok({});
     },
   );

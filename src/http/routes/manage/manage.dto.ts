@@ -1,5 +1,5 @@
 /**
- * Wire shapes of the DJI `manage` module (dji-protocol.md §7.1), snake_case as DJI's clients expect,
+ * Wire shapes of the DJI `manage` module (docs/protocol.md §7.1), snake_case as DJI's clients expect,
  * and the mappers from domain rows to them.
  */
 import { Type } from 'typebox';

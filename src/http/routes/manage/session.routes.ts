@@ -1,4 +1,4 @@
-/** `POST /manage/api/v1/login` and `POST /manage/api/v1/token/refresh` (dji-protocol.md §7.1). */
+/** `POST /manage/api/v1/login` and `POST /manage/api/v1/token/refresh` (docs/protocol.md §7.1). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { UserType } from '../../../db/schema.ts';

@@ -1,4 +1,4 @@
-/** Current user, current workspace and the workspace's users (dji-protocol.md §7.1). */
+/** Current user, current workspace and the workspace's users (docs/protocol.md §7.1). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { UserService } from '../../../features/users/user.service.ts';

@@ -1,0 +1,49 @@
+/**
+ * The capture metadata DJI devices attach to a media file, the same object whether Pilot 2 reports it over
+ * HTTP (`upload-callback`) or a dock over MQTT (`file_upload_callback`): altitudes, gimbal yaw, shooting
+ * position, and the capture time as `created_time` (ISO, with zone) or `create_time` (zone-less). Owned by
+ * neither transport; both wires use it.
+ */
+import { type Static, Type } from 'typebox';
+import { type CaptureMetadata, capturePosition } from '../features/media/media.service.ts';
+
+const Num = Type.Number();
+
+export const MediaMetadata = Type.Object({
+  absolute_altitude: Type.Optional(Num),
+  relative_altitude: Type.Optional(Num),
+  gimbal_yaw_degree: Type.Optional(Num),
+  created_time: Type.Optional(Type.String({ maxLength: 64 })),
+  create_time: Type.Optional(Type.String({ maxLength: 64 })),
+  shoot_position: Type.Optional(Type.Object({ lat: Type.Optional(Num), lng: Type.Optional(Num) })),
+});
+
+export function metadataOf(metadata: Static<typeof MediaMetadata> | undefined): CaptureMetadata {
+  if (!metadata) return {};
+  const raw = nonEmpty(metadata.created_time ?? metadata.create_time);
+  const { latitude, longitude } = capturePosition(metadata.shoot_position?.lat, metadata.shoot_position?.lng);
+  return {
+    latitude,
+    longitude,
+    absoluteAltitude: metadata.absolute_altitude,
+    relativeAltitude: metadata.relative_altitude,
+    gimbalYawDegree: metadata.gimbal_yaw_degree,
+    capturedAt: raw ? zonedTime(raw) : undefined,
+    capturedAtRaw: raw,
+  };
+}
+
+/**
+ * Epoch ms of a capture time that names its zone (`2021-12-02T16:17:07+08:00`, `…Z`). A zone-less time
+ * ("2021-05-10 16:04:20", the dock's local clock) cannot be placed on the time line: undefined, and
+ * the raw string is kept (decision §10.23).
+ */
+export function zonedTime(raw: string): number | undefined {
+  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(raw.trim())) return undefined;
+  const ms = Date.parse(raw.trim());
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+export function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
