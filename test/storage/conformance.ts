@@ -1,6 +1,6 @@
 /**
- * The behaviour every StorageProvider must have (style.md §6): the local store runs it in every test
- * run; MinIO, AWS and Aliyun OSS providers will run it where such a service is reachable.
+ * The behaviour every StorageProvider must have, one suite for all (as tus runs one against every store):
+ * the local store runs it in every test run; MinIO, AWS and Aliyun OSS providers will run it where such a service is reachable.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
