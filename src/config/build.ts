@@ -5,9 +5,83 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Config, TlsConfig } from './config.ts';
-import type { SettingValues } from './settings.ts';
+import type { LogLevel, SettingValues } from './settings.ts';
 import { describe } from './sources.ts';
+
+/** The typed, frozen configuration the rest of Skyvault receives. */
+export interface TlsConfig {
+  certFile: string;
+  keyFile: string;
+  cert: Buffer;
+  key: Buffer;
+}
+
+export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+export interface Config {
+  http: {
+    host: string;
+    port: number;
+    /** Fixed public base URL without a trailing slash; undefined = derive from each request. */
+    publicUrl: string | undefined;
+    trustProxy: boolean | string;
+    bodyLimitBytes: number;
+    tls: TlsConfig | undefined;
+  };
+  /** Absolute path. */
+  dataDir: string;
+  database: DatabaseConfig;
+  storage: {
+    kind: 'local';
+    port: number;
+    bucket: string;
+    region: string;
+    /** Fixed endpoint URL for devices and browsers; undefined = derived per request. */
+    publicEndpoint: string | undefined;
+    /** `<data dir>/objects`. */
+    root: string;
+    /** Lifetime of issued upload credentials and download links. */
+    credentialTtlSeconds: number;
+  };
+  mqtt: {
+    port: number;
+    /** MQTT over TLS, when the HTTP certificate is configured. */
+    tlsPort: number;
+    publicUrl: string | undefined;
+    /** Wait for a device's services_reply (ms), and resends after the first attempt. */
+    replyTimeoutMs: number;
+    retries: number;
+    /** An external broker; undefined = the embedded one. */
+    external:
+      | {
+          url: string;
+          username: string | undefined;
+          password: string | undefined;
+          sharedGroup: string | undefined;
+        }
+      | undefined;
+  };
+  /** The operator's DJI developer app (docks' `config` request) and the NTP server docks use. */
+  dji: {
+    appId: string | undefined;
+    appKey: string | undefined;
+    appLicense: string | undefined;
+    ntpServerHost: string;
+    ntpServerPort: number;
+  };
+  auth: {
+    jwtSecret: string | undefined;
+    tokenTtlSeconds: number;
+    refreshWindowSeconds: number;
+    /** log2 of scrypt's N for new password hashes (SKYVAULT_PASSWORD_HASH_COST). */
+    passwordHashCost: number;
+  };
+  admin: {
+    username: string;
+    password: string | undefined;
+  };
+  log: { level: LogLevel };
+}
 
 /** SKYVAULT_TLS_CERT and SKYVAULT_TLS_KEY: neither (plain HTTP), or both, readable. */
 export function readTls(

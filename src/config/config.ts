@@ -4,10 +4,9 @@
  * parser; every problem is collected and reported together, one sentence each, as a ConfigError;
  * nothing falls back silently on a bad value.
  */
-import { buildConfig, readTls } from './build.ts';
+import { buildConfig, type Config, readTls } from './build.ts';
 import { SettingProblem } from './parsers.ts';
 import {
-  type LogLevel,
   SETTING_NAMES,
   SETTINGS,
   type SettingName,
@@ -16,82 +15,9 @@ import {
 } from './settings.ts';
 import { readRawSettings } from './sources.ts';
 
-/** Log levels live with the settings; re-exported for the modules that import them from here. */
+/** Log levels live with the settings, the Config shape with its assembly; re-exported from here. */
 export { LOG_LEVELS, type LogLevel } from './settings.ts';
-
-export interface TlsConfig {
-  certFile: string;
-  keyFile: string;
-  cert: Buffer;
-  key: Buffer;
-}
-
-export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
-
-export interface Config {
-  http: {
-    host: string;
-    port: number;
-    /** Fixed public base URL without a trailing slash; undefined = derive from each request. */
-    publicUrl: string | undefined;
-    trustProxy: boolean | string;
-    bodyLimitBytes: number;
-    tls: TlsConfig | undefined;
-  };
-  /** Absolute path. */
-  dataDir: string;
-  database: DatabaseConfig;
-  storage: {
-    kind: 'local';
-    port: number;
-    bucket: string;
-    region: string;
-    /** Fixed endpoint URL for devices and browsers; undefined = derived per request. */
-    publicEndpoint: string | undefined;
-    /** `<data dir>/objects`. */
-    root: string;
-    /** Lifetime of issued upload credentials and download links. */
-    credentialTtlSeconds: number;
-  };
-  mqtt: {
-    port: number;
-    /** MQTT over TLS, when the HTTP certificate is configured. */
-    tlsPort: number;
-    publicUrl: string | undefined;
-    /** Wait for a device's services_reply (ms), and resends after the first attempt. */
-    replyTimeoutMs: number;
-    retries: number;
-    /** An external broker; undefined = the embedded one. */
-    external:
-      | {
-          url: string;
-          username: string | undefined;
-          password: string | undefined;
-          sharedGroup: string | undefined;
-        }
-      | undefined;
-  };
-  /** The operator's DJI developer app (docks' `config` request) and the NTP server docks use. */
-  dji: {
-    appId: string | undefined;
-    appKey: string | undefined;
-    appLicense: string | undefined;
-    ntpServerHost: string;
-    ntpServerPort: number;
-  };
-  auth: {
-    jwtSecret: string | undefined;
-    tokenTtlSeconds: number;
-    refreshWindowSeconds: number;
-    /** log2 of scrypt's N for new password hashes (SKYVAULT_PASSWORD_HASH_COST). */
-    passwordHashCost: number;
-  };
-  admin: {
-    username: string;
-    password: string | undefined;
-  };
-  log: { level: LogLevel };
-}
+export type { Config, DatabaseConfig, TlsConfig } from './build.ts';
 
 export class ConfigError extends Error {
   readonly problems: string[];

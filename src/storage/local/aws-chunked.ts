@@ -8,8 +8,9 @@
  * and a trailer signature (x-amz-trailer-signature) when trailers are signed. Trailing headers (the
  * checksum) are collected for the caller. No library implements this on the server side.
  */
-import { createHash, type Hash, timingSafeEqual } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { sameHex } from './s3-auth.ts';
 import { S3Error } from './s3-errors.ts';
 import type { SignatureContext } from './sigv4.ts';
 
@@ -173,12 +174,6 @@ export class AwsChunkedDecoder extends Transform {
     }
     this.state = 'done';
   }
-}
-
-function sameHex(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function malformed(detail: string): S3Error {

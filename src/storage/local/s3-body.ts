@@ -1,0 +1,133 @@
+/**
+ * Request bodies of the embedded S3 endpoint. Object and part bodies are streamed to a temporary file
+ * (never buffered: up to 5 GiB) while their digests are computed in the same pass, and are accepted only
+ * once everything the client declared matches; the store then renames the file into place. Multipart and
+ * delete requests carry small XML bodies, read whole and bounded.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { AwsChunkedDecoder } from './aws-chunked.ts';
+import { announcedChecksum, BodyDigests } from './checksums.ts';
+import type { StagedBlob } from './object-store.ts';
+import { S3Error } from './s3-errors.ts';
+import { type S3Context, str } from './s3-request.ts';
+import { UNSIGNED_PAYLOAD } from './sigv4.ts';
+
+/** S3's limit for one PUT (object or part). */
+export const MAX_PUT_SIZE = 5 * 1024 ** 3;
+/** Largest XML request body read (CompleteMultipartUpload with 10,000 parts is ~1 MB). */
+const MAX_XML_BODY = 4 * 1024 * 1024;
+
+/**
+ * Streams a PUT body to a temporary file through the aws-chunked decoder (if any) and the digests, then
+ * checks everything the client declared: size, payload hash, Content-MD5 and the additional checksum.
+ */
+export async function receiveBody(
+  c: S3Context,
+): Promise<StagedBlob & { checksumHeader: Record<string, string> }> {
+  const { req, auth } = c;
+  const mode = auth.payloadHash;
+  const chunked = mode.startsWith('STREAMING-');
+  const declared = str(chunked ? req.headers['x-amz-decoded-content-length'] : req.headers['content-length']);
+  if (declared === undefined || !/^\d+$/.test(declared)) {
+    throw new S3Error(
+      'MissingContentLength',
+      chunked
+        ? 'An aws-chunked upload needs x-amz-decoded-content-length.'
+        : 'You must provide the Content-Length HTTP header.',
+    );
+  }
+  const size = Number(declared);
+  if (size > MAX_PUT_SIZE)
+    throw new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size of 5 GiB.');
+  let decoder: AwsChunkedDecoder | undefined;
+  if (chunked) {
+    if (mode === 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') decoder = new AwsChunkedDecoder(undefined);
+    else if (
+      mode === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' ||
+      mode === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER'
+    ) {
+      decoder = new AwsChunkedDecoder({
+        context: c.signature,
+        seedSignature: auth.signature,
+        signedTrailer: mode.endsWith('-TRAILER'),
+      });
+    } else
+      throw new S3Error('InvalidArgument', `x-amz-content-sha256 "${mode}" is not a supported payload mode.`);
+  } else if (mode !== UNSIGNED_PAYLOAD && !/^[0-9a-f]{64}$/.test(mode)) {
+    throw new S3Error(
+      'InvalidArgument',
+      'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a STREAMING- mode or a hex SHA-256.',
+    );
+  }
+  const checksum = announcedChecksum(req.headers);
+  if (checksum && checksum.value === undefined && !decoder) {
+    throw new S3Error('InvalidRequest', 'x-amz-trailer needs an aws-chunked body.');
+  }
+  const hexHash = !chunked && mode !== UNSIGNED_PAYLOAD;
+  const digests = new BodyDigests({ sha256: hexHash, checksum: checksum?.algorithm });
+  const tmpPath = c.endpoint.store.tmpPath();
+  try {
+    const out = createWriteStream(tmpPath);
+    await (decoder ? pipeline(req, decoder, digests, out) : pipeline(req, digests, out));
+    const { md5Hex, sha256Hex, checksum: computed } = digests.digests();
+    if (digests.bytes !== size) {
+      throw new S3Error(
+        'IncompleteBody',
+        `You provided ${digests.bytes} bytes of the ${size} bytes declared.`,
+      );
+    }
+    if (hexHash && sha256Hex !== mode) {
+      throw new S3Error(
+        'XAmzContentSHA256Mismatch',
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+      );
+    }
+    const contentMd5 = str(req.headers['content-md5']);
+    if (contentMd5 !== undefined && Buffer.from(md5Hex, 'hex').toString('base64') !== contentMd5) {
+      throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
+    }
+    const checksumHeader: Record<string, string> = {};
+    if (checksum) {
+      const name = `x-amz-checksum-${checksum.algorithm}`;
+      const given = checksum.value ?? decoder?.trailers[name];
+      if (given === undefined)
+        throw new S3Error('InvalidRequest', `The trailer ${name} was announced but not sent.`);
+      if (given !== computed) {
+        throw new S3Error(
+          'BadDigest',
+          `The ${checksum.algorithm.toUpperCase()} you specified did not match the calculated checksum.`,
+        );
+      }
+      checksumHeader[name] = given;
+    }
+    return { tmpPath, size, md5Hex, checksumHeader };
+  } catch (error) {
+    await unlink(tmpPath).catch(() => {});
+    throw error;
+  }
+}
+
+/** Reads a small XML body, checking its declared payload hash. */
+export async function readSmallBody(c: S3Context): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of c.req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > MAX_XML_BODY) throw new S3Error('InvalidRequest', 'The request body is too large.');
+    chunks.push(chunk);
+  }
+  const body = Buffer.concat(chunks);
+  const mode = c.auth.payloadHash;
+  if (/^[0-9a-f]{64}$/.test(mode) && createHash('sha256').update(body).digest('hex') !== mode) {
+    throw new S3Error(
+      'XAmzContentSHA256Mismatch',
+      "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    );
+  }
+  if (mode.startsWith('STREAMING-'))
+    throw new S3Error('InvalidRequest', 'This request does not accept an aws-chunked body.');
+  return body.toString('utf8');
+}
