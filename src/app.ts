@@ -34,7 +34,7 @@ import { flighttaskProgressHandler } from './mqtt/handlers/flighttask-progress.t
 import { highestPriorityUploadHandler } from './mqtt/handlers/highest-priority-upload-flighttask-media.ts';
 import { storageConfigGetHandler } from './mqtt/handlers/storage-config-get.ts';
 import { updateTopoHandler } from './mqtt/handlers/update-topo.ts';
-import { MqttGateway } from './mqtt/mqtt-gateway.ts';
+import { type MethodHandler, MqttGateway } from './mqtt/mqtt-gateway.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { reachableHosts } from './shared/network.ts';
 import { newId, randomSecret } from './shared/ids.ts';
@@ -155,24 +155,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     const internalAccount = { username: `skyvault-internal-${newId()}`, password: randomSecret(24) };
     const broker = config.mqtt.external
       ? undefined
-      : new EmbeddedBroker({
-          host: config.http.host,
-          port: config.mqtt.port,
-          tls: config.http.tls
-            ? { port: config.mqtt.tlsPort, cert: config.http.tls.cert, key: config.http.tls.key }
-            : undefined,
-          authenticate: (username, password) => users.mqttAccount(username, password),
-          boundElsewhere: (sn, workspaceId) => devices.boundElsewhere(sn, workspaceId),
-          internal: internalAccount,
-          onGatewayDisconnected: (sn) => {
-            devices
-              .markOffline(sn)
-              .catch((error: unknown) =>
-                mqttLogger.warn({ err: error, sn }, 'could not mark a gateway offline'),
-              );
-          },
-          logger: mqttLogger,
-        });
+      : embeddedBroker(config, { users, devices, internal: internalAccount, logger: mqttLogger });
     const gateway = new MqttGateway({
       url: config.mqtt.external?.url ?? '',
       username: config.mqtt.external?.username ?? internalAccount.username,
@@ -192,20 +175,15 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       logger: logger.child({ component: 'dock-media' }),
       now,
     });
-    gateway.register([
-      updateTopoHandler({
+    gateway.register(
+      mqttHandlers(config, {
         devices,
+        media,
+        dockMedia,
         accountWorkspaceOf: broker ? (sn) => broker.acl.accountOf(sn)?.workspaceId : () => undefined,
+        logger: mqttLogger,
       }),
-      storageConfigGetHandler({ devices, media }),
-      fileUploadCallbackHandler({ dockMedia, logger: mqttLogger }),
-      highestPriorityUploadHandler({ dockMedia, logger: mqttLogger }),
-      flighttaskProgressHandler({ dockMedia }),
-      configHandler({ app: config.dji, logger: mqttLogger }),
-      airportBindStatusHandler({ devices }),
-      airportOrganizationGetHandler({ devices }),
-      airportOrganizationBindHandler({ devices, logger: mqttLogger }),
-    ]);
+    );
     connectLiveUpdates(live, { devices, media, dockMedia });
 
     const http = await createHttpServer({
@@ -263,4 +241,59 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     await database.close();
     throw error;
   }
+}
+
+/** The embedded broker: devices log in with users' MQTT accounts; ownership is DeviceService's rule. */
+function embeddedBroker(
+  config: Config,
+  deps: {
+    users: UserService;
+    devices: DeviceService;
+    internal: { username: string; password: string };
+    logger: Logger;
+  },
+): EmbeddedBroker {
+  const { users, devices, logger } = deps;
+  return new EmbeddedBroker({
+    host: config.http.host,
+    port: config.mqtt.port,
+    tls: config.http.tls
+      ? { port: config.mqtt.tlsPort, cert: config.http.tls.cert, key: config.http.tls.key }
+      : undefined,
+    authenticate: (username, password) => users.mqttAccount(username, password),
+    boundElsewhere: (sn, workspaceId) => devices.boundElsewhere(sn, workspaceId),
+    internal: deps.internal,
+    onGatewayDisconnected: (sn) => {
+      devices
+        .markOffline(sn)
+        .catch((error: unknown) => logger.warn({ err: error, sn }, 'could not mark a gateway offline'));
+    },
+    logger,
+  });
+}
+
+/** One handler per DJI method the gateway answers (src/mqtt/handlers/). */
+function mqttHandlers(
+  config: Config,
+  deps: {
+    devices: DeviceService;
+    media: MediaService;
+    dockMedia: DockMediaService;
+    /** The workspace of the MQTT account holding a gateway SN (embedded broker only). */
+    accountWorkspaceOf: (gatewaySn: string) => string | undefined;
+    logger: Logger;
+  },
+): MethodHandler[] {
+  const { devices, media, dockMedia, logger } = deps;
+  return [
+    updateTopoHandler({ devices, accountWorkspaceOf: deps.accountWorkspaceOf }),
+    storageConfigGetHandler({ devices, media }),
+    fileUploadCallbackHandler({ dockMedia, logger }),
+    highestPriorityUploadHandler({ dockMedia, logger }),
+    flighttaskProgressHandler({ dockMedia }),
+    configHandler({ app: config.dji, logger }),
+    airportBindStatusHandler({ devices }),
+    airportOrganizationGetHandler({ devices }),
+    airportOrganizationBindHandler({ devices, logger }),
+  ];
 }
