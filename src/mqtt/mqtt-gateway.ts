@@ -19,8 +19,9 @@
  * request again.
  *
  * Server-initiated services go through `call()`: publish on `services`, wait for the `services_reply`
- * with the same tid, retry with a new tid and the same bid (decision §10.50). Every instance subscribes
- * to `services_reply` (without `$share`) so a reply reaches the instance waiting for it.
+ * with the same tid and bid from the same gateway, retry with a new tid and the same bid (decision
+ * §10.50). Every instance subscribes to `services_reply` (without `$share`) so a reply reaches the
+ * instance waiting for it.
  */
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
@@ -79,6 +80,9 @@ export interface ServiceReply {
 }
 
 interface PendingCall {
+  /** What a reply must echo to be this call's: the bid, on the called gateway's topic. */
+  bid: string;
+  gatewaySn: string;
   resolve(reply: ServiceReply): void;
 }
 
@@ -210,6 +214,8 @@ export class MqttGateway {
           resolve(undefined);
         }, timeoutMs);
         this.pending.set(tid, {
+          bid,
+          gatewaySn,
           resolve: (r) => {
             clearTimeout(timer);
             this.pending.delete(tid);
@@ -287,10 +293,18 @@ export class MqttGateway {
     }
     const envelope = result.envelope;
     if (parsed.family === 'services_reply') {
+      // Matched by tid and bid (decision §10.50 keeps the bid across retries), from the gateway called.
+      const call = this.pending.get(envelope.tid);
+      if (!call) return;
+      if (call.bid !== envelope.bid || call.gatewaySn !== parsed.sn) {
+        logger.warn(
+          { topic, tid: envelope.tid },
+          'services_reply ignored: its bid or gateway is not the call’s',
+        );
+        return;
+      }
       const data = envelope.data;
-      this.pending
-        .get(envelope.tid)
-        ?.resolve({ tid: envelope.tid, bid: envelope.bid, data, result: replyResult(data) });
+      call.resolve({ tid: envelope.tid, bid: envelope.bid, data, result: replyResult(data) });
       return;
     }
     const handler = this.handlers.get(`${parsed.family}/${envelope.method}`);

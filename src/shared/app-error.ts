@@ -118,6 +118,12 @@ export const ERRORS = {
     mqttResult: 314001,
     message: 'The gateway is not bound to a workspace: bind it first.',
   },
+  StorageModuleUnsupported: {
+    status: 400,
+    code: 314002,
+    mqttResult: 314002,
+    message: 'Storage credentials are given for media only (module 0).',
+  },
   MethodNotSupported: {
     status: 404,
     code: 211404,

@@ -76,6 +76,16 @@ for (const dialect of testDialects()) {
       await dock.send('status', 'update_topo', topology());
     });
 
+    it('refuses storage credentials for a module other than media, and reads "0" as media', async () => {
+      const logs = await dock.send('requests', 'storage_config_get', { module: 1 });
+      assert.equal(logs?.data.result, 314002);
+      assert.deepEqual(logs?.data.output, {});
+      const asText = await dock.send('requests', 'storage_config_get', { module: '0' });
+      assert.equal(asText?.data.result, 0);
+      const without = await dock.send('requests', 'storage_config_get', {});
+      assert.equal(without?.data.result, 0);
+    });
+
     it('gives upload credentials, records the uploaded file once, and acknowledges every report', async () => {
       const reply = await dock.send('requests', 'storage_config_get', { module: 0 });
       assert.equal(reply?.method, 'storage_config_get');

@@ -1,7 +1,8 @@
 /**
- * The one error model over MQTT: a handler that throws a final AppError gets a reply with the
- * catalogue's `result`; a transient one (or an unexpected failure) gets no reply, so the device resends
- * and a later attempt can succeed. Real embedded broker, real gateway client, a real MQTT.js device.
+ * The MQTT gateway on its own: replies follow the one error model (a handler that throws a final
+ * AppError gets a reply with the catalogue's `result`; a transient one, or an unexpected failure, gets
+ * no reply, so the device resends and a later attempt can succeed), and service calls take only the
+ * reply that echoes their tid and bid. Real embedded broker, real gateway client, a real MQTT.js device.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +16,7 @@ const SN = 'DOCK-ERRORS';
 const internal = { username: 'internal-test', password: 'internal-secret' };
 const device = { username: 'device-user', password: 'device-secret' };
 
-describe('MQTT replies follow the error catalogue', () => {
+describe('MQTT gateway', () => {
   const logger = createLogger('silent');
   let broker: EmbeddedBroker;
   let gateway: MqttGateway;
@@ -118,5 +119,32 @@ describe('MQTT replies follow the error catalogue', () => {
   it('answers a request method Skyvault does not implement with result 1', async () => {
     const reply = await dock.send('requests', 'no_such_method', {});
     assert.equal(reply?.data.result, 1);
+  });
+
+  it('takes a service reply only with the call’s tid and bid', async () => {
+    const services = `thing/product/${SN}/services`;
+    await dock.client.subscribeAsync(services, { qos: 1 });
+    const answered: string[] = [];
+    const onMessage = (topic: string, payload: Buffer) => {
+      if (topic !== services) return;
+      const call = JSON.parse(payload.toString()) as { tid: string; bid: string; method: string };
+      const reply = (bid: string, result: number) =>
+        JSON.stringify({ tid: call.tid, bid, timestamp: Date.now(), method: call.method, data: { result } });
+      // A stray reply with the right tid and another bid first, then the real one.
+      void dock.client.publishAsync(`${services}_reply`, reply('another-bid', 7), { qos: 1 }).then(() => {
+        answered.push('stray');
+        return dock.client.publishAsync(`${services}_reply`, reply(call.bid, 0), { qos: 1 });
+      });
+    };
+    dock.client.on('message', onMessage);
+    try {
+      const reply = await gateway.call(SN, 'test_service', {}, 'the-bid');
+      assert.deepEqual(answered, ['stray']);
+      assert.equal(reply.bid, 'the-bid');
+      assert.equal(reply.result, 0, 'the stray reply (result 7) was not taken');
+    } finally {
+      dock.client.off('message', onMessage);
+      await dock.client.unsubscribeAsync(services);
+    }
   });
 });
