@@ -6,14 +6,15 @@
  * and `Expect: 100-continue` answered only after the signature is verified. No maintained embeddable S3
  * server exists for Node (s3rver stores aws-chunked framing inside objects, see docs/protocol.md §13.3).
  *
- * This file is the HTTP front only: it authenticates (s3-auth.ts), picks the operation from method, path
- * and query, and renders errors. The operations are in s3-objects.ts, s3-multipart.ts and s3-bucket.ts.
+ * This file is the HTTP front only: it answers CORS (s3-cors.ts), authenticates (s3-auth.ts), picks the
+ * operation from method, path and query, and renders errors. The operations are in s3-objects.ts, s3-multipart.ts and s3-bucket.ts.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MIN_PART_SIZE } from './object-store.ts';
 import { authenticate, authorize, type Permission } from './s3-auth.ts';
 import { getBucketLocation, headBucket, listBuckets, listObjects } from './s3-bucket.ts';
+import { handleCors } from './s3-cors.ts';
 import { errorXml, S3Error } from './s3-errors.ts';
 import {
   abortUpload,
@@ -65,6 +66,7 @@ export class S3Endpoint {
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('server', 'Skyvault');
+    if (handleCors(req, res)) return;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
