@@ -1,25 +1,23 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
+import { promisify } from 'node:util';
 import mqtt from 'mqtt';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, serveEnv as baseEnv } from '../helpers/cli.ts';
 import { createFreshDatabase } from '../helpers/databases.ts';
 import { tempDir } from '../helpers/test-app.ts';
 
-const baseEnv = (dataDir: string) => ({
-  SKYVAULT_DATA_DIR: dataDir,
-  SKYVAULT_HTTP_PORT: '0',
-  SKYVAULT_STORAGE_PORT: '0',
-  SKYVAULT_MQTT_PORT: '0',
-  SKYVAULT_MQTTS_PORT: '0',
-  SKYVAULT_HOST: '127.0.0.1',
-  SKYVAULT_LOG_LEVEL: 'warn',
-});
+/** `skyvault serve` with these settings, stopped when the test ends (passed or failed). */
+function serve(t: TestContext, env: Record<string, string>) {
+  const cli = runCli(['serve'], env);
+  t.after(() => cli.stop('SIGKILL'));
+  return cli;
+}
 
 function urlOf(stdout: string): string {
   const match = /Web and API:\s+(https?:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
@@ -42,10 +40,12 @@ async function postJson(url: string, body: unknown, token?: string) {
 /** A stack trace line, which an operator mistake must never print. */
 const STACK_LINE = /^\s+at .+\(.+:\d+:\d+\)$/m;
 
-describe('skyvault serve', () => {
-  it('starts on embedded defaults, prints where to go and a one-time admin password, and stops on SIGTERM', async () => {
+// Each test starts its own `skyvault` processes; they spend their time loading code, so run the tests
+// side by side rather than one after another.
+describe('skyvault serve', { concurrency: true }, () => {
+  it('starts on embedded defaults, prints where to go and a one-time admin password, and stops on SIGTERM', async (t) => {
     const dataDir = tempDir();
-    const cli = runCli(['serve'], baseEnv(dataDir));
+    const cli = serve(t, baseEnv(dataDir));
     const stdout = await cli.waitFor('Try it:');
     const base = urlOf(stdout);
     assert.match(stdout, /Skyvault \d+\.\d+\.\d+ is ready\./);
@@ -72,7 +72,7 @@ describe('skyvault serve', () => {
     assert.equal(await cli.stop('SIGTERM'), 0);
 
     // Second start on the same data: no new password, the old one still works.
-    const again = runCli(['serve'], baseEnv(dataDir));
+    const again = serve(t, baseEnv(dataDir));
     const stdout2 = await again.waitFor('Try it:');
     assert.doesNotMatch(stdout2, /password "/);
     assert.match(stdout2, /admin user "admin" created on first start/);
@@ -85,34 +85,31 @@ describe('skyvault serve', () => {
     assert.equal(await again.stop('SIGINT'), 0);
   });
 
-  it('refuses a port that is taken with one sentence and exit code 1', async () => {
+  it('refuses a port that is taken with one sentence and exit code 1', async (t) => {
     const blocker = createServer();
     blocker.listen(0, '127.0.0.1');
     await once(blocker, 'listening');
+    t.after(() => blocker.close());
     const port = (blocker.address() as { port: number }).port;
-    try {
-      const cli = runCli(['serve'], { ...baseEnv(tempDir()), SKYVAULT_HTTP_PORT: String(port) });
-      assert.equal(await cli.exited(), 1);
-      assert.match(
-        cli.stderr(),
-        new RegExp(
-          `Skyvault cannot start: Port ${port} is already in use on 127\\.0\\.0\\.1: .*SKYVAULT_HTTP_PORT`,
-        ),
-      );
-      assert.doesNotMatch(cli.stderr(), STACK_LINE);
-      const storage = runCli(['serve'], { ...baseEnv(tempDir()), SKYVAULT_STORAGE_PORT: String(port) });
-      assert.equal(await storage.exited(), 1);
-      assert.match(
-        storage.stderr(),
-        new RegExp(`Port ${port} is already in use on 127\\.0\\.0\\.1: .*SKYVAULT_STORAGE_PORT`),
-      );
-    } finally {
-      blocker.close();
-    }
+    const cli = serve(t, { ...baseEnv(tempDir()), SKYVAULT_HTTP_PORT: String(port) });
+    const storage = serve(t, { ...baseEnv(tempDir()), SKYVAULT_STORAGE_PORT: String(port) });
+    assert.equal(await cli.exited(), 1);
+    assert.match(
+      cli.stderr(),
+      new RegExp(
+        `Skyvault cannot start: Port ${port} is already in use on 127\\.0\\.0\\.1: .*SKYVAULT_HTTP_PORT`,
+      ),
+    );
+    assert.doesNotMatch(cli.stderr(), STACK_LINE);
+    assert.equal(await storage.exited(), 1);
+    assert.match(
+      storage.stderr(),
+      new RegExp(`Port ${port} is already in use on 127\\.0\\.0\\.1: .*SKYVAULT_STORAGE_PORT`),
+    );
   });
 
-  it('lists every bad setting, one sentence each, and exits 1 without a stack trace', async () => {
-    const cli = runCli(['serve'], {
+  it('lists every bad setting, one sentence each, and exits 1 without a stack trace', async (t) => {
+    const cli = serve(t, {
       ...baseEnv(tempDir()),
       SKYVAULT_HTTP_PORT: 'eighty',
       SKYVAULT_LOG_LEVEL: 'loud',
@@ -126,8 +123,8 @@ describe('skyvault serve', () => {
     assert.doesNotMatch(err, STACK_LINE);
   });
 
-  it('explains an unreachable PostgreSQL and exits 1', async () => {
-    const cli = runCli(['serve'], {
+  it('explains an unreachable PostgreSQL and exits 1', async (t) => {
+    const cli = serve(t, {
       ...baseEnv(tempDir()),
       SKYVAULT_DATABASE_URL: 'postgres://skyvault:pw@127.0.0.1:1/skyvault',
     });
@@ -141,91 +138,88 @@ describe('skyvault serve', () => {
 
   it('rejects unknown commands and shows help', async () => {
     const cli = runCli(['frobnicate'], {});
+    const help = runCli(['help'], {});
     assert.equal(await cli.exited(), 2);
     assert.match(cli.stderr(), /Unknown command "frobnicate"/);
-    const help = runCli(['help'], {});
     assert.equal(await help.exited(), 0);
     assert.match(help.stdout(), /serve \[--config FILE\]/);
   });
 
-  it('serves HTTPS directly with SKYVAULT_TLS_CERT and SKYVAULT_TLS_KEY', async () => {
+  it('serves HTTPS directly with SKYVAULT_TLS_CERT and SKYVAULT_TLS_KEY', async (t) => {
     const dir = tempDir();
     const cert = path.join(dir, 'cert.pem');
     const key = path.join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    const cli = runCli(['serve'], {
-      ...baseEnv(dir),
+    await promisify(execFile)('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ]);
+    const ca = readFileSync(cert, 'utf8');
+    const brokenKey = path.join(dir, 'broken-key.pem');
+    writeFileSync(brokenKey, 'not a key');
+    const cli = serve(t, {
+      ...baseEnv(tempDir()),
       SKYVAULT_TLS_CERT: cert,
       SKYVAULT_TLS_KEY: key,
       SKYVAULT_ADMIN_PASSWORD: 'tls-admin-pass',
     });
-    try {
-      const base = urlOf(await cli.waitFor('Try it:'));
-      assert.match(base, /^https:\/\//);
-      const body = await new Promise<string>((resolve, reject) => {
-        const request = https.request(
-          `${base}/manage/api/v1/login`,
-          { method: 'POST', ca: readPem(cert), headers: { 'content-type': 'application/json' } },
-          (res) => {
-            let data = '';
-            res.on('data', (c) => (data += c));
-            res.on('end', () => resolve(data));
-          },
-        );
-        request.on('error', reject);
-        request.end(JSON.stringify({ username: 'admin', password: 'tls-admin-pass', flag: 2 }));
-      });
-      const login = JSON.parse(body) as {
-        code: number;
-        data: { mqtt_username: string; mqtt_password: string };
-      };
-      assert.equal(login.code, 0);
+    const broken = serve(t, {
+      ...baseEnv(tempDir()),
+      SKYVAULT_TLS_CERT: cert,
+      SKYVAULT_TLS_KEY: brokenKey,
+    });
 
-      // MQTT over TLS, with the same certificate and the users' MQTT logins.
-      const mqtts = /MQTT over TLS:\s+ssl:\/\/127\.0\.0\.1:(\d+)/.exec(cli.stdout());
-      assert.ok(mqtts, cli.stdout());
-      const options = { ca: readPem(cert), protocolVersion: 5 as const, reconnectPeriod: 0 };
-      const client = await mqtt.connectAsync(
-        `mqtts://127.0.0.1:${mqtts[1]}`,
-        { ...options, username: login.data.mqtt_username, password: login.data.mqtt_password },
-        false,
+    const base = urlOf(await cli.waitFor('Try it:'));
+    assert.match(base, /^https:\/\//);
+    const body = await new Promise<string>((resolve, reject) => {
+      const request = https.request(
+        `${base}/manage/api/v1/login`,
+        { method: 'POST', ca, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          let data = '';
+          res.on('data', (c) => (data += c));
+          res.on('end', () => resolve(data));
+        },
       );
-      assert.ok(client.connected);
-      await client.endAsync();
-      await assert.rejects(
-        mqtt.connectAsync(
-          `mqtts://127.0.0.1:${mqtts[1]}`,
-          { ...options, username: 'x', password: 'y' },
-          false,
-        ),
-        /bad user ?name or password|not authorized/i,
-      );
-    } finally {
-      await cli.stop();
-    }
+      request.on('error', reject);
+      request.end(JSON.stringify({ username: 'admin', password: 'tls-admin-pass', flag: 2 }));
+    });
+    const login = JSON.parse(body) as {
+      code: number;
+      data: { mqtt_username: string; mqtt_password: string };
+    };
+    assert.equal(login.code, 0);
 
-    writeFileSync(key, 'not a key');
-    const broken = runCli(['serve'], { ...baseEnv(dir), SKYVAULT_TLS_CERT: cert, SKYVAULT_TLS_KEY: key });
+    // MQTT over TLS, with the same certificate and the users' MQTT logins.
+    const mqtts = /MQTT over TLS:\s+ssl:\/\/127\.0\.0\.1:(\d+)/.exec(cli.stdout());
+    assert.ok(mqtts, cli.stdout());
+    const options = { ca, protocolVersion: 5 as const, reconnectPeriod: 0 };
+    const client = await mqtt.connectAsync(
+      `mqtts://127.0.0.1:${mqtts[1]}`,
+      { ...options, username: login.data.mqtt_username, password: login.data.mqtt_password },
+      false,
+    );
+    assert.ok(client.connected);
+    await client.endAsync();
+    await assert.rejects(
+      mqtt.connectAsync(`mqtts://127.0.0.1:${mqtts[1]}`, { ...options, username: 'x', password: 'y' }, false),
+      /bad user ?name or password|not authorized/i,
+    );
+    assert.equal(await cli.stop(), 0);
+
+    // A key that is not one: one sentence, exit code 1.
     assert.equal(await broken.exited(), 1);
     assert.match(broken.stderr(), /are not a usable PEM certificate and matching private key/);
     assert.doesNotMatch(broken.stderr(), STACK_LINE);
@@ -236,32 +230,29 @@ describe('skyvault serve', () => {
     {
       skip: !process.env.SKYVAULT_TEST_DATABASE_URL && 'SKYVAULT_TEST_DATABASE_URL not set',
     },
-    async () => {
+    async (t) => {
       const fresh = await createFreshDatabase('postgres');
       const cli = runCli(['serve'], {
         ...baseEnv(tempDir()),
         SKYVAULT_DATABASE_URL: fresh.url!,
         SKYVAULT_ADMIN_PASSWORD: 'pg-admin-pass',
       });
-      try {
-        const stdout = await cli.waitFor('Try it:');
-        assert.match(stdout, /Database:\s+PostgreSQL postgres:\/\//);
-        const health = await fetch(`${urlOf(stdout)}/healthz`);
-        assert.deepEqual(await health.json(), { status: 'ok', database: 'postgres' });
-        const login = await postJson(`${urlOf(stdout)}/manage/api/v1/login`, {
-          username: 'admin',
-          password: 'pg-admin-pass',
-          flag: 1,
-        });
-        assert.equal(login.body.code, 0);
-      } finally {
-        await cli.stop();
+      // Whatever happens below: the server goes, then its database.
+      t.after(async () => {
+        await cli.stop('SIGKILL');
         await fresh.drop();
-      }
+      });
+      const stdout = await cli.waitFor('Try it:');
+      assert.match(stdout, /Database:\s+PostgreSQL postgres:\/\//);
+      const health = await fetch(`${urlOf(stdout)}/healthz`);
+      assert.deepEqual(await health.json(), { status: 'ok', database: 'postgres' });
+      const login = await postJson(`${urlOf(stdout)}/manage/api/v1/login`, {
+        username: 'admin',
+        password: 'pg-admin-pass',
+        flag: 1,
+      });
+      assert.equal(login.body.code, 0);
+      assert.equal(await cli.stop(), 0);
     },
   );
 });
-
-function readPem(file: string): string {
-  return execFileSync('cat', [file], { encoding: 'utf8' });
-}

@@ -12,7 +12,9 @@ async function json(url: string, init?: RequestInit): Promise<any> {
   return (await fetch(url, init)).json();
 }
 
-describe('skyvault simulate pilot', () => {
+// One server for the file. The upload tests count what is in the library, so they take turns; the
+// refusals upload nothing and run beside them.
+describe('skyvault simulate pilot', { concurrency: true }, () => {
   let server: Cli;
   let url: string;
   const password = 'simulated-pilot-pw';
@@ -27,67 +29,69 @@ describe('skyvault simulate pilot', () => {
     return { code, out: cli.stdout(), err: cli.stderr() };
   };
 
-  it('uploads generated DJI photos through the five Pilot calls, and nothing twice', async () => {
-    const first = await simulate('--files', '4');
-    assert.equal(first.code, 0, first.err);
-    assert.match(first.out, /0 already in the cloud, 4 to upload\./);
-    assert.match(first.out, /Done: 4 uploaded, 0 already in the cloud, 0 failed\./);
-    const again = await simulate('--files', '4');
-    assert.equal(again.code, 0, again.err);
-    assert.match(again.out, /Done: 0 uploaded, 4 already in the cloud, 0 failed\./);
+  describe('uploads', { concurrency: false }, () => {
+    it('uploads generated DJI photos through the five Pilot calls, and nothing twice', async () => {
+      const first = await simulate('--files', '4');
+      assert.equal(first.code, 0, first.err);
+      assert.match(first.out, /0 already in the cloud, 4 to upload\./);
+      assert.match(first.out, /Done: 4 uploaded, 0 already in the cloud, 0 failed\./);
+      const again = await simulate('--files', '4');
+      assert.equal(again.code, 0, again.err);
+      assert.match(again.out, /Done: 0 uploaded, 4 already in the cloud, 0 failed\./);
 
-    const login = await json(`${url}/manage/api/v1/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password, flag: 1 }),
+      const login = await json(`${url}/manage/api/v1/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password, flag: 1 }),
+      });
+      const headers = { 'x-auth-token': login.data.access_token };
+      const list = (
+        await json(`${url}/media/api/v1/files/${login.data.workspace_id}/files?page_size=50`, { headers })
+      ).data;
+      assert.equal(list.pagination.total, 4);
+      const photo = list.list[0];
+      assert.equal(photo.media_type, 'image');
+      assert.equal(photo.relative_altitude, 80);
+      assert.ok(photo.latitude > 22.5 && photo.latitude < 22.6);
+      const groups = (await json(`${url}/media/api/v1/files/${login.data.workspace_id}/groups`, { headers }))
+        .data.list;
+      assert.equal(groups[0].expected_count, 4);
+      assert.equal(groups[0].stored_count, 4);
+      assert.equal(groups[0].complete, true);
     });
-    const headers = { 'x-auth-token': login.data.access_token };
-    const list = (
-      await json(`${url}/media/api/v1/files/${login.data.workspace_id}/files?page_size=50`, { headers })
-    ).data;
-    assert.equal(list.pagination.total, 4);
-    const photo = list.list[0];
-    assert.equal(photo.media_type, 'image');
-    assert.equal(photo.relative_altitude, 80);
-    assert.ok(photo.latitude > 22.5 && photo.latitude < 22.6);
-    const groups = (await json(`${url}/media/api/v1/files/${login.data.workspace_id}/groups`, { headers }))
-      .data.list;
-    assert.equal(groups[0].expected_count, 4);
-    assert.equal(groups[0].stored_count, 4);
-    assert.equal(groups[0].complete, true);
-  });
 
-  it("uploads a folder of the user's files", async () => {
-    const dir = tempDir();
-    mkdirSync(path.join(dir, 'flight 1'));
-    writeFileSync(
-      path.join(dir, 'flight 1', 'DJI_0100.JPG'),
-      await djiPhoto({
-        latitude: 48.1,
-        longitude: 11.5,
-        absoluteAltitude: 600,
-        relativeAltitude: 50,
-        gimbalYawDegree: 0,
-        capturedAt: new Date(),
-        seed: 99,
-      }),
-    );
-    writeFileSync(path.join(dir, 'notes.srt'), 'subtitles');
-    writeFileSync(path.join(dir, '.hidden'), 'skipped');
-    const result = await simulate('--dir', dir);
-    assert.equal(result.code, 0, result.err);
-    assert.match(result.out, /2 file\(s\)/);
-    assert.match(result.out, /Done: 2 uploaded/);
+    it("uploads a folder of the user's files", async () => {
+      const dir = tempDir();
+      mkdirSync(path.join(dir, 'flight 1'));
+      writeFileSync(
+        path.join(dir, 'flight 1', 'DJI_0100.JPG'),
+        await djiPhoto({
+          latitude: 48.1,
+          longitude: 11.5,
+          absoluteAltitude: 600,
+          relativeAltitude: 50,
+          gimbalYawDegree: 0,
+          capturedAt: new Date(),
+          seed: 99,
+        }),
+      );
+      writeFileSync(path.join(dir, 'notes.srt'), 'subtitles');
+      writeFileSync(path.join(dir, '.hidden'), 'skipped');
+      const result = await simulate('--dir', dir);
+      assert.equal(result.code, 0, result.err);
+      assert.match(result.out, /2 file\(s\)/);
+      assert.match(result.out, /Done: 2 uploaded/);
+    });
   });
 
   it('explains a wrong password and bad arguments', async () => {
     const cli = runCli(['simulate', 'pilot', '--url', url, '--password', 'wrong'], {});
+    const usage = runCli(['simulate', 'pilot', '--files', 'many', '--password', 'x'], {});
+    const unreachable = runCli(['simulate', 'pilot', '--url', 'http://127.0.0.1:1', '--password', 'x'], {});
     assert.equal(await cli.exited(), 1);
     assert.match(cli.stderr(), /Login as "admin" failed: Invalid username or password\./);
-    const usage = runCli(['simulate', 'pilot', '--files', 'many', '--password', 'x'], {});
     assert.equal(await usage.exited(), 2);
     assert.match(usage.stderr(), /--files must be a positive whole number/);
-    const unreachable = runCli(['simulate', 'pilot', '--url', 'http://127.0.0.1:1', '--password', 'x'], {});
     assert.equal(await unreachable.exited(), 1);
     assert.match(unreachable.stderr(), /Cannot reach http:\/\/127\.0\.0\.1:1/);
   });

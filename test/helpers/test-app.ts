@@ -61,6 +61,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       SKYVAULT_STORAGE_PORT: '0',
       SKYVAULT_ADMIN_PASSWORD: ADMIN_PASSWORD,
       SKYVAULT_LOG_LEVEL: options.captureLogs ? 'trace' : 'silent',
+      // The lowest scrypt cost the settings allow: production's 15 made hashing most of a test's time.
+      SKYVAULT_PASSWORD_HASH_COST: '10',
       ...(database.url ? { SKYVAULT_DATABASE_URL: database.url } : {}),
       ...options.env,
     },
@@ -75,7 +77,16 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       },
     }),
   );
-  const app = await buildApp(config, { logger, ...(options.now ? { now: options.now } : {}) });
+  const released = async () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    await database.drop();
+  };
+  const app = await buildApp(config, { logger, ...(options.now ? { now: options.now } : {}) }).catch(
+    async (error: unknown) => {
+      await released(); // no app for the test to close: drop its database here
+      throw error;
+    },
+  );
   return {
     app,
     dataDir,
@@ -92,9 +103,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       return body.data as LoginData;
     },
     async close() {
-      await app.close();
-      await database.drop();
-      rmSync(dataDir, { recursive: true, force: true });
+      try {
+        await app.close();
+      } finally {
+        await released();
+      }
     },
   };
 }
@@ -104,7 +117,12 @@ export async function startLoggedInApp(
   options: TestAppOptions = {},
 ): Promise<{ t: TestApp; token: string; ws: string }> {
   const t = await startTestApp(options);
-  await t.app.listen();
-  const login = await t.login();
-  return { t, token: login.access_token, ws: login.workspace_id };
+  try {
+    await t.app.listen();
+    const login = await t.login();
+    return { t, token: login.access_token, ws: login.workspace_id };
+  } catch (error) {
+    await t.close();
+    throw error;
+  }
 }

@@ -19,7 +19,9 @@ for (const dialect of testDialects()) {
     const config = fresh.url
       ? ({ kind: 'postgres', url: fresh.url } as const)
       : ({ kind: 'sqlite', file: path.join(dir, 'skyvault.db') } as const);
-    const database = await openDatabase(config);
+    const database = await openDatabase(config).catch((error: unknown) =>
+      fresh.drop().then(() => Promise.reject(error)),
+    );
     after(async () => {
       await database.close();
       await fresh.drop();

@@ -136,7 +136,7 @@ for (const dialect of testDialects().filter((d) => d === 'postgres')) {
       await second.app.listen();
     });
     after(async () => {
-      await second.close();
+      await second?.close();
       await first.close();
     });
 
