@@ -77,7 +77,11 @@ for (const dialect of testDialects()) {
         sub_type: 0,
         sub_devices: [{ sn: 'LIVE-AIRCRAFT', domain: 0, type: 67, sub_type: 0 }],
       });
-      assert.equal((await live.next('device_online', (d) => d.sn === 'LIVE-DOCK')).device_model_key, '3-1-0');
+      const online = await live.next('device_online', (d) => d.sn === 'LIVE-DOCK');
+      assert.equal(online.device_model_key, '3-1-0');
+      assert.equal(online.domain, 3);
+      // DJI's map labels its markers with the callsign: the SN until the device is given one.
+      assert.equal(online.device_callsign, 'LIVE-DOCK');
       assert.equal(
         (await live.next('device_online', (d) => d.sn === 'LIVE-AIRCRAFT')).parent_sn,
         'LIVE-DOCK',
@@ -111,7 +115,10 @@ for (const dialect of testDialects()) {
       assert.equal(counted.device_sn, 'LIVE-AIRCRAFT');
 
       await dock.close();
-      await live.next('device_offline', (d) => d.sn === 'LIVE-DOCK');
+      assert.equal(
+        (await live.next('device_offline', (d) => d.sn === 'LIVE-DOCK')).device_callsign,
+        'LIVE-DOCK',
+      );
       await live.next('device_offline', (d) => d.sn === 'LIVE-AIRCRAFT');
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.deepEqual(other.messages, [], 'another workspace hears nothing');

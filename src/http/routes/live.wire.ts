@@ -18,6 +18,8 @@ function liveDevice(d: Device): Record<string, unknown> {
     sub_type: d.subType,
     parent_sn: d.parentSn,
     nickname: d.callsign ?? d.sn,
+    // DJI's front end labels its map markers with this one.
+    device_callsign: d.callsign ?? d.sn,
     online: d.online === 1,
   };
 }
