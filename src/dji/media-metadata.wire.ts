@@ -18,16 +18,17 @@ export const MediaMetadata = Type.Object({
   shoot_position: Type.Optional(Type.Object({ lat: Type.Optional(Num), lng: Type.Optional(Num) })),
 });
 
-export function metadataOf(metadata: Static<typeof MediaMetadata> | undefined): CaptureMetadata {
+export function metadataOf(metadata: Static<typeof MediaMetadata> | null | undefined): CaptureMetadata {
   if (!metadata) return {};
   const raw = nonEmpty(metadata.created_time ?? metadata.create_time);
-  const { latitude, longitude } = capturePosition(metadata.shoot_position?.lat, metadata.shoot_position?.lng);
+  const position = metadata.shoot_position;
+  const { latitude, longitude } = capturePosition(position?.lat ?? undefined, position?.lng ?? undefined);
   return {
     latitude,
     longitude,
-    absoluteAltitude: metadata.absolute_altitude,
-    relativeAltitude: metadata.relative_altitude,
-    gimbalYawDegree: metadata.gimbal_yaw_degree,
+    absoluteAltitude: metadata.absolute_altitude ?? undefined,
+    relativeAltitude: metadata.relative_altitude ?? undefined,
+    gimbalYawDegree: metadata.gimbal_yaw_degree ?? undefined,
     capturedAt: raw ? zonedTime(raw) : undefined,
     capturedAtRaw: raw,
   };
@@ -44,6 +45,7 @@ export function zonedTime(raw: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-export function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value;
+/** A text value, or undefined for a missing, null or blank one. */
+export function nonEmpty(value: string | null | undefined): string | undefined {
+  return value === undefined || value === null || value.trim() === '' ? undefined : value;
 }

@@ -37,3 +37,18 @@ export function flag(value: unknown): boolean | undefined {
   if (value === 'true' || value === 'false') return value === 'true';
   return undefined;
 }
+
+/**
+ * The value with every `null` member of an object removed, at any depth. Devices send `null` for
+ * "absent", and absent is what every wire schema means by an optional field; left in, a validator that
+ * coerces types would read it as 0, false or "" (a map pin at latitude 0, say). Array elements are kept.
+ */
+export function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isRecord(value)) return value;
+  const result: Record<string, unknown> = {};
+  for (const [key, member] of Object.entries(value)) {
+    if (member !== null) result[key] = withoutNulls(member);
+  }
+  return result;
+}

@@ -7,7 +7,8 @@
 import { type Static, type TSchema, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { MediaUploadReport } from '../../features/media/media.service.ts';
-import { MediaMetadata, metadataOf } from '../../dji/media-metadata.wire.ts';
+import { MediaMetadata, metadataOf, nonEmpty } from '../../dji/media-metadata.wire.ts';
+import { withoutNulls } from '../../dji/values.ts';
 
 const DockFileExt = Type.Object({
   flight_id: Type.Optional(Type.String({ maxLength: 128 })),
@@ -20,7 +21,8 @@ const FileUploadCallbackData = Type.Object({
   result: Type.Optional(Type.Integer()),
   file: Type.Object({
     object_key: Type.String({ minLength: 1, maxLength: 1024 }),
-    name: Type.String({ minLength: 1, maxLength: 512 }),
+    // Docs make it required, but a callback without it still names an object that is in storage.
+    name: Type.Optional(Type.String({ maxLength: 512 })),
     path: Type.Optional(Type.String({ maxLength: 1024 })),
     ext: Type.Optional(DockFileExt),
     metadata: Type.Optional(MediaMetadata),
@@ -50,7 +52,7 @@ export type DockUploadReport = Omit<MediaUploadReport, 'droneSn'>;
 
 /** `file_upload_callback` data → the media service's report. */
 export function dockUploadReportOf(data: unknown): Parsed<DockUploadReport> {
-  const parsed = parseFileUploadCallback(data);
+  const parsed = parseFileUploadCallback(withoutNulls(data));
   if (!parsed.ok) return parsed;
   const { result, file } = parsed.value;
   const ext = file.ext ?? {};
@@ -58,18 +60,21 @@ export function dockUploadReportOf(data: unknown): Parsed<DockUploadReport> {
   const directory = file.object_key.includes('/')
     ? file.object_key.slice(0, file.object_key.lastIndexOf('/'))
     : '';
+  // Without a name, the key's last segment is the file's name.
+  const name = nonEmpty(file.name) ?? file.object_key.slice(file.object_key.lastIndexOf('/') + 1);
+  if (!name) return { ok: false, reason: '/file/object_key names no file (it ends with "/")' };
   return {
     ok: true,
     value: {
       source: 'dock',
       result: result ?? 0,
       objectKey: file.object_key,
-      name: file.name,
-      path: file.path?.trim() ? file.path : directory,
+      name,
+      path: nonEmpty(file.path) ?? directory,
       isOriginal: ext.is_original ?? true,
-      fileGroupId: ext.flight_id?.trim() ? ext.flight_id : undefined,
-      droneModelKey: ext.drone_model_key?.trim() ? ext.drone_model_key : undefined,
-      payloadModelKey: ext.payload_model_key?.trim() ? ext.payload_model_key : undefined,
+      fileGroupId: nonEmpty(ext.flight_id),
+      droneModelKey: nonEmpty(ext.drone_model_key),
+      payloadModelKey: nonEmpty(ext.payload_model_key),
       metadata: metadataOf(file.metadata),
     },
   };
@@ -77,6 +82,6 @@ export function dockUploadReportOf(data: unknown): Parsed<DockUploadReport> {
 
 /** `highest_priority_upload_flighttask_media` data → the flight id. */
 export function flightIdOf(data: unknown): Parsed<string> {
-  const parsed = parseFlightId(data);
+  const parsed = parseFlightId(withoutNulls(data));
   return parsed.ok ? { ok: true, value: parsed.value.flight_id } : parsed;
 }

@@ -19,6 +19,8 @@ import {
   UploadCallbackBody,
   uploadReportOf,
 } from './pilot-media.wire.ts';
+import { nonEmpty } from '../../../dji/media-metadata.wire.ts';
+import { withoutNulls } from '../../../dji/values.ts';
 
 export interface PilotMediaRoutesOptions {
   media: MediaService;
@@ -48,6 +50,11 @@ export const pilotMediaRoutes: FastifyPluginAsyncTypebox<PilotMediaRoutesOptions
   app,
   { media, addresses },
 ) => {
+  // Pilot sends null for absent fields: removed before validation, so null never becomes 0 or false.
+  app.addHook('preValidation', async (request) => {
+    if (request.body !== undefined) request.body = withoutNulls(request.body);
+  });
+
   app.post(
     '/media/api/v1/workspaces/:workspace_id/fast-upload',
     {
@@ -140,7 +147,12 @@ export const pilotMediaRoutes: FastifyPluginAsyncTypebox<PilotMediaRoutesOptions
     },
     async (request) => {
       const { file_group_id: id, file_count: expected, file_uploaded_count: uploaded } = request.body;
-      await media.recordGroup(request.params.workspace_id, id, expected, uploaded);
+      const groupId = nonEmpty(id);
+      if (groupId === undefined) {
+        request.log.info({ expected, uploaded }, 'group counts without a file group id: nothing to record');
+        return ok({});
+      }
+      await media.recordGroup(request.params.workspace_id, groupId, expected, uploaded);
       return ok({});
     },
   );

@@ -1,8 +1,9 @@
 /**
  * Wire shapes of DJI Pilot 2's media calls (docs/protocol.md §3) and their translation to the media
- * service's inputs (capture metadata: dji/media-metadata.wire.ts, shared with the dock). Every device quirk stops here: `tinny_fingerprint`, `created_time` (ISO) vs
- * `create_time` ("yyyy-MM-dd HH:mm:ss", zone-less), numbers sent as strings (coerced by the schema),
- * `is_original` as a boolean or 0/1, tiny fingerprints as an object or a bare array.
+ * service's inputs (capture metadata: dji/media-metadata.wire.ts, shared with the dock). Every device
+ * quirk stops here: `tinny_fingerprint`, `created_time` (ISO) vs `create_time` ("yyyy-MM-dd HH:mm:ss",
+ * zone-less), numbers sent as strings (coerced by the schema), `null` for an absent field (never 0 or
+ * false), `is_original` as a boolean or 0/1, tiny fingerprints as an object or a bare array.
  */
 import { type Static, Type } from 'typebox';
 import { MediaMetadata, metadataOf, nonEmpty } from '../../../dji/media-metadata.wire.ts';
@@ -29,7 +30,7 @@ export const FastUploadBody = Type.Object({
 
 export const UploadCallbackBody = Type.Object({
   result: Type.Optional(
-    Type.Integer({ description: '0 = uploaded to storage; missing = 0 (older Pilot versions)' }),
+    Type.Integer({ description: '0 = uploaded to storage; missing or null = 0 (older Pilot versions)' }),
   ),
   name: Type.String({ minLength: 1, maxLength: 512 }),
   path: Type.Optional(Str),
@@ -41,7 +42,8 @@ export const UploadCallbackBody = Type.Object({
 });
 
 export const GroupUploadCallbackBody = Type.Object({
-  file_group_id: Type.String({ minLength: 1, maxLength: 128 }),
+  // Optional in DJI's docs: without it the counts belong to no group Skyvault can record.
+  file_group_id: Type.Optional(Type.String({ maxLength: 128 })),
   file_count: Type.Integer({ minimum: 0 }),
   file_uploaded_count: Type.Integer({ minimum: 0 }),
 });
@@ -79,7 +81,7 @@ export function uploadReportOf(body: Static<typeof UploadCallbackBody>): MediaUp
     fingerprint: nonEmpty(body.fingerprint),
     tinyFingerprint: nonEmpty(ext.tinny_fingerprint ?? ext.tiny_fingerprint),
     isOriginal: ext.is_original ?? true,
-    subFileType: body.sub_file_type,
+    subFileType: body.sub_file_type ?? undefined,
     fileGroupId: nonEmpty(ext.file_group_id),
     droneSn: nonEmpty(ext.sn),
     droneModelKey: nonEmpty(ext.drone_model_key),
