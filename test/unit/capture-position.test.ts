@@ -15,6 +15,17 @@ describe('capture position', () => {
     assert.deepEqual(capturePosition(Number.NaN, 10), {});
   });
 
+  it('rounds to 7 decimals (about 1 cm), dropping floating-point noise', () => {
+    assert.deepEqual(capturePosition(22.580399999999997, 113.93803149999999), {
+      latitude: 22.5804,
+      longitude: 113.9380315,
+    });
+    assert.deepEqual(capturePosition(-33.86881234567, 151.20929876543), {
+      latitude: -33.8688123,
+      longitude: 151.2092988,
+    });
+  });
+
   it('is the same rule for device reports and for EXIF', () => {
     for (const [lat, lng] of [
       [0, 0],

@@ -242,8 +242,9 @@ export class MediaService {
 }
 
 /**
- * A capture position as the library keeps it: both coordinates or neither. Out-of-range values are
- * noise, and 0,0 is what an aircraft without a GPS fix reports, not a place.
+ * A capture position as the library keeps it: both coordinates or neither, rounded to 7 decimals (about
+ * 1 cm, finer than any drone's GPS; floating-point noise such as 22.580399999999997 goes). Out-of-range
+ * values are noise, and 0,0 is what an aircraft without a GPS fix reports, not a place.
  */
 export function capturePosition(
   latitude: number | undefined,
@@ -252,8 +253,11 @@ export function capturePosition(
   const valid = (value: number | undefined, limit: number) =>
     value !== undefined && Number.isFinite(value) && Math.abs(value) <= limit;
   if (!valid(latitude, 90) || !valid(longitude, 180) || (latitude === 0 && longitude === 0)) return {};
-  return { latitude: latitude!, longitude: longitude! };
+  return { latitude: roundCoordinate(latitude!), longitude: roundCoordinate(longitude!) };
 }
+
+const COORDINATE_SCALE = 1e7;
+const roundCoordinate = (value: number) => Math.round(value * COORDINATE_SCALE) / COORDINATE_SCALE;
 
 const IMAGE_EXTENSIONS = new Set(['jpg', 'jpeg', 'png', 'dng', 'tif', 'tiff', 'heic', 'heif', 'webp']);
 const VIDEO_EXTENSIONS = new Set(['mp4', 'mov', 'm4v', 'avi', 'mkv']);
