@@ -51,6 +51,13 @@ interface Envelope<T> {
 
 export class SimulationError extends Error {}
 
+/** The simulated aircraft: an M30 (0-67-0) with its wide camera (1-53-0), as Pilot 2 reports them. */
+export const AIRCRAFT_SN = '1581F5BKD225D00SIM01';
+const DRONE_MODEL_KEY = '0-67-0';
+const PAYLOAD_MODEL_KEY = '1-53-0';
+/** Pilot's `path`: the folder of the wayline mission the media belong to. */
+const WAYLINE_FOLDER = 'Skyvault simulated mission';
+
 export async function simulatePilot(options: SimulatePilotOptions): Promise<SimulationSummary> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const base = options.url.replace(/\/+$/, '');
@@ -97,14 +104,25 @@ export async function simulatePilot(options: SimulatePilotOptions): Promise<Simu
     throw new SimulationError(`No files to upload${options.dir ? ` in ${options.dir}` : ''}.`);
   out(`${files.length} file(s), ${formatBytes(files.reduce((s, f) => s + f.size, 0))}.`);
 
+  // What a real Pilot 2 on an M30 sends with every file: the wayline folder as `path`, the aircraft's SN
+  // and the model keys in `ext` (docs/protocol.md §3.2, §3.5).
+  const group = randomUUID();
+  const ext = (file: LocalFile) => ({
+    drone_model_key: DRONE_MODEL_KEY,
+    payload_model_key: PAYLOAD_MODEL_KEY,
+    is_original: true,
+    tinny_fingerprint: file.tinyFingerprint,
+    sn: AIRCRAFT_SN,
+  });
+
   // 1. fast-upload per file: the cloud already has these (by fingerprint).
   const pending: LocalFile[] = [];
   for (const file of files) {
     const answer = await call<unknown>('POST', `/media/api/v1/workspaces/${ws}/fast-upload`, {
       fingerprint: file.fingerprint,
-      name: file.name,
-      path: '',
-      ext: { tinny_fingerprint: file.tinyFingerprint, is_original: true },
+      name: path.posix.basename(file.name),
+      path: WAYLINE_FOLDER,
+      ext: { ...ext(file), file_group_id: group },
     });
     if (answer.code !== 0) pending.push(file);
   }
@@ -151,7 +169,6 @@ export async function simulatePilot(options: SimulatePilotOptions): Promise<Simu
       sessionToken: sts.data.credentials.security_token,
     },
   });
-  const group = randomUUID();
   const total = toUpload.reduce((s, f) => s + f.size, 0);
   const progress = new Progress(total, toUpload.length, out, options.tty ?? false);
   let next = 0;
@@ -181,10 +198,11 @@ export async function simulatePilot(options: SimulatePilotOptions): Promise<Simu
           const reported = await call<unknown>('POST', `/media/api/v1/workspaces/${ws}/upload-callback`, {
             result: 0,
             name: path.posix.basename(file.name),
-            path: '',
+            path: WAYLINE_FOLDER,
             object_key: key,
             fingerprint: file.fingerprint,
-            ext: { file_group_id: group, is_original: true, tinny_fingerprint: file.tinyFingerprint },
+            sub_file_type: 0,
+            ext: { ...ext(file), file_group_id: group },
             ...(file.metadata ? { metadata: file.metadata } : {}),
           });
           if (reported.code !== 0) throw new Error(reported.message);

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { djiPhoto } from '../../src/simulate/dji-photo.ts';
+import { AIRCRAFT_SN } from '../../src/simulate/pilot.ts';
 import { type Cli, runCli, startServe } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/test-app.ts';
 
@@ -51,6 +52,11 @@ describe('skyvault simulate pilot', { concurrency: true }, () => {
       assert.equal(list.pagination.total, 4);
       const photo = list.list[0];
       assert.equal(photo.media_type, 'image');
+      // What a real Pilot 2 sends reaches the library: its wayline folder and the aircraft's SN.
+      assert.equal(photo.file_path, 'Skyvault simulated mission');
+      assert.equal(photo.drone, AIRCRAFT_SN);
+      assert.equal(photo.drone_model_key, '0-67-0');
+      assert.equal(photo.payload_model_key, '1-53-0');
       assert.equal(photo.relative_altitude, 80);
       assert.ok(photo.latitude > 22.5 && photo.latitude < 22.6);
       const groups = (await json(`${url}/media/api/v1/files/${login.data.workspace_id}/groups`, { headers }))
