@@ -32,6 +32,7 @@ import { airportOrganizationGetHandler } from './mqtt/handlers/airport-organizat
 import { fileUploadCallbackHandler } from './mqtt/handlers/file-upload-callback.ts';
 import { flighttaskProgressHandler } from './mqtt/handlers/flighttask-progress.ts';
 import { highestPriorityUploadHandler } from './mqtt/handlers/highest-priority-upload-flighttask-media.ts';
+import { stateHandler } from './mqtt/handlers/state.ts';
 import { storageConfigGetHandler } from './mqtt/handlers/storage-config-get.ts';
 import { updateTopoHandler } from './mqtt/handlers/update-topo.ts';
 import { type MethodHandler, MqttGateway } from './mqtt/mqtt-gateway.ts';
@@ -287,6 +288,7 @@ function mqttHandlers(
   const { devices, media, dockMedia, logger } = deps;
   return [
     updateTopoHandler({ devices, accountWorkspaceOf: deps.accountWorkspaceOf }),
+    stateHandler({ devices }),
     storageConfigGetHandler({ devices, media }),
     fileUploadCallbackHandler({ dockMedia, logger }),
     highestPriorityUploadHandler({ dockMedia, logger }),

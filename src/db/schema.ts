@@ -127,11 +127,22 @@ export interface DevicesTable {
   thingVersion: string | null;
   /** Sub-devices: the gateway's control channel ("A"/"B"). */
   controlIndex: string | null;
+  /** As the device last reported it (osd/state `firmware_version`). */
+  firmwareVersion: string | null;
   online: number;
   lastSeenAt: number | null;
   boundAt: number | null;
   createdAt: number;
   updatedAt: number;
+}
+
+/** The device dictionary: what DJI calls each model (docs/protocol.md §7.6). */
+export interface DeviceModelsTable {
+  modelKey: string;
+  domain: number;
+  type: number;
+  subType: number;
+  name: string;
 }
 
 export interface PendingDeviceReportsTable {
@@ -152,4 +163,5 @@ export interface DB {
   fileGroups: FileGroupsTable;
   devices: DevicesTable;
   pendingDeviceReports: PendingDeviceReportsTable;
+  deviceModels: DeviceModelsTable;
 }

@@ -53,7 +53,8 @@ export interface ReplyData {
 
 /** One handler per method (handlers/<method>.ts). `requests` and `status` handlers return the reply data. */
 export interface MethodHandler {
-  family: 'status' | 'requests' | 'events';
+  /** `state` messages carry no method: their handler registers with method ''. */
+  family: 'status' | 'requests' | 'events' | 'state';
   method: string;
   handle(message: InboundMessage): Promise<ReplyData | undefined>;
 }
@@ -307,14 +308,19 @@ export class MqttGateway {
       call.resolve({ tid: envelope.tid, bid: envelope.bid, data, result: replyResult(data) });
       return;
     }
+    // Every request and status is answered (§1.3): a device left without an answer retries forever.
+    // Events are answered when they ask to be; state and osd never.
+    const answered =
+      parsed.family === 'requests' ||
+      parsed.family === 'status' ||
+      (parsed.family === 'events' && envelope.needReply);
     const handler = this.handlers.get(`${parsed.family}/${envelope.method}`);
     if (!handler) {
-      logger.info({ topic, method: envelope.method }, 'MQTT message without a handler');
-      // Every request and status is answered (§1.3): a device left without an answer retries forever.
+      if (parsed.family !== 'state')
+        logger.info({ topic, method: envelope.method }, 'MQTT message without a handler');
       if (parsed.family === 'requests')
         await this.reply(topic, envelope, { result: mqttResultOf('MethodNotSupported'), output: {} });
-      else if (parsed.family === 'status' || envelope.needReply)
-        await this.reply(topic, envelope, { result: 0 });
+      else if (answered) await this.reply(topic, envelope, { result: 0 });
       return;
     }
     const message: InboundMessage = { family: parsed.family, sn: parsed.sn, envelope };
@@ -327,15 +333,15 @@ export class MqttGateway {
         { topic, method: envelope.method, result: error.mqttResult, reason: error.message },
         'MQTT message refused',
       );
-      if (parsed.family !== 'events' || envelope.needReply) {
+      if (answered) {
         const output = isRecord(error.details) ? error.details : {};
         await this.reply(topic, envelope, { result: error.mqttResult, output });
       }
       return;
     }
     if (parsed.family === 'events') {
-      if (envelope.needReply) await this.reply(topic, envelope, { result: 0 });
-    } else if (data) {
+      if (answered) await this.reply(topic, envelope, { result: 0 });
+    } else if (answered && data) {
       await this.reply(topic, envelope, data);
     }
   }

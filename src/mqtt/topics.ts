@@ -39,6 +39,8 @@ export const DEVICE_INITIATED_FILTERS = [
   'sys/product/+/status',
   'thing/product/+/requests',
   'thing/product/+/events',
+  // Property changes (firmware_version, …); osd, which repeats every second, is not read.
+  'thing/product/+/state',
 ] as const;
 export const SERVICES_REPLY_FILTER = 'thing/product/+/services_reply';
 

@@ -400,6 +400,20 @@ for (const dialect of testDialects()) {
     });
 
     it('lists the bound devices for the web, with their aircraft and online state', async () => {
+      // Devices report their firmware as a state property (no reply): the list shows it.
+      await dock.client.publishAsync(
+        `thing/product/${DOCK}/state`,
+        JSON.stringify({
+          tid: 'fw-1',
+          bid: 'fw-1',
+          timestamp: Date.now(),
+          data: { firmware_version: '10.01.16.04' },
+        }),
+        { qos: 1 },
+      );
+      for (let i = 0; i < 100 && (await t.app.devices.find(DOCK))?.firmwareVersion !== '10.01.16.04'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       const list = (
         await api('GET', `/manage/api/v1/devices/${ws}/devices/bound?page=1&page_size=50`)
       ).json();
@@ -409,13 +423,36 @@ for (const dialect of testDialects()) {
       assert.equal(docked.bound_status, true);
       assert.equal(docked.nickname, 'Roof dock');
       assert.equal(docked.child_device_sn, AIRCRAFT);
+      // DJI's DeviceDTO (docs/protocol.md §7.6): the model's name, times as text, one child object.
+      assert.equal(docked.device_name, 'DJI Dock');
+      assert.equal(docked.firmware_version, '10.01.16.04');
+      assert.equal(docked.device_model_key, '3-1-0');
+      assert.equal(docked.workspace_id, ws);
+      assert.equal(docked.workspace_name, 'Default workspace');
+      assert.match(docked.bound_time, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+      assert.match(docked.login_time, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+      assert.equal(docked.parent_sn, undefined, 'null keys are left out');
+      assert.equal(Array.isArray(docked.children), false);
+      assert.equal(docked.children.device_sn, AIRCRAFT);
+      assert.equal(docked.children.device_name, 'Matrice 30');
+      assert.equal(docked.children.device_model_key, '0-67-0');
+      assert.equal(docked.children.parent_sn, DOCK);
+
+      // The map and the device panel: every aircraft with its gateway.
+      const topology = (await api('GET', `/manage/api/v1/devices/${ws}/devices`)).json();
+      assert.equal(topology.code, 0);
+      const aircraft = topology.data.find((d: { device_sn: string }) => d.device_sn === AIRCRAFT);
+      assert.equal(aircraft.device_name, 'Matrice 30');
+      assert.equal(aircraft.domain, 0);
       assert.deepEqual(
-        docked.children.map((c: { device_sn: string; device_model_key: string }) => [
-          c.device_sn,
-          c.device_model_key,
+        aircraft.gateways_list.map((g: { device_sn: string; device_name: string }) => [
+          g.device_sn,
+          g.device_name,
         ]),
-        [[AIRCRAFT, '0-67-0']],
+        [[DOCK, 'DJI Dock']],
       );
+      assert.deepEqual(aircraft.payloads_list, []);
+      assert.equal((await api('GET', `/manage/api/v1/devices/not-${ws}/devices`)).statusCode, 403);
       const aircraftOnly = (await api('GET', `/manage/api/v1/devices/${ws}/devices/bound?domain=0`)).json()
         .data;
       assert.ok(aircraftOnly.list.length > 0);

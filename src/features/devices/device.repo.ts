@@ -7,6 +7,8 @@ import { prepareQuery } from '../../db/prepared.ts';
 import type { DB, DevicesTable } from '../../db/schema.ts';
 
 export type Device = Selectable<DevicesTable>;
+/** A device as people see it: with its model's name (device dictionary) and its workspace's name. */
+export type DeviceView = Device & { modelName: string | null; workspaceName: string | null };
 export type NewDevice = Insertable<DevicesTable>;
 export type DeviceChanges = Omit<Updateable<DevicesTable>, 'sn'>;
 
@@ -38,19 +40,48 @@ export class DeviceRepo {
     await this.db.updateTable('devices').set(changes).where('sn', '=', sn).execute();
   }
 
+  /** Devices with their model and workspace names (the dictionary and workspaces joined). */
+  private views() {
+    return this.db
+      .selectFrom('devices as d')
+      .leftJoin('deviceModels as m', 'm.modelKey', 'd.modelKey')
+      .leftJoin('workspaces as w', 'w.id', 'd.workspaceId')
+      .selectAll('d')
+      .select(['m.name as modelName', 'w.name as workspaceName']);
+  }
+
+  findView(sn: string): Promise<DeviceView | undefined> {
+    return this.views().where('d.sn', '=', sn).executeTakeFirst();
+  }
+
+  /** A workspace's devices of one domain (0 = aircraft), most recently seen first. */
+  listByDomain(workspaceId: string, domain: number): Promise<DeviceView[]> {
+    return this.views()
+      .where('d.workspaceId', '=', workspaceId)
+      .where('d.domain', '=', domain)
+      .orderBy('d.lastSeenAt', 'desc')
+      .orderBy('d.sn')
+      .execute();
+  }
+
+  /** The devices with these SNs, as views (for splicing gateways into the aircraft list). */
+  viewsOf(sns: string[]): Promise<DeviceView[]> {
+    if (sns.length === 0) return Promise.resolve([]);
+    return this.views().where('d.sn', 'in', sns).execute();
+  }
+
   /** Every sub-device recorded under a gateway. */
   children(gatewaySn: string): Promise<Device[]> {
     return this.db.selectFrom('devices').selectAll().where('parentSn', '=', gatewaySn).execute();
   }
 
-  /** The sub-devices of these gateways that are bound to this workspace. */
-  childrenInWorkspace(workspaceId: string, gatewaySns: string[]): Promise<Device[]> {
+  /** The sub-devices of these gateways that are bound to this workspace, most recently seen first. */
+  childrenInWorkspace(workspaceId: string, gatewaySns: string[]): Promise<DeviceView[]> {
     if (gatewaySns.length === 0) return Promise.resolve([]);
-    return this.db
-      .selectFrom('devices')
-      .selectAll()
-      .where('parentSn', 'in', gatewaySns)
-      .where('workspaceId', '=', workspaceId)
+    return this.views()
+      .where('d.parentSn', 'in', gatewaySns)
+      .where('d.workspaceId', '=', workspaceId)
+      .orderBy('d.lastSeenAt', 'desc')
       .execute();
   }
 
@@ -85,6 +116,16 @@ export class DeviceRepo {
       .execute();
   }
 
+  /** Records the firmware version a device reports; false when it is not a known device. */
+  async setFirmwareVersion(sn: string, version: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('devices')
+      .set({ firmwareVersion: version, updatedAt: now })
+      .where('sn', '=', sn)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   /** A gateway and its sub-devices go offline; returns the rows that were online. */
   markOffline(gatewaySn: string, now: number): Promise<Device[]> {
     return this.db
@@ -101,20 +142,21 @@ export class DeviceRepo {
     workspaceId: string,
     filter: { domain?: number | undefined },
     page: { offset: number; limit: number },
-  ): Promise<{ items: Device[]; total: number }> {
-    let query = this.db.selectFrom('devices').where('workspaceId', '=', workspaceId);
-    query =
-      filter.domain === undefined
-        ? query.where('kind', '=', 'gateway')
-        : query.where('domain', '=', filter.domain);
-    const items = await query
-      .selectAll()
-      .orderBy('boundAt', 'desc')
-      .orderBy('sn')
+  ): Promise<{ items: DeviceView[]; total: number }> {
+    // Gateways by default; with a domain, the workspace's devices of that domain.
+    const [column, value] = filter.domain === undefined ? (['d.kind', 'gateway'] as const) : (['d.domain', filter.domain] as const);
+    const items = await this.views()
+      .where('d.workspaceId', '=', workspaceId)
+      .where(column, '=', value)
+      .orderBy('d.boundAt', 'desc')
+      .orderBy('d.sn')
       .offset(page.offset)
       .limit(page.limit)
       .execute();
-    const { total } = await query
+    const { total } = await this.db
+      .selectFrom('devices as d')
+      .where('d.workspaceId', '=', workspaceId)
+      .where(column, '=', value)
       .select((eb) => eb.fn.countAll<number | string>().as('total'))
       .executeTakeFirstOrThrow();
     return { items, total: Number(total) };

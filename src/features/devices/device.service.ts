@@ -18,9 +18,9 @@ import Emittery from 'emittery';
 import { AppError } from '../../shared/app-error.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { Workspace, WorkspaceRepo } from '../workspaces/workspace.repo.ts';
-import type { Device, DeviceRepo } from './device.repo.ts';
+import type { Device, DeviceRepo, DeviceView } from './device.repo.ts';
 
-export type { Device } from './device.repo.ts';
+export type { Device, DeviceView } from './device.repo.ts';
 
 export interface DeviceModel {
   domain: number;
@@ -39,7 +39,13 @@ export interface Topology extends DeviceModel {
   subDevices: TopologyDevice[];
 }
 
-export type DeviceWithChildren = Device & { children: Device[] };
+export type DeviceWithChildren = DeviceView & { children: DeviceView[] };
+
+/** An aircraft with the gateway (dock or remote controller) it was last seen under. */
+export interface AircraftTopology {
+  aircraft: DeviceView;
+  gateway: DeviceView | undefined;
+}
 
 export interface DeviceEvents {
   /**
@@ -69,11 +75,16 @@ export interface DeviceServiceOptions {
 
 export const modelKey = (m: DeviceModel) => `${m.domain}-${m.type}-${m.subType}`;
 
+/** DJI's domain of aircraft (0); payloads are 1, remote controllers 2, docks 3. */
+const AIRCRAFT_DOMAIN = 0;
+
 export class DeviceService {
   readonly events = new Emittery<DeviceEvents>();
   private readonly repo: DeviceRepo;
   private readonly workspaces: WorkspaceRepo;
   private readonly now: () => number;
+  /** The firmware version last recorded per SN, so repeated reports write nothing. */
+  private readonly firmware = new Map<string, string>();
 
   constructor(private readonly options: DeviceServiceOptions) {
     this.repo = options.devices;
@@ -304,9 +315,21 @@ export class DeviceService {
 
   /** The device with its sub-devices; DeviceNotFound unless it is bound to this workspace. */
   async getInWorkspace(workspaceId: string, sn: string): Promise<DeviceWithChildren> {
-    const device = await this.repo.find(sn);
+    const device = await this.repo.findView(sn);
     if (!device || device.workspaceId !== workspaceId) throw new AppError('DeviceNotFound');
     return { ...device, children: await this.repo.childrenInWorkspace(workspaceId, [sn]) };
+  }
+
+  /** The workspace's aircraft, each with its gateway when that is in the workspace too. */
+  async aircraftTopology(workspaceId: string): Promise<AircraftTopology[]> {
+    const aircraft = await this.repo.listByDomain(workspaceId, AIRCRAFT_DOMAIN);
+    const parents = [...new Set(aircraft.map((a) => a.parentSn).filter((sn) => sn !== null))];
+    const gateways = new Map(
+      (await this.repo.viewsOf(parents))
+        .filter((g) => g.workspaceId === workspaceId)
+        .map((g) => [g.sn, g] as const),
+    );
+    return aircraft.map((a) => ({ aircraft: a, gateway: a.parentSn ? gateways.get(a.parentSn) : undefined }));
   }
 
   /**
@@ -331,6 +354,15 @@ export class DeviceService {
   /** The workspace a gateway is bound to, from the persisted binding (online or not). */
   async workspaceOf(gatewaySn: string): Promise<string | undefined> {
     return (await this.repo.find(gatewaySn))?.workspaceId ?? undefined;
+  }
+
+  /**
+   * The firmware version a device reports (its `state` property `firmware_version`). Written only when
+   * it changes: devices repeat their properties.
+   */
+  async recordFirmware(sn: string, version: string): Promise<void> {
+    if (this.firmware.get(sn) === version) return;
+    if (await this.repo.setFirmwareVersion(sn, version, this.now())) this.firmware.set(sn, version);
   }
 
   /** A gateway and its sub-devices are offline (its connection ended, or it said so). */

@@ -1,14 +1,16 @@
 /**
- * Devices for the web and Pilot's H5 page at the DJI demo paths (docs/protocol.md §7.1): the workspace's
- * bound devices with their aircraft and online state, one device, the RC binding call and unbinding; and
+ * Devices for the web and Pilot's H5 page at the DJI demo paths (docs/protocol.md §7.1, §7.6): the
+ * workspace's aircraft with their gateways (the map), its bound devices with their aircraft and online
+ * state, one device, the RC binding call and unbinding; and
  * the wayline call that asks a dock to upload one flight's media first (§4.4).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { type Static, Type } from 'typebox';
-import type { Device, DeviceService, DeviceWithChildren } from '../../../features/devices/device.service.ts';
+import { Type } from 'typebox';
+import type { DeviceService } from '../../../features/devices/device.service.ts';
 import type { DockMediaService } from '../../../features/media/dock-media.service.ts';
 import { Envelope, ErrorResponses, ok, PageQuery, Pagination } from '../../envelope.ts';
 import { claimsOf } from '../../plugins/auth.ts';
+import { DeviceDto, deviceDto } from './device.dto.ts';
 
 export interface DeviceRoutesOptions {
   devices: DeviceService;
@@ -18,57 +20,46 @@ export interface DeviceRoutesOptions {
 const security = [{ token: [] }];
 const tags = ['devices'];
 
-const DeviceFields = {
-  device_sn: Type.String(),
-  device_name: Type.String({ description: 'the model key until a model dictionary exists' }),
-  nickname: Type.String({ description: 'callsign given at binding, else the SN' }),
-  workspace_id: Type.String(),
-  device_model_key: Type.String({ description: 'domain-type-sub_type, e.g. 3-1-0 (Dock), 0-67-0 (M30)' }),
-  domain: Type.Integer(),
-  type: Type.Integer(),
-  sub_type: Type.Integer(),
-  parent_sn: Type.Union([Type.String(), Type.Null()]),
-  child_device_sn: Type.String(),
-  control_source: Type.String({ description: 'a sub-device: the control channel, A or B' }),
-  thing_version: Type.String(),
-  status: Type.Boolean({ description: 'online' }),
-  bound_status: Type.Boolean(),
-  bound_time: Type.Union([Type.Integer(), Type.Null()]),
-  login_time: Type.Union([Type.Integer(), Type.Null()], { description: 'last seen, epoch ms' }),
-};
-const ChildDto = Type.Object(DeviceFields);
-const DeviceDto = Type.Object({ ...DeviceFields, children: Type.Array(ChildDto) });
-
-function deviceFields(d: Device, children: Device[] = []): Static<typeof ChildDto> {
-  return {
-    device_sn: d.sn,
-    device_name: d.modelKey,
-    nickname: d.callsign ?? d.sn,
-    workspace_id: d.workspaceId ?? '',
-    device_model_key: d.modelKey,
-    domain: d.domain,
-    type: d.type,
-    sub_type: d.subType,
-    parent_sn: d.parentSn,
-    child_device_sn: children.find((c) => c.online === 1)?.sn ?? children[0]?.sn ?? '',
-    control_source: d.controlIndex ?? '',
-    thing_version: d.thingVersion ?? '',
-    status: d.online === 1,
-    bound_status: d.workspaceId !== null,
-    bound_time: d.boundAt,
-    login_time: d.lastSeenAt,
-  };
-}
-
-const deviceDto = (d: DeviceWithChildren): Static<typeof DeviceDto> => ({
-  ...deviceFields(d, d.children),
-  children: d.children.map((c) => deviceFields(c)),
-});
-
 export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = async (
   app,
   { devices, dockMedia },
 ) => {
+  app.get(
+    '/manage/api/v1/devices/:workspace_id/devices',
+    {
+      schema: {
+        tags,
+        security,
+        summary: "The workspace's aircraft, each with its gateway (DJI's map and device panel)",
+        description:
+          'One DeviceDTO per aircraft, with the dock or remote controller it was last seen under in gateways_list (as DJI’s server splices them). Payloads are not tracked yet: payloads_list is empty.',
+        params: Type.Object({ workspace_id: Type.String() }),
+        response: {
+          200: Envelope(
+            Type.Array(
+              Type.Object({
+                ...DeviceDto.properties,
+                gateways_list: Type.Array(DeviceDto),
+                payloads_list: Type.Array(Type.Object({})),
+              }),
+            ),
+          ),
+          ...ErrorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const topology = await devices.aircraftTopology(request.params.workspace_id);
+      return ok(
+        topology.map(({ aircraft, gateway }) => ({
+          ...deviceDto(aircraft),
+          gateways_list: gateway ? [deviceDto(gateway, [aircraft])] : [],
+          payloads_list: [],
+        })),
+      );
+    },
+  );
+
   app.get(
     '/manage/api/v1/devices/:workspace_id/devices/bound',
     {
@@ -96,7 +87,10 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
         { domain },
         { offset: (page - 1) * pageSize, limit: pageSize },
       );
-      return ok({ list: items.map(deviceDto), pagination: { page, page_size: pageSize, total } });
+      return ok({
+        list: items.map((d) => deviceDto(d, d.children)),
+        pagination: { page, page_size: pageSize, total },
+      });
     },
   );
 
@@ -113,7 +107,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
     },
     async (request) => {
       const device = await devices.getInWorkspace(request.params.workspace_id, request.params.device_sn);
-      return ok(deviceDto(device));
+      return ok(deviceDto(device, device.children));
     },
   );
 
