@@ -46,6 +46,12 @@ export interface ObjectInfo {
   contentType: string;
   /** Epoch milliseconds. */
   lastModified: number;
+  /**
+   * The MD5 of the object's bytes (lower-case hex) when the store knows it: a single-part upload on the
+   * embedded store, whose ETag is that MD5. Undefined where it is not known (multipart objects; cloud
+   * ETags that are not MD5s, such as SSE-KMS).
+   */
+  md5?: string | undefined;
 }
 
 export interface ByteRange {

@@ -31,6 +31,7 @@ for (const dialect of testDialects()) {
     it('creates the schema on open, and re-running the migrations changes nothing', async () => {
       const tables = (await database.db.introspection.getTables()).map((t) => t.name).sort();
       assert.deepEqual(tables, [
+        'device_models',
         'devices',
         'file_groups',
         'media_files',
@@ -41,6 +42,13 @@ for (const dialect of testDialects()) {
         'workspaces',
       ]);
       assert.deepEqual(await migrateToLatest(database.db), []);
+      // The device dictionary comes seeded.
+      const dock = await database.db
+        .selectFrom('deviceModels')
+        .select('name')
+        .where('modelKey', '=', '3-2-0')
+        .executeTakeFirst();
+      assert.equal(dock?.name, 'DJI Dock 2');
     });
 
     it('returns epoch-ms columns as numbers and enforces unique usernames', async () => {

@@ -144,7 +144,8 @@ export class DeviceRepo {
     page: { offset: number; limit: number },
   ): Promise<{ items: DeviceView[]; total: number }> {
     // Gateways by default; with a domain, the workspace's devices of that domain.
-    const [column, value] = filter.domain === undefined ? (['d.kind', 'gateway'] as const) : (['d.domain', filter.domain] as const);
+    const [column, value] =
+      filter.domain === undefined ? (['d.kind', 'gateway'] as const) : (['d.domain', filter.domain] as const);
     const items = await this.views()
       .where('d.workspaceId', '=', workspaceId)
       .where(column, '=', value)

@@ -4,7 +4,7 @@
  */
 import { AppError } from '../../shared/app-error.ts';
 import type { StorageProvider } from '../../storage/provider.ts';
-import type { MediaFile, MediaFilter, MediaRepo } from './media.repo.ts';
+import type { LibraryFile, MediaFile, MediaFilter, MediaRepo } from './media.repo.ts';
 
 export interface MediaLibraryOptions {
   repo: MediaRepo;
@@ -40,7 +40,7 @@ export class MediaLibraryService {
     });
   }
 
-  async get(workspaceId: string, fileId: string): Promise<MediaFile> {
+  async get(workspaceId: string, fileId: string): Promise<LibraryFile> {
     const file = await this.repo.findById(workspaceId, fileId);
     if (!file) throw new AppError('MediaFileNotFound', `There is no file ${fileId} in this workspace.`);
     return file;

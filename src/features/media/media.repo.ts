@@ -63,6 +63,9 @@ export type EnrichmentFacts = Partial<
   >
 >;
 
+/** A file as the library lists it: with its payload's model name (device dictionary), if known. */
+export type LibraryFile = MediaFile & { payloadName: string | null };
+
 export interface MediaFilter {
   droneSn?: string | undefined;
   mediaType?: MediaType | undefined;
@@ -258,12 +261,14 @@ export class MediaRepo {
     return row;
   }
 
-  findById(workspaceId: string, id: string): Promise<MediaFile | undefined> {
+  findById(workspaceId: string, id: string): Promise<LibraryFile | undefined> {
     return this.db
       .selectFrom('mediaFiles')
-      .selectAll()
-      .where('workspaceId', '=', workspaceId)
-      .where('id', '=', id)
+      .leftJoin('deviceModels', 'deviceModels.modelKey', 'mediaFiles.payloadModelKey')
+      .selectAll('mediaFiles')
+      .select('deviceModels.name as payloadName')
+      .where('mediaFiles.workspaceId', '=', workspaceId)
+      .where('mediaFiles.id', '=', id)
       .executeTakeFirst();
   }
 
@@ -272,8 +277,8 @@ export class MediaRepo {
     workspaceId: string,
     filter: MediaFilter,
     page: { offset: number; limit: number },
-  ): Promise<{ items: MediaFile[]; total: number }> {
-    let query = this.db.selectFrom('mediaFiles').where('workspaceId', '=', workspaceId);
+  ): Promise<{ items: LibraryFile[]; total: number }> {
+    let query = this.db.selectFrom('mediaFiles').where('mediaFiles.workspaceId', '=', workspaceId);
     if (filter.droneSn) query = query.where('droneSn', '=', filter.droneSn);
     if (filter.mediaType) query = query.where('mediaType', '=', filter.mediaType);
     if (filter.fileGroupId) query = query.where('fileGroupId', '=', filter.fileGroupId);
@@ -284,15 +289,18 @@ export class MediaRepo {
       const pattern = `%${filter.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
       query = query.where((eb) =>
         eb.or([
-          eb(sql`lower(name)`, 'like', sql`${pattern} escape '\\'`),
-          eb(sql`lower(path)`, 'like', sql`${pattern} escape '\\'`),
+          eb(sql`lower(media_files.name)`, 'like', sql`${pattern} escape '\\'`),
+          eb(sql`lower(media_files.path)`, 'like', sql`${pattern} escape '\\'`),
         ]),
       );
     }
     const items = await query
-      .selectAll()
-      .orderBy('createdAt', 'desc')
-      .orderBy('id', 'desc')
+      // The payload's name from the device dictionary, as DJI's web shows it.
+      .leftJoin('deviceModels', 'deviceModels.modelKey', 'mediaFiles.payloadModelKey')
+      .selectAll('mediaFiles')
+      .select('deviceModels.name as payloadName')
+      .orderBy('mediaFiles.createdAt', 'desc')
+      .orderBy('mediaFiles.id', 'desc')
       .offset(page.offset)
       .limit(page.limit)
       .execute();

@@ -125,7 +125,7 @@ export class MediaService {
       );
     }
     const now = this.now();
-    const fingerprint = report.fingerprint ? normalizeFingerprint(report.fingerprint) : undefined;
+    const reported = report.fingerprint ? normalizeFingerprint(report.fingerprint) : undefined;
     if (report.result !== 0) {
       await this.repo.insertFailure({
         id: newId(),
@@ -134,7 +134,7 @@ export class MediaService {
         name: report.name,
         source: report.source,
         result: report.result,
-        fingerprint: fingerprint ?? null,
+        fingerprint: reported ?? null,
         reportedAt: now,
       });
       return undefined;
@@ -146,6 +146,10 @@ export class MediaService {
         `The object "${report.objectKey}" is not in storage: upload it before reporting it.`,
       );
     }
+    // Docks send no fingerprint: the object's MD5, where storage knows it, stands in (decision §10.55),
+    // so every row has one and a later fast-upload of the same file finds it.
+    const fromStore = report.source === 'dock' && object.md5 ? normalizeFingerprint(object.md5) : undefined;
+    const fingerprint = reported ?? fromStore;
     // A concurrent report of the same file can win a unique index between our lookup and our write
     // (on PostgreSQL even for the same key: ON CONFLICT arbitrates one index only). Look again then.
     for (let attempt = 1; ; attempt++) {

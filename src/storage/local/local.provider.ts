@@ -171,7 +171,8 @@ export class LocalStorageProvider implements StorageProvider {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
-    return this.store.head(key);
+    const info = this.store.head(key);
+    return info && { ...info, md5: md5OfEtag(info.etag) };
   }
 
   async get(key: string, range?: ByteRange): Promise<{ info: ObjectInfo; body: Readable } | undefined> {
@@ -230,4 +231,10 @@ export class LocalStorageProvider implements StorageProvider {
     }
     this.store.close();
   }
+}
+
+/** The embedded store's ETag of a single-part object is the MD5 of its bytes (multipart: `"…-N"`). */
+function md5OfEtag(etag: string): string | undefined {
+  const bare = etag.replace(/^"|"$/g, '');
+  return /^[0-9a-f]{32}$/.test(bare) ? bare : undefined;
 }

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
 import type { MediaLibraryService } from '../../../features/media/media-library.service.ts';
-import type { MediaFile } from '../../../features/media/media.repo.ts';
+import type { LibraryFile } from '../../../features/media/media.repo.ts';
 import { formatDjiDateTime } from '../../../shared/time.ts';
 import { Envelope, ErrorResponses, ok, PageQuery, Pagination } from '../../envelope.ts';
 import type { PublicAddresses } from '../../public-address.ts';
@@ -28,7 +28,7 @@ export const MediaFileDto = Type.Object({
   object_key: Type.String(),
   is_original: Type.Boolean(),
   drone: Type.String({ description: 'aircraft serial number' }),
-  payload: Type.String({ description: 'payload model key' }),
+  payload: Type.String({ description: 'the payload’s model name (device dictionary), else its model key' }),
   tinny_fingerprint: Type.String(),
   fingerprint: Type.String(),
   create_time: Type.String({
@@ -81,16 +81,18 @@ export const mediaLibraryRoutes: FastifyPluginAsyncTypebox<MediaLibraryRoutesOpt
   app,
   { library, addresses },
 ) => {
-  const render = async (file: MediaFile, hostname: string): Promise<Static<typeof MediaFileDto>> => ({
+  const render = async (file: LibraryFile, hostname: string): Promise<Static<typeof MediaFileDto>> => ({
     file_id: file.id,
     file_name: file.name,
     file_path: file.path,
     object_key: file.objectKey,
     is_original: file.isOriginal === 1,
     drone: file.droneSn ?? '',
-    payload: file.payloadModelKey ?? '',
+    // DJI's web shows the payload's name, and keys its table rows by fingerprint: every row needs a
+    // distinct one (a file without any, such as a multipart dock upload, is keyed by its id).
+    payload: file.payloadName ?? file.payloadModelKey ?? '',
     tinny_fingerprint: file.tinyFingerprint ?? '',
-    fingerprint: file.fingerprint ?? '',
+    fingerprint: file.fingerprint ?? file.id,
     create_time: formatDjiDateTime(file.createdAt),
     job_id: file.fileGroupId ?? '',
     media_type: file.mediaType,
