@@ -136,6 +136,14 @@ export interface DevicesTable {
   updatedAt: number;
 }
 
+/** A file counted in a group it is not recorded under (a fast-upload hit for another group). */
+export interface FileGroupMembersTable {
+  workspaceId: string;
+  fileGroupId: string;
+  fileId: string;
+  linkedAt: number;
+}
+
 /** The device dictionary: what DJI calls each model (docs/protocol.md §7.6). */
 export interface DeviceModelsTable {
   modelKey: string;
@@ -164,4 +172,5 @@ export interface DB {
   devices: DevicesTable;
   pendingDeviceReports: PendingDeviceReportsTable;
   deviceModels: DeviceModelsTable;
+  fileGroupMembers: FileGroupMembersTable;
 }

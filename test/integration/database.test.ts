@@ -33,6 +33,7 @@ for (const dialect of testDialects()) {
       assert.deepEqual(tables, [
         'device_models',
         'devices',
+        'file_group_members',
         'file_groups',
         'media_files',
         'media_upload_failures',

@@ -337,6 +337,51 @@ for (const dialect of testDialects()) {
       assert.equal(again.json().code, 0);
     });
 
+    it('links a fast-upload hit to the group it names, so deduplicated media count (decision §10.6)', async () => {
+      const groupCount = async (id: string) => {
+        const list = (await call('GET', `/media/api/v1/files/${ws}/groups`)).json().data.list as {
+          file_group_id: string;
+          stored_count: number;
+        }[];
+        return list.find((g) => g.file_group_id === id)?.stored_count ?? 0;
+      };
+      // A file recorded in mission A, then met again by mission B's fast-upload.
+      const shared = `${ws}/media/mission-a/DJI_SHARED.JPG`;
+      await upload(shared, randomBytes(64));
+      await callback(shared, { fingerprint: 'FP-SHARED', ext: { file_group_id: 'mission-a' } });
+      for (let i = 0; i < 2; i++) {
+        const hit = await call('POST', mediaUrl('fast-upload'), {
+          fingerprint: 'fp-shared',
+          ext: { file_group_id: 'mission-b' },
+        });
+        assert.equal(hit.json().code, 0);
+      }
+      assert.equal(await groupCount('mission-a'), 1);
+      assert.equal(await groupCount('mission-b'), 1, 'counted once, however often Pilot asks');
+      const [row] = (await mediaRows()).filter((r) => r.objectKey === shared);
+      assert.equal(row!.fileGroupId, 'mission-a', 'the file stays recorded where it was');
+
+      // A file without a group joins the one a fast-upload names.
+      const loose = `${ws}/media/DJI_LOOSE.JPG`;
+      await upload(loose, randomBytes(64));
+      await callback(loose, { fingerprint: 'FP-LOOSE', ext: {} });
+      await call('POST', mediaUrl('fast-upload'), {
+        fingerprint: 'FP-LOOSE',
+        ext: { file_group_id: 'mission-c' },
+      });
+      assert.equal((await mediaRows()).find((r) => r.objectKey === loose)?.fileGroupId, 'mission-c');
+      assert.equal(await groupCount('mission-c'), 1);
+
+      // Deleting the file takes it out of every group.
+      const deleted = await t.inject({
+        method: 'DELETE',
+        url: `/media/api/v1/files/${ws}/file/${row!.id}`,
+        headers: { 'x-auth-token': token },
+      });
+      assert.equal(deleted.json().code, 0, deleted.body);
+      assert.equal(await groupCount('mission-b'), 0);
+    });
+
     it('tolerates doubled slashes, refuses other workspaces, missing tokens and bad bodies', async () => {
       const doubled = await call('POST', `//media/api/v1/workspaces/${ws}//fast-upload`, {
         fingerprint: 'nothing',

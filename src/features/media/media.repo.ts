@@ -100,7 +100,7 @@ export class MediaRepo {
       (a: { workspaceId: string; fingerprint: string }) =>
         db
           .selectFrom('mediaFiles')
-          .select(['id', 'objectKey'])
+          .select(['id', 'objectKey', 'fileGroupId'])
           .where('workspaceId', '=', a.workspaceId)
           .where('fingerprint', '=', a.fingerprint),
     );
@@ -211,8 +211,44 @@ export class MediaRepo {
   async findByFingerprint(
     workspaceId: string,
     fingerprint: string,
-  ): Promise<Pick<MediaFile, 'id' | 'objectKey'> | undefined> {
+  ): Promise<Pick<MediaFile, 'id' | 'objectKey' | 'fileGroupId'> | undefined> {
     return (await this.byFingerprint({ workspaceId, fingerprint }))[0];
+  }
+
+  /** Puts a file that has no group into one; false when it has one by now. */
+  async setGroupIfNone(id: string, fileGroupId: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('mediaFiles')
+      .set({ fileGroupId, updatedAt: now })
+      .where('id', '=', id)
+      .where('fileGroupId', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** Counts a file in a group it is not recorded under (once, however often Pilot asks). */
+  async addGroupMember(workspaceId: string, fileGroupId: string, fileId: string, now: number): Promise<void> {
+    await this.db
+      .insertInto('fileGroupMembers')
+      .values({ workspaceId, fileGroupId, fileId, linkedAt: now })
+      .onConflict((oc) => oc.columns(['workspaceId', 'fileGroupId', 'fileId']).doNothing())
+      .execute();
+  }
+
+  /** Each (group, file) of the workspace once: files recorded under a group, and files counted in one. */
+  private groupMembership(workspaceId: string) {
+    const recorded = this.db
+      .selectFrom('mediaFiles')
+      .select(['fileGroupId as groupId', 'id as fileId', 'createdAt'])
+      .where('workspaceId', '=', workspaceId)
+      .where('fileGroupId', 'is not', null);
+    const linked = this.db
+      .selectFrom('fileGroupMembers as g')
+      .innerJoin('mediaFiles as f', 'f.id', 'g.fileId')
+      .select(['g.fileGroupId as groupId', 'f.id as fileId', 'f.createdAt'])
+      .where('g.workspaceId', '=', workspaceId);
+    // UNION (not UNION ALL) drops a file listed both ways.
+    return this.db.selectFrom(recorded.union(linked).as('m'));
   }
 
   /** The file recorded for this object key. */
@@ -322,19 +358,16 @@ export class MediaRepo {
   }
 
   async groupCounts(workspaceId: string): Promise<GroupCount[]> {
-    const rows = await this.db
-      .selectFrom('mediaFiles')
+    const rows = await this.groupMembership(workspaceId)
       .select((eb) => [
-        'fileGroupId',
+        'm.groupId',
         eb.fn.countAll<number | string>().as('stored'),
-        eb.fn.max('createdAt').as('lastAt'),
+        eb.fn.max('m.createdAt').as('lastAt'),
       ])
-      .where('workspaceId', '=', workspaceId)
-      .where('fileGroupId', 'is not', null)
-      .groupBy('fileGroupId')
+      .groupBy('m.groupId')
       .execute();
     return rows.map((r) => ({
-      fileGroupId: r.fileGroupId!,
+      fileGroupId: r.groupId!,
       stored: Number(r.stored),
       lastAt: Number(r.lastAt),
     }));
@@ -438,11 +471,9 @@ export class MediaRepo {
 
   /** Media recorded for a group (the count Skyvault can vouch for). */
   async countInGroup(workspaceId: string, fileGroupId: string): Promise<number> {
-    const row = await this.db
-      .selectFrom('mediaFiles')
+    const row = await this.groupMembership(workspaceId)
       .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('workspaceId', '=', workspaceId)
-      .where('fileGroupId', '=', fileGroupId)
+      .where('m.groupId', '=', fileGroupId)
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }

@@ -96,14 +96,34 @@ export class MediaService {
 
   /**
    * fast-upload: whether the file with this fingerprint is already in the cloud. Only when its object
-   * really is in storage; a record whose object vanished is removed so that Pilot uploads again.
+   * really is in storage; a record whose object vanished is removed so that Pilot uploads again. When
+   * the request names a file group, the file is linked to it.
    */
-  async isInCloud(workspaceId: string, fingerprint: string): Promise<boolean> {
+  async isInCloud(workspaceId: string, fingerprint: string, fileGroupId?: string): Promise<boolean> {
     const file = await this.repo.findByFingerprint(workspaceId, normalizeFingerprint(fingerprint));
     if (!file) return false;
-    if (await this.objectExists(file.objectKey)) return true;
-    await this.repo.delete(file.id);
-    return false;
+    if (!(await this.objectExists(file.objectKey))) {
+      await this.repo.delete(file.id);
+      return false;
+    }
+    if (fileGroupId) await this.linkToGroup(workspaceId, file, fileGroupId);
+    return true;
+  }
+
+  /**
+   * A fast-upload hit names the group (wayline task) the file belongs to (decision §10.6): a file
+   * without a group joins it; a file of another group is counted in this one too, so both groups'
+   * completeness is right although the file is kept once.
+   */
+  private async linkToGroup(
+    workspaceId: string,
+    file: { id: string; fileGroupId: string | null },
+    fileGroupId: string,
+  ): Promise<void> {
+    if (file.fileGroupId === fileGroupId) return;
+    const now = this.now();
+    if (file.fileGroupId === null && (await this.repo.setGroupIfNone(file.id, fileGroupId, now))) return;
+    await this.repo.addGroupMember(workspaceId, fileGroupId, file.id, now);
   }
 
   /** tiny-fingerprints: the requested values the workspace already holds, in request order. */
@@ -179,6 +199,8 @@ export class MediaService {
       if (twin && twin.objectKey !== report.objectKey) {
         if (await this.objectExists(twin.objectKey)) {
           await this.options.storage.delete(report.objectKey);
+          // Its group still counts it (decision §10.6).
+          if (report.fileGroupId) await this.linkToGroup(workspaceId, twin, report.fileGroupId);
           return undefined;
         }
         await this.repo.delete(twin.id);

@@ -69,7 +69,9 @@ export const pilotMediaRoutes: FastifyPluginAsyncTypebox<PilotMediaRoutesOptions
       },
     },
     async (request) => {
-      if (!(await media.isInCloud(request.params.workspace_id, request.body.fingerprint))) {
+      const { fingerprint, ext } = request.body;
+      const group = nonEmpty(ext?.file_group_id);
+      if (!(await media.isInCloud(request.params.workspace_id, fingerprint, group))) {
         throw new AppError(
           'MediaNotInCloud',
           `${request.body.fingerprint} is not in the cloud yet: upload it.`,
