@@ -55,6 +55,9 @@ describe('skyvault simulate dock', { concurrency: true }, () => {
         assert.equal(file.relative_altitude, 80);
         assert.ok(file.latitude > 22.5 && file.latitude < 22.7, `latitude ${file.latitude}`);
         assert.match(file.captured_time_raw, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+        // The dock's zone-less clock, normalised and marked as such (decision §10.23).
+        assert.equal(file.captured_time_local, file.captured_time_raw.replace(' ', 'T'));
+        assert.equal(file.captured_time_is_device_local, true);
         assert.match(file.file_name, /^DJI_\d{14}_000[1-3]_W\.JPG$/);
         assert.equal(file.object_key, `${ws}/media/${file.job_id}/${file.file_name}`);
       }

@@ -257,6 +257,18 @@ for (const dialect of testDialects()) {
         }),
         { qos: 1 },
       );
+      // `ext` directly in `data`, as one of DJI's tables has it.
+      await dock.client.publishAsync(
+        `thing/product/${DOCK}/events`,
+        JSON.stringify({
+          tid: 'tid-flat',
+          bid: 'flat-bid',
+          timestamp: Date.now(),
+          method: 'flighttask_progress',
+          data: { result: 0, status: 'ok', ext: { flight_id: 'flight-flat', media_count: 3 } },
+        }),
+        { qos: 1 },
+      );
       // Ordered after the progress events: once this is answered, they were handled.
       await dock.send('status', 'update_topo', topology());
       const groups = (
@@ -276,6 +288,7 @@ for (const dialect of testDialects()) {
       assert.equal(flight.stored_count, 2, 'the photo and its PPK sidecar recorded earlier');
       assert.equal(flight.complete, true);
       assert.equal(groups.find((g) => g.file_group_id === 'flight-by-bid')?.expected_count, 5);
+      assert.equal(groups.find((g) => g.file_group_id === 'flight-flat')?.expected_count, 3);
     });
 
     it('records the upload priority, the first event included', async () => {

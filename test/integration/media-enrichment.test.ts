@@ -54,6 +54,8 @@ for (const dialect of testDialects()) {
       assert.equal(f.gimbal_yaw_degree, -35.6);
       assert.equal(f.captured_time, '2021-12-02T08:17:08.000Z');
       assert.equal(f.captured_time_raw, '2021-12-02T16:17:08+08:00');
+      assert.equal(f.captured_time_local, '2021-12-02T16:17:08+08:00', 'the device’s own zone kept');
+      assert.equal(f.captured_time_is_device_local, false);
       assert.match(f.thumbnail_url, /^http:\/\/127\.0\.0\.1:\d+\/skyvault\/.+\/thumbnails\/.+\.jpg\?/);
       const thumbnail = Buffer.from(await (await fetch(f.thumbnail_url)).arrayBuffer());
       const meta = await sharp(thumbnail).metadata();

@@ -13,8 +13,9 @@ export function flighttaskProgressHandler(deps: { dockMedia: DockMediaService })
     family: 'events',
     method: 'flighttask_progress',
     async handle({ sn, envelope }) {
+      // `ext` sits in `output` in DJI's examples, directly in `data` in one table: read either.
       const output = isRecord(envelope.data.output) ? envelope.data.output : {};
-      const ext = isRecord(output.ext) ? output.ext : {};
+      const ext = isRecord(output.ext) ? output.ext : isRecord(envelope.data.ext) ? envelope.data.ext : {};
       const mediaCount = integer(ext.media_count);
       const flightId = text(ext.flight_id) ?? text(envelope.bid);
       if (mediaCount !== undefined && mediaCount > 0 && flightId) {

@@ -6,6 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
 import type { MediaLibraryService } from '../../../features/media/media-library.service.ts';
+import { normalizeCaptureTime } from '../../../dji/media-metadata.wire.ts';
 import type { LibraryFile } from '../../../features/media/media.repo.ts';
 import { formatDjiDateTime } from '../../../shared/time.ts';
 import { Envelope, ErrorResponses, ok, PageQuery, Pagination } from '../../envelope.ts';
@@ -49,6 +50,17 @@ export const MediaFileDto = Type.Object({
   gimbal_yaw_degree: Nullable(Type.Number()),
   captured_time: Nullable(Type.String({ description: 'capture time, ISO 8601 UTC' })),
   captured_time_raw: Nullable(Type.String({ description: 'capture time as the device sent it' })),
+  captured_time_local: Nullable(
+    Type.String({
+      description:
+        'capture time in one ISO 8601 form, with the zone the device gave (2021-12-02T16:17:07+08:00), or without one when the device gave none (its local clock)',
+    }),
+  ),
+  captured_time_is_device_local: Nullable(
+    Type.Boolean({
+      description: 'true when the device gave no zone: captured_time_local is its local clock',
+    }),
+  ),
   thumbnail_url: Nullable(Type.String({ description: 'time-limited URL of a 256 px JPEG' })),
 });
 
@@ -81,36 +93,41 @@ export const mediaLibraryRoutes: FastifyPluginAsyncTypebox<MediaLibraryRoutesOpt
   app,
   { library, addresses },
 ) => {
-  const render = async (file: LibraryFile, hostname: string): Promise<Static<typeof MediaFileDto>> => ({
-    file_id: file.id,
-    file_name: file.name,
-    file_path: file.path,
-    object_key: file.objectKey,
-    is_original: file.isOriginal === 1,
-    drone: file.droneSn ?? '',
-    // DJI's web shows the payload's name, and keys its table rows by fingerprint: every row needs a
-    // distinct one (a file without any, such as a multipart dock upload, is keyed by its id).
-    payload: file.payloadName ?? file.payloadModelKey ?? '',
-    tinny_fingerprint: file.tinyFingerprint ?? '',
-    fingerprint: file.fingerprint ?? file.id,
-    create_time: formatDjiDateTime(file.createdAt),
-    job_id: file.fileGroupId ?? '',
-    media_type: file.mediaType,
-    source: file.source,
-    size: file.size,
-    content_type: file.contentType,
-    sub_file_type: file.subFileType,
-    drone_model_key: file.droneModelKey,
-    payload_model_key: file.payloadModelKey,
-    latitude: file.latitude,
-    longitude: file.longitude,
-    absolute_altitude: file.absoluteAltitude,
-    relative_altitude: file.relativeAltitude,
-    gimbal_yaw_degree: file.gimbalYawDegree,
-    captured_time: file.capturedAt === null ? null : new Date(file.capturedAt).toISOString(),
-    captured_time_raw: file.capturedAtRaw,
-    thumbnail_url: (await library.thumbnailUrl(file, hostname)) ?? null,
-  });
+  const render = async (file: LibraryFile, hostname: string): Promise<Static<typeof MediaFileDto>> => {
+    const local = normalizeCaptureTime(file.capturedAtRaw);
+    return {
+      file_id: file.id,
+      file_name: file.name,
+      file_path: file.path,
+      object_key: file.objectKey,
+      is_original: file.isOriginal === 1,
+      drone: file.droneSn ?? '',
+      // DJI's web shows the payload's name, and keys its table rows by fingerprint: every row needs a
+      // distinct one (a file without any, such as a multipart dock upload, is keyed by its id).
+      payload: file.payloadName ?? file.payloadModelKey ?? '',
+      tinny_fingerprint: file.tinyFingerprint ?? '',
+      fingerprint: file.fingerprint ?? file.id,
+      create_time: formatDjiDateTime(file.createdAt),
+      job_id: file.fileGroupId ?? '',
+      media_type: file.mediaType,
+      source: file.source,
+      size: file.size,
+      content_type: file.contentType,
+      sub_file_type: file.subFileType,
+      drone_model_key: file.droneModelKey,
+      payload_model_key: file.payloadModelKey,
+      latitude: file.latitude,
+      longitude: file.longitude,
+      absolute_altitude: file.absoluteAltitude,
+      relative_altitude: file.relativeAltitude,
+      gimbal_yaw_degree: file.gimbalYawDegree,
+      captured_time: file.capturedAt === null ? null : new Date(file.capturedAt).toISOString(),
+      captured_time_raw: file.capturedAtRaw,
+      captured_time_local: local?.iso ?? null,
+      captured_time_is_device_local: local?.deviceLocal ?? null,
+      thumbnail_url: (await library.thumbnailUrl(file, hostname)) ?? null,
+    };
+  };
 
   app.get(
     '/media/api/v1/files/:workspace_id/files',
