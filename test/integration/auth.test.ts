@@ -139,7 +139,7 @@ for (const dialect of testDialects()) {
       assert.equal((await t.inject({ method: 'POST', url: '/manage/api/v1/token/refresh' })).statusCode, 401);
     });
 
-    it("lists only the caller's workspace users, paged, without their MQTT passwords", async () => {
+    it("lists only the caller's workspace users, paged, with MQTT passwords for administrators only", async () => {
       const db = t.app.database.db;
       const ws = t.app.bootstrap.defaultWorkspaceId;
       const base = Date.now();
@@ -162,7 +162,12 @@ for (const dialect of testDialects()) {
       );
       assert.equal(third.data.list[0].workspace_name, 'Default workspace');
       assert.match(third.data.list[0].create_time, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
-      assert.equal(third.data.list[0].mqtt_password, undefined);
+      // DJI's members page shows them: an administrator sees them, a Pilot user does not.
+      assert.equal(third.data.list[0].mqtt_password, 'mqtt-pass-pilot3');
+      const pilot = await t.login('pilot3', 'pw');
+      const asPilot = (await get(`/manage/api/v1/users/${ws}/users`, pilot.access_token)).json();
+      assert.equal(asPilot.data.list.length, 5);
+      assert.ok(asPilot.data.list.every((u: { mqtt_password?: string }) => u.mqtt_password === undefined));
       const defaults = (await get(`/manage/api/v1/users/${ws}/users`, login.access_token)).json();
       assert.deepEqual(defaults.data.pagination, { page: 1, page_size: 10, total: 5 });
       assert.equal((await page(0, 2)).statusCode, 400);

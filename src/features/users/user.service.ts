@@ -93,11 +93,20 @@ export class UserService {
     return workspace;
   }
 
-  async list(workspaceId: string, page: Page): Promise<{ items: UserListItem[]; total: number }> {
-    return this.users.listByWorkspace(workspaceId, {
+  /**
+   * One page of the workspace's users. Their MQTT passwords (which DJI's members page shows) only for
+   * an administrator: until roles exist (issue 13), a web user (user_type 1); Pilot users never.
+   */
+  async list(
+    caller: TokenClaims,
+    workspaceId: string,
+    page: Page,
+  ): Promise<{ items: UserListItem[]; total: number; showMqttPasswords: boolean }> {
+    const { items, total } = await this.users.listByWorkspace(workspaceId, {
       offset: (page.page - 1) * page.pageSize,
       limit: page.pageSize,
     });
+    return { items, total, showMqttPasswords: isAdministrator(caller) };
   }
 
   private async openSession(user: User): Promise<Session> {
@@ -112,3 +121,9 @@ export class UserService {
     return { user, workspace, accessToken: token, expiresAt };
   }
 }
+
+/** Who may see other users' MQTT credentials: web users (user_type 1) until roles exist. */
+function isAdministrator(claims: TokenClaims): boolean {
+  return claims.userType === WEB_USER;
+}
+const WEB_USER = 1;

@@ -37,6 +37,7 @@ export const UserListItemDto = Type.Object({
   workspace_name: Type.String(),
   user_type: Type.Integer(),
   mqtt_username: Type.String(),
+  mqtt_password: Type.Optional(Type.String({ description: 'only for administrators' })),
   create_time: Type.String({ description: 'yyyy-MM-dd HH:mm:ss, server time zone' }),
 });
 
@@ -63,13 +64,14 @@ export function workspaceDto(workspace: Workspace) {
 }
 
 /** A user as listed to the workspace: without the MQTT password, which only its owner sees. */
-export function userListItemDto(user: UserListItem) {
+export function userListItemDto(user: UserListItem, withMqttPassword: boolean) {
   return {
     user_id: user.id,
     username: user.username,
     workspace_name: user.workspaceName,
     user_type: user.userType,
     mqtt_username: user.mqttUsername,
+    ...(withMqttPassword ? { mqtt_password: user.mqttPassword } : {}),
     create_time: formatDjiDateTime(user.createdAt),
   };
 }

@@ -68,8 +68,15 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (a
     },
     async (request) => {
       const { page, page_size: pageSize } = request.query;
-      const { items, total } = await users.list(request.params.workspace_id, { page, pageSize });
-      return ok({ list: items.map(userListItemDto), pagination: { page, page_size: pageSize, total } });
+      const { items, total, showMqttPasswords } = await users.list(
+        claimsOf(request),
+        request.params.workspace_id,
+        { page, pageSize },
+      );
+      return ok({
+        list: items.map((u) => userListItemDto(u, showMqttPasswords)),
+        pagination: { page, page_size: pageSize, total },
+      });
     },
   );
 };
