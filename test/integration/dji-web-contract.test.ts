@@ -11,6 +11,14 @@ import { startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
 
 const DJI_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
+/** Asserts `value` has these fields, each of this JSON type (Skyvault may add more). */
+function hasFields(value: Record<string, unknown>, fields: Record<string, string>, label: string): void {
+  for (const [name, type] of Object.entries(fields)) {
+    assert.ok(name in value, `${label}: ${name} is there`);
+    assert.equal(typeof value[name], type, `${label}: ${name} is a ${type}`);
+  }
+}
+
 describe('DJI web API contract: media list', () => {
   let t: TestApp;
   let token: string;
@@ -144,5 +152,131 @@ describe('DJI web API contract: media list', () => {
       payload: { fingerprint: String(fromDock.fingerprint).toLowerCase(), name: 'DJI_0002_T.JPG' },
     });
     assert.equal(fast.json().code, 0);
+  });
+
+  it('answers the session, workspace and users calls in DJI’s shapes (§7.1)', async () => {
+    const headers = { 'x-auth-token': token };
+    const login = (
+      await t.inject({
+        method: 'POST',
+        url: '/manage/api/v1/login',
+        payload: { username: 'admin', password: 'test-admin-password', flag: 1 },
+      })
+    ).json();
+    assert.equal(login.code, 0);
+    const session = {
+      user_id: 'string',
+      username: 'string',
+      workspace_id: 'string',
+      user_type: 'number',
+      mqtt_username: 'string',
+      mqtt_password: 'string',
+      mqtt_addr: 'string',
+    };
+    hasFields(login.data, { ...session, access_token: 'string' }, 'login');
+    assert.match(login.data.mqtt_addr, /^tcp:\/\/[^/]+:\d+$/);
+
+    const refreshed = (
+      await t.inject({ method: 'POST', url: '/manage/api/v1/token/refresh', headers, payload: {} })
+    ).json();
+    hasFields(refreshed.data, { ...session, access_token: 'string' }, 'refresh');
+
+    const current = (await t.inject({ method: 'GET', url: '/manage/api/v1/users/current', headers })).json();
+    hasFields(current.data, session, 'users/current');
+
+    const workspace = (
+      await t.inject({ method: 'GET', url: '/manage/api/v1/workspaces/current', headers })
+    ).json();
+    hasFields(
+      workspace.data,
+      // The demo also sends its table's integer row id, `id`; Skyvault has none, and DJI's pages read
+      // workspace_id.
+      {
+        workspace_id: 'string',
+        workspace_name: 'string',
+        workspace_desc: 'string',
+        platform_name: 'string',
+        bind_code: 'string',
+      },
+      'workspaces/current',
+    );
+
+    const users = (
+      await t.inject({ method: 'GET', url: `/manage/api/v1/users/${ws}/users`, headers })
+    ).json();
+    hasFields(users.data.pagination, { page: 'number', page_size: 'number', total: 'number' }, 'pagination');
+    for (const user of users.data.list) {
+      hasFields(
+        user,
+        {
+          user_id: 'string',
+          username: 'string',
+          workspace_name: 'string',
+          user_type: 'number',
+          mqtt_username: 'string',
+          mqtt_password: 'string',
+          create_time: 'string',
+        },
+        'users list',
+      );
+      assert.match(user.create_time, DJI_TIME);
+    }
+  });
+
+  it('answers the device calls in DJI’s DeviceDTO shape (§7.6)', async () => {
+    const headers = { 'x-auth-token': token };
+    const device = {
+      device_sn: 'string',
+      device_name: 'string',
+      nickname: 'string',
+      workspace_id: 'string',
+      workspace_name: 'string',
+      domain: 'number',
+      type: 'number',
+      sub_type: 'number',
+      status: 'boolean',
+      bound_status: 'boolean',
+      bound_time: 'string',
+      login_time: 'string',
+    };
+    const bound = (
+      await t.inject({ method: 'GET', url: `/manage/api/v1/devices/${ws}/devices/bound?domain=3`, headers })
+    ).json();
+    const dockDto = bound.data.list.find((d: { device_sn: string }) => d.device_sn === 'CONTRACT-DOCK');
+    hasFields(dockDto, { ...device, child_device_sn: 'string', children: 'object' }, 'bound dock');
+    assert.equal(dockDto.device_name, 'DJI Dock 2');
+    hasFields(dockDto.children, { ...device, parent_sn: 'string' }, 'bound dock child');
+    assert.equal(dockDto.children.device_name, 'Matrice 3TD');
+    assert.match(dockDto.bound_time, DJI_TIME);
+
+    const one = (
+      await t.inject({ method: 'GET', url: `/manage/api/v1/devices/${ws}/devices/CONTRACT-M3TD`, headers })
+    ).json();
+    hasFields(one.data, { ...device, parent_sn: 'string' }, 'one device');
+
+    const topology = (
+      await t.inject({ method: 'GET', url: `/manage/api/v1/devices/${ws}/devices`, headers })
+    ).json();
+    assert.equal(Array.isArray(topology.data), true);
+    const aircraft = topology.data.find((d: { device_sn: string }) => d.device_sn === 'CONTRACT-M3TD');
+    hasFields(aircraft, { ...device, gateways_list: 'object', payloads_list: 'object' }, 'topology');
+    assert.equal(aircraft.gateways_list[0].device_sn, 'CONTRACT-DOCK');
+  });
+
+  it('downloads a file by redirecting to a presigned URL (§7.3)', async () => {
+    const list = (
+      await t.inject({
+        method: 'GET',
+        url: `/media/api/v1/files/${ws}/files`,
+        headers: { 'x-auth-token': token },
+      })
+    ).json().data.list;
+    const res = await t.inject({
+      method: 'GET',
+      url: `/media/api/v1/files/${ws}/file/${list[0].file_id}/url`,
+      headers: { 'x-auth-token': token },
+    });
+    assert.equal(res.statusCode, 302);
+    assert.match(String(res.headers.location), /X-Amz-Signature=/);
   });
 });

@@ -63,7 +63,7 @@ export function workspaceDto(workspace: Workspace) {
   };
 }
 
-/** A user as listed to the workspace: without the MQTT password, which only its owner sees. */
+/** A user as listed to the workspace; the MQTT password only for an administrator (UserService.list). */
 export function userListItemDto(user: UserListItem, withMqttPassword: boolean) {
   return {
     user_id: user.id,
