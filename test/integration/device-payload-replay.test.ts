@@ -4,6 +4,7 @@
  * the library stored, over Pilot's HTTP and the dock's MQTT alike (docs/protocol.md §3.5, §4.2, §10).
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { MediaFile } from '../../src/features/media/media.repo.ts';
 import { connectDock, mqttAccountOf, type TestDock } from '../helpers/dock.ts';
@@ -189,6 +190,22 @@ describe('device payload replay', () => {
       assert.equal(file.latitude, 22.1);
       assert.equal(file.longitude, 122.5);
       assert.equal(file.fileGroupId, 'flight-6');
+    });
+
+    it('keeps two dock files with the same bytes: the MD5 fingerprint goes to the first only', async () => {
+      const bytes = Buffer.from('the same PPK sidecar twice');
+      const keys = [`${ws}/media/twin-1/DJI_0001.obs`, `${ws}/media/twin-2/DJI_0001.obs`];
+      for (const key of keys) {
+        await t.app.storage.put(key, bytes, { contentType: 'application/octet-stream' });
+        await dockCallback({ object_key: key, name: 'DJI_0001.obs', ext: { flight_id: key.split('/')[2] } });
+      }
+      const [first, second] = await Promise.all(keys.map(stored));
+      assert.equal(first!.fingerprint, createHash('md5').update(bytes).digest('hex').toUpperCase());
+      assert.equal(second!.fingerprint, null, 'no fingerprint rather than a deleted upload');
+      assert.ok(await t.app.storage.head(keys[1]!), 'the second object is still in storage');
+      // A repeated report changes nothing.
+      await dockCallback({ object_key: keys[1], name: 'DJI_0001.obs', ext: { flight_id: 'twin-2' } });
+      assert.equal((await stored(keys[1]!)).fingerprint, null);
     });
   });
 });

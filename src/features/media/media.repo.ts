@@ -470,11 +470,23 @@ export class MediaRepo {
   }
 
   /** Media recorded for a group (the count Skyvault can vouch for). */
+  /** How many files a group holds: recorded under it, plus counted in it (one indexed count each). */
   async countInGroup(workspaceId: string, fileGroupId: string): Promise<number> {
-    const row = await this.groupMembership(workspaceId)
+    const recorded = await this.db
+      .selectFrom('mediaFiles')
       .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('m.groupId', '=', fileGroupId)
+      .where('workspaceId', '=', workspaceId)
+      .where('fileGroupId', '=', fileGroupId)
       .executeTakeFirstOrThrow();
-    return Number(row.n);
+    const linked = await this.db
+      .selectFrom('fileGroupMembers as g')
+      .innerJoin('mediaFiles as f', 'f.id', 'g.fileId')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('g.workspaceId', '=', workspaceId)
+      .where('g.fileGroupId', '=', fileGroupId)
+      // Not those recorded under the group since (counted above).
+      .where((eb) => eb.or([eb('f.fileGroupId', 'is', null), eb('f.fileGroupId', '!=', fileGroupId)]))
+      .executeTakeFirstOrThrow();
+    return Number(recorded.n) + Number(linked.n);
   }
 }

@@ -167,9 +167,13 @@ export class MediaService {
       );
     }
     // Docks send no fingerprint: the object's MD5, where storage knows it, stands in (decision §10.55),
-    // so every row has one and a later fast-upload of the same file finds it.
+    // so rows are told apart and a later fast-upload of the same file finds it.
     const fromStore = report.source === 'dock' && object.md5 ? normalizeFingerprint(object.md5) : undefined;
-    const fingerprint = reported ?? fromStore;
+    const fingerprint = reported
+      ? { value: reported, derived: false }
+      : fromStore === undefined
+        ? undefined
+        : { value: fromStore, derived: true };
     // A concurrent report of the same file can win a unique index between our lookup and our write
     // (on PostgreSQL even for the same key: ON CONFLICT arbitrates one index only). Look again then.
     for (let attempt = 1; ; attempt++) {
@@ -184,19 +188,23 @@ export class MediaService {
   /**
    * Dedupe by fingerprint, then upsert by object key. A repeated report (Pilot retries a callback whose
    * answer it missed) that would change nothing is answered from the row already recorded, without a write.
+   * A fingerprint the device reported dedupes; one derived from storage (a dock file's MD5) never removes
+   * what a dock uploaded: when another file already holds it, this row simply has none.
    */
   private async store(
     workspaceId: string,
     report: MediaUploadReport,
     object: ObjectInfo,
-    fingerprint: string | undefined,
+    reportedOrDerived: { value: string; derived: boolean } | undefined,
     now: number,
   ): Promise<MediaFile | undefined> {
     const current = await this.repo.findByObjectKey(workspaceId, report.objectKey);
+    let fingerprint = reportedOrDerived?.value;
     if (fingerprint && current?.fingerprint !== fingerprint) {
       const twin = await this.repo.findByFingerprint(workspaceId, fingerprint);
+      if (twin && twin.objectKey !== report.objectKey && reportedOrDerived?.derived) fingerprint = undefined;
       // The same file under another key: keep the recorded one, and the new object is a redundant copy.
-      if (twin && twin.objectKey !== report.objectKey) {
+      else if (twin && twin.objectKey !== report.objectKey) {
         if (await this.objectExists(twin.objectKey)) {
           await this.options.storage.delete(report.objectKey);
           // Its group still counts it (decision §10.6).
