@@ -5,7 +5,7 @@
  * clear sentence each and exit code 1, without a stack trace.
  */
 import closeWithGrace from 'close-with-grace';
-import { buildApp, type ListeningAddresses, type SkyvaultApp } from './app.ts';
+import type { ListeningAddresses, SkyvaultApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config/config.ts';
 import { redactUrl } from './config/parsers.ts';
 import { reachableHosts } from './shared/network.ts';
@@ -31,6 +31,8 @@ export async function serve(options: ServeOptions = {}): Promise<number | undefi
       configFile: options.configFile,
     });
     for (const warning of warnings) err(`Warning: ${warning}`);
+    // Loaded only once the settings are known good: a bad one is reported in a fraction of a second.
+    const { buildApp } = await import('./app.ts');
     app = await buildApp(config);
     const addresses = await app.listen();
     const started = app;
