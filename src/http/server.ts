@@ -35,6 +35,7 @@ import { liveRoutes } from './routes/live.routes.ts';
 import { deviceRoutes } from './routes/manage/devices.routes.ts';
 import { sessionRoutes } from './routes/manage/session.routes.ts';
 import { userRoutes } from './routes/manage/users.routes.ts';
+import { pilotPageRoutes } from './routes/pilot-page.routes.ts';
 
 export interface HttpDeps {
   config: Config;
@@ -106,6 +107,7 @@ const authenticatedRoutes: FastifyPluginAsync<HttpDeps> = async (api, deps) => {
   await api.register(mediaLibraryRoutes, { library: deps.library, addresses: deps.addresses });
   await api.register(deviceRoutes, { devices: deps.devices, dockMedia: deps.dockMedia });
   await api.register(liveRoutes, { tokens: deps.tokens, live: deps.live });
+  await api.register(pilotPageRoutes, { config: deps.config, users: deps.users, addresses: deps.addresses });
   if (deps.mqttOverWebSocket) {
     const handle = deps.mqttOverWebSocket;
     // MQTT over WebSocket on the HTTP port (ws://host:port/mqtt), for devices and networks that need it;
