@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { normalizeCaptureTime } from '../../src/dji/media-metadata.wire.ts';
+import { normalizeCaptureTime } from '../../src/features/media/capture-time.ts';
 
 describe(normalizeCaptureTime.name, () => {
   it('keeps the zone a device gave, in one ISO form', () => {

@@ -10,6 +10,7 @@ import exifr from 'exifr';
 import sharp from 'sharp';
 import type { Logger } from '../../shared/logger.ts';
 import type { StorageProvider } from '../../storage/provider.ts';
+import { zonedTime } from './capture-time.ts';
 import type { EnrichmentFacts, MediaRepo } from './media.repo.ts';
 import { type CaptureMetadata, capturePosition } from './media.service.ts';
 
@@ -175,7 +176,6 @@ export function metadataFromExif(out: ExifOutput): CaptureMetadata {
     num(out.longitude) ?? num(out.GpsLongitude),
   );
   const original = out.DateTimeOriginal ?? out.CreateDate;
-  let capturedAt: number | undefined;
   let capturedAtRaw: string | undefined;
   if (original instanceof Date && !Number.isNaN(original.getTime())) {
     // exifr builds zone-less EXIF times in the process's zone: take the wall clock back out of it.
@@ -190,7 +190,6 @@ export function metadataFromExif(out: ExifOutput): CaptureMetadata {
     const iso = new Date(wall).toISOString().slice(0, 19);
     const offset = typeof out.OffsetTimeOriginal === 'string' ? out.OffsetTimeOriginal.trim() : undefined;
     capturedAtRaw = offset ? `${iso}${offset}` : iso.replace('T', ' ');
-    if (offset && /^[+-]\d{2}:\d{2}$/.test(offset)) capturedAt = Date.parse(`${iso}${offset}`);
   }
   return {
     latitude,
@@ -198,7 +197,8 @@ export function metadataFromExif(out: ExifOutput): CaptureMetadata {
     absoluteAltitude: num(out.AbsoluteAltitude),
     relativeAltitude: num(out.RelativeAltitude),
     gimbalYawDegree: num(out.GimbalYawDegree),
-    capturedAt,
+    // The same rule as a device's report: only a time that names its zone is placed on the time line.
+    capturedAt: zonedTime(capturedAtRaw),
     capturedAtRaw,
   };
 }

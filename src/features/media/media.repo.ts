@@ -235,20 +235,26 @@ export class MediaRepo {
       .execute();
   }
 
-  /** Each (group, file) of the workspace once: files recorded under a group, and files counted in one. */
-  private groupMembership(workspaceId: string) {
-    const recorded = this.db
+  /**
+   * A group holds the files recorded under it, plus the files linked to it (file_group_members) that
+   * are not recorded under it (those are counted with the first). These two queries are the one rule
+   * for every group count.
+   */
+  private recordedInGroups(workspaceId: string) {
+    return this.db
       .selectFrom('mediaFiles')
-      .select(['fileGroupId as groupId', 'id as fileId', 'createdAt'])
       .where('workspaceId', '=', workspaceId)
       .where('fileGroupId', 'is not', null);
-    const linked = this.db
+  }
+
+  private linkedToGroups(workspaceId: string) {
+    return this.db
       .selectFrom('fileGroupMembers as g')
       .innerJoin('mediaFiles as f', 'f.id', 'g.fileId')
-      .select(['g.fileGroupId as groupId', 'f.id as fileId', 'f.createdAt'])
-      .where('g.workspaceId', '=', workspaceId);
-    // UNION (not UNION ALL) drops a file listed both ways.
-    return this.db.selectFrom(recorded.union(linked).as('m'));
+      .where('g.workspaceId', '=', workspaceId)
+      .where((eb) =>
+        eb.or([eb('f.fileGroupId', 'is', null), eb('f.fileGroupId', '!=', eb.ref('g.fileGroupId'))]),
+      );
   }
 
   /** The file recorded for this object key. */
@@ -358,19 +364,35 @@ export class MediaRepo {
   }
 
   async groupCounts(workspaceId: string): Promise<GroupCount[]> {
-    const rows = await this.groupMembership(workspaceId)
-      .select((eb) => [
-        'm.groupId',
-        eb.fn.countAll<number | string>().as('stored'),
-        eb.fn.max('m.createdAt').as('lastAt'),
-      ])
-      .groupBy('m.groupId')
-      .execute();
-    return rows.map((r) => ({
-      fileGroupId: r.groupId!,
-      stored: Number(r.stored),
-      lastAt: Number(r.lastAt),
-    }));
+    const [recorded, linked] = await Promise.all([
+      this.recordedInGroups(workspaceId)
+        .select((eb) => [
+          'fileGroupId as groupId',
+          eb.fn.countAll<number | string>().as('stored'),
+          eb.fn.max('createdAt').as('lastAt'),
+        ])
+        .groupBy('fileGroupId')
+        .execute(),
+      this.linkedToGroups(workspaceId)
+        .select((eb) => [
+          'g.fileGroupId as groupId',
+          eb.fn.countAll<number | string>().as('stored'),
+          eb.fn.max('f.createdAt').as('lastAt'),
+        ])
+        .groupBy('g.fileGroupId')
+        .execute(),
+    ]);
+    const counts = new Map<string, GroupCount>();
+    for (const r of [...recorded, ...linked]) {
+      const id = r.groupId!;
+      const seen = counts.get(id);
+      counts.set(id, {
+        fileGroupId: id,
+        stored: (seen?.stored ?? 0) + Number(r.stored),
+        lastAt: Math.max(seen?.lastAt ?? 0, Number(r.lastAt)),
+      });
+    }
+    return [...counts.values()];
   }
 
   groups(workspaceId: string) {
@@ -470,23 +492,18 @@ export class MediaRepo {
   }
 
   /** Media recorded for a group (the count Skyvault can vouch for). */
-  /** How many files a group holds: recorded under it, plus counted in it (one indexed count each). */
+  /** How many files a group holds (one indexed count of each kind). */
   async countInGroup(workspaceId: string, fileGroupId: string): Promise<number> {
-    const recorded = await this.db
-      .selectFrom('mediaFiles')
-      .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('workspaceId', '=', workspaceId)
-      .where('fileGroupId', '=', fileGroupId)
-      .executeTakeFirstOrThrow();
-    const linked = await this.db
-      .selectFrom('fileGroupMembers as g')
-      .innerJoin('mediaFiles as f', 'f.id', 'g.fileId')
-      .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('g.workspaceId', '=', workspaceId)
-      .where('g.fileGroupId', '=', fileGroupId)
-      // Not those recorded under the group since (counted above).
-      .where((eb) => eb.or([eb('f.fileGroupId', 'is', null), eb('f.fileGroupId', '!=', fileGroupId)]))
-      .executeTakeFirstOrThrow();
+    const [recorded, linked] = await Promise.all([
+      this.recordedInGroups(workspaceId)
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('fileGroupId', '=', fileGroupId)
+        .executeTakeFirstOrThrow(),
+      this.linkedToGroups(workspaceId)
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('g.fileGroupId', '=', fileGroupId)
+        .executeTakeFirstOrThrow(),
+    ]);
     return Number(recorded.n) + Number(linked.n);
   }
 }

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
 import type { MediaLibraryService } from '../../../features/media/media-library.service.ts';
-import { normalizeCaptureTime } from '../../../dji/media-metadata.wire.ts';
+import { normalizeCaptureTime } from '../../../features/media/capture-time.ts';
 import type { LibraryFile } from '../../../features/media/media.repo.ts';
 import { formatDjiDateTime } from '../../../shared/time.ts';
 import { Envelope, ErrorResponses, ok, PageQuery, Pagination } from '../../envelope.ts';

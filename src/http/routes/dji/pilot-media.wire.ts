@@ -81,7 +81,7 @@ export function uploadReportOf(body: Static<typeof UploadCallbackBody>): MediaUp
     fingerprint: nonEmpty(body.fingerprint),
     tinyFingerprint: nonEmpty(ext.tinny_fingerprint ?? ext.tiny_fingerprint),
     isOriginal: ext.is_original ?? true,
-    subFileType: body.sub_file_type ?? undefined,
+    subFileType: body.sub_file_type,
     fileGroupId: nonEmpty(ext.file_group_id),
     droneSn: nonEmpty(ext.sn),
     droneModelKey: nonEmpty(ext.drone_model_key),
