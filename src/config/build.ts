@@ -81,6 +81,10 @@ export interface Config {
     password: string | undefined;
   };
   log: { level: LogLevel };
+  /** The web app: its map's tile URL template (undefined = plain background). */
+  web: { mapTiles: string | undefined };
+  /** ffmpeg for video posters; undefined = the installed package's, else the PATH's. */
+  media: { ffmpegPath: string | undefined };
 }
 
 /** SKYVAULT_TLS_CERT and SKYVAULT_TLS_KEY: neither (plain HTTP), or both, readable. */
@@ -163,5 +167,7 @@ export function buildConfig(s: SettingValues, tls: TlsConfig | undefined, cwd: s
     },
     admin: { username: s.SKYVAULT_ADMIN_USERNAME, password: s.SKYVAULT_ADMIN_PASSWORD },
     log: { level: s.SKYVAULT_LOG_LEVEL },
+    web: { mapTiles: s.SKYVAULT_MAP_TILES },
+    media: { ffmpegPath: s.SKYVAULT_FFMPEG },
   };
 }

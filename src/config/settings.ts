@@ -181,6 +181,14 @@ export const SETTINGS = {
     doc: 'Cost of password hashing: log2 of the scrypt work factor N, from 10 to 20; each step doubles time and memory (15 takes 32 MiB). Tests and small devices may lower it. Existing hashes keep the cost they were made with, which is stored in the hash.',
     parse: intInRange(10, 20),
   },
+  SKYVAULT_MAP_TILES: {
+    doc: 'Tile URL template of the web map, such as https://tile.openstreetmap.org/{z}/{x}/{y}.png; unset shows markers on a plain background.',
+    parse: text,
+  },
+  SKYVAULT_FFMPEG: {
+    doc: 'Path of the ffmpeg that makes video posters and reads durations; unset uses the one the install brought (@ffmpeg-installer), else ffmpeg on the PATH.',
+    parse: text,
+  },
   SKYVAULT_LOG_LEVEL: {
     default: 'info',
     doc: 'Log level: fatal, error, warn, info, debug, trace or silent. Logs are JSON lines on standard output.',

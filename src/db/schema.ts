@@ -2,6 +2,8 @@
  * Row types of every table, as the code sees them: Kysely's CamelCasePlugin maps these camelCase names
  * to the snake_case columns that the migrations create. Times are epoch milliseconds (integers).
  */
+import type { GeneratedAlways } from 'kysely';
+
 export interface ServerSettingsTable {
   key: string;
   value: string;
@@ -78,6 +80,12 @@ export interface MediaFilesTable {
   thumbnailKey: string | null;
   /** When metadata enrichment and the thumbnail were done; null = still to do. */
   enrichedAt: number | null;
+  /** Large JPEG rendition for the web's detail view (images; a frame of videos). */
+  previewKey: string | null;
+  /** Videos: their length, when it could be read. */
+  durationMs: number | null;
+  /** What the library sorts and filters by: capturedAt, else createdAt (a generated column). */
+  takenAt: GeneratedAlways<number>;
   createdAt: number;
   updatedAt: number;
 }

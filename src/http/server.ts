@@ -28,6 +28,7 @@ import { ErrorEnvelope } from './envelope.ts';
 import { installErrorHandling } from './errors.ts';
 import { installAuth, TOKEN_HEADER } from './plugins/auth.ts';
 import type { PublicAddresses } from './public-address.ts';
+import { apiRoutes } from './routes/api/index.ts';
 import { mediaLibraryRoutes } from './routes/dji/media-library.routes.ts';
 import { pilotMediaRoutes } from './routes/dji/pilot-media.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
@@ -108,6 +109,7 @@ const authenticatedRoutes: FastifyPluginAsync<HttpDeps> = async (api, deps) => {
   await api.register(deviceRoutes, { devices: deps.devices, dockMedia: deps.dockMedia });
   await api.register(liveRoutes, { tokens: deps.tokens, live: deps.live });
   await api.register(pilotPageRoutes, { config: deps.config, users: deps.users, addresses: deps.addresses });
+  await api.register(apiRoutes, deps);
   if (deps.mqttOverWebSocket) {
     const handle = deps.mqttOverWebSocket;
     // MQTT over WebSocket on the HTTP port (ws://host:port/mqtt), for devices and networks that need it;
