@@ -170,6 +170,46 @@ export interface PendingDeviceReportsTable {
   receivedAt: number;
 }
 
+/**
+ * Files per (workspace, aircraft, type), kept by triggers (migration 0007): totals and facets without
+ * counting media_files.
+ */
+export interface MediaCountsTable {
+  workspaceId: string;
+  /** '' for files that name no aircraft. */
+  droneSn: string;
+  mediaType: MediaType;
+  fileCount: number;
+  /** The aircraft model its files last named. */
+  droneModelKey: string | null;
+}
+
+/**
+ * Geotagged files per map grid cell, aircraft and type, kept by triggers (migration 0007): cells are
+ * 360 / 2^level degrees square; cx counts from longitude -180, cy from latitude -90.
+ */
+export interface MediaMapCellsTable {
+  workspaceId: string;
+  level: number;
+  cx: number;
+  cy: number;
+  /** The files' aircraft ('' for none) and type: the map filtered by them reads these rows. */
+  droneSn: string;
+  mediaType: MediaType;
+  fileCount: number;
+  /** Sums of the files' coordinates: the cell's centroid is sum / fileCount. */
+  sumLat: number;
+  sumLon: number;
+  /** One file of the cell. */
+  sampleId: string | null;
+}
+
+/** SQLite only: the text index's stable document number of each file (migration 0007). */
+export interface MediaSearchDocsTable {
+  doc: GeneratedAlways<number>;
+  fileId: string;
+}
+
 export interface DB {
   serverSettings: ServerSettingsTable;
   workspaces: WorkspacesTable;
@@ -181,4 +221,7 @@ export interface DB {
   pendingDeviceReports: PendingDeviceReportsTable;
   deviceModels: DeviceModelsTable;
   fileGroupMembers: FileGroupMembersTable;
+  mediaCounts: MediaCountsTable;
+  mediaMapCells: MediaMapCellsTable;
+  mediaSearchDocs: MediaSearchDocsTable;
 }

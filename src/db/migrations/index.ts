@@ -10,6 +10,7 @@ import * as m0003 from './0003-devices.ts';
 import * as m0004 from './0004-device-models.ts';
 import * as m0005 from './0005-file-group-members.ts';
 import * as m0006 from './0006-media-renditions.ts';
+import * as m0007 from './0007-library-indexes.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-init': m0001,
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0004-device-models': m0004,
   '0005-file-group-members': m0005,
   '0006-media-renditions': m0006,
+  '0007-library-indexes': m0007,
 };

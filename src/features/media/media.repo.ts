@@ -1,4 +1,13 @@
-import { type Insertable, type Kysely, PostgresAdapter, type Selectable, sql } from 'kysely';
+import {
+  type Expression,
+  type Insertable,
+  type Kysely,
+  PostgresAdapter,
+  type Selectable,
+  type SqlBool,
+  sql,
+} from 'kysely';
+import { MAP_CELL_LEVELS } from '../../db/migrations/0007-library-indexes.ts';
 import { prepareQuery } from '../../db/prepared.ts';
 import type { DB, MediaFilesTable, MediaType, MediaUploadFailuresTable } from '../../db/schema.ts';
 
@@ -60,11 +69,13 @@ export type EnrichmentFacts = Partial<
     | 'capturedAt'
     | 'capturedAtRaw'
     | 'thumbnailKey'
+    | 'previewKey'
+    | 'durationMs'
   >
 >;
 
-/** A file as the library lists it: with its payload's model name (device dictionary), if known. */
-export type LibraryFile = MediaFile & { payloadName: string | null };
+/** A file as the library lists it: with its aircraft's and payload's model names (device dictionary). */
+export type LibraryFile = MediaFile & { payloadName: string | null; droneName: string | null };
 
 export interface MediaFilter {
   droneSn?: string | undefined;
@@ -76,6 +87,74 @@ export interface MediaFilter {
   /** Case-insensitive substring of the name or path. */
   text?: string | undefined;
 }
+
+/** Where a page of the web library starts: after this file, in its order (taken_at desc, id desc). */
+export interface LibraryCursor {
+  takenAt: number;
+  id: string;
+}
+
+/** How many files of an aircraft (null: none named) and type match. */
+export interface CountCell {
+  droneSn: string | null;
+  mediaType: MediaType;
+  count: number;
+}
+
+/** What the device dictionary calls an aircraft that has files. */
+export interface DroneName {
+  droneSn: string;
+  name: string | null;
+  modelKey: string | null;
+}
+
+/** A map marker: files of one grid cell, at their centroid. */
+export interface MapCluster {
+  latitude: number;
+  longitude: number;
+  count: number;
+  /** One file of the cluster: the file itself when count is 1. */
+  fileId: string | null;
+}
+
+/** A map area in grid cells of one level (cx from longitude -180, cy from latitude -90), inclusive. */
+export interface CellRange {
+  level: number;
+  /** x0 > x1 when the area crosses the antimeridian. */
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+}
+
+/** Degrees, inclusive; west > east crosses the antimeridian. */
+export interface BoundingBox {
+  west: number;
+  south: number;
+  east: number;
+  north: number;
+}
+
+/** The kept grid levels of media_map_cells (migration 0007). */
+export const KEPT_MAP_LEVELS: readonly number[] = MAP_CELL_LEVELS;
+
+/** Texts shorter than this (in characters) cannot use a trigram index: they are matched by a scan. */
+export const TEXT_INDEX_MIN_CHARS = 3;
+
+/**
+ * SQLite: a text matching more files than this is searched by walking the library's order, testing each
+ * file, instead of through the text index. The index gives its matches in document order, and all of
+ * them must be read and sorted by taken_at before the first page; a text that common (0.5% of a million
+ * files) finds a page's worth a few ten thousand files into the order.
+ */
+const TEXT_INDEX_MAX_HITS = 5000;
+
+/**
+ * How a text filter is run: through SQLite's FTS5 table, through PostgreSQL's trigram indexes (a LIKE
+ * the planner may serve with them), or by testing each file of a scan.
+ */
+type TextMatch =
+  { kind: 'fts'; query: string } | { kind: 'like'; pattern: string } | { kind: 'scan'; needle: string };
 
 export interface GroupCount {
   fileGroupId: string;
@@ -303,53 +382,367 @@ export class MediaRepo {
     return row;
   }
 
+  private get postgres(): boolean {
+    return this.db.getExecutor().adapter instanceof PostgresAdapter;
+  }
+
   findById(workspaceId: string, id: string): Promise<LibraryFile | undefined> {
     return this.db
       .selectFrom('mediaFiles')
-      .leftJoin('deviceModels', 'deviceModels.modelKey', 'mediaFiles.payloadModelKey')
+      .leftJoin('deviceModels as payloadModel', 'payloadModel.modelKey', 'mediaFiles.payloadModelKey')
+      .leftJoin('deviceModels as droneModel', 'droneModel.modelKey', 'mediaFiles.droneModelKey')
       .selectAll('mediaFiles')
-      .select('deviceModels.name as payloadName')
+      .select(['payloadModel.name as payloadName', 'droneModel.name as droneName'])
       .where('mediaFiles.workspaceId', '=', workspaceId)
       .where('mediaFiles.id', '=', id)
       .executeTakeFirst();
   }
 
-  /** One page of the workspace's media, newest first, with the total matching the filter. */
+  /**
+   * One page of the workspace's media in the DJI paths' order (newest recorded first), with the exact
+   * total matching the filter. The page's ids come from an index alone ((workspace, created_at, id)
+   * when unfiltered) and only then are their rows read, so a deep page skips index entries, not rows.
+   */
   async list(
     workspaceId: string,
     filter: MediaFilter,
     page: { offset: number; limit: number },
   ): Promise<{ items: LibraryFile[]; total: number }> {
-    let query = this.db.selectFrom('mediaFiles').where('mediaFiles.workspaceId', '=', workspaceId);
-    if (filter.droneSn) query = query.where('droneSn', '=', filter.droneSn);
-    if (filter.mediaType) query = query.where('mediaType', '=', filter.mediaType);
-    if (filter.fileGroupId) query = query.where('fileGroupId', '=', filter.fileGroupId);
-    const when = sql<number>`coalesce(captured_at, created_at)`;
-    if (filter.from !== undefined) query = query.where(when, '>=', filter.from);
-    if (filter.to !== undefined) query = query.where(when, '<=', filter.to);
-    if (filter.text) {
-      const pattern = `%${filter.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      query = query.where((eb) =>
-        eb.or([
-          eb(sql`lower(media_files.name)`, 'like', sql`${pattern} escape '\\'`),
-          eb(sql`lower(media_files.path)`, 'like', sql`${pattern} escape '\\'`),
-        ]),
-      );
-    }
-    const items = await query
-      // The payload's name from the device dictionary, as DJI's web shows it.
-      .leftJoin('deviceModels', 'deviceModels.modelKey', 'mediaFiles.payloadModelKey')
-      .selectAll('mediaFiles')
-      .select('deviceModels.name as payloadName')
+    const where = this.matching(workspaceId, filter, await this.textMatch(filter.text));
+    const ids = this.db
+      .selectFrom('mediaFiles')
+      .select('mediaFiles.id as pageId')
+      .where(where)
       .orderBy('mediaFiles.createdAt', 'desc')
       .orderBy('mediaFiles.id', 'desc')
       .offset(page.offset)
+      .limit(page.limit);
+    const items = await this.db
+      .selectFrom(ids.as('page'))
+      .innerJoin('mediaFiles', 'mediaFiles.id', 'page.pageId')
+      .leftJoin('deviceModels as payloadModel', 'payloadModel.modelKey', 'mediaFiles.payloadModelKey')
+      .leftJoin('deviceModels as droneModel', 'droneModel.modelKey', 'mediaFiles.droneModelKey')
+      .selectAll('mediaFiles')
+      .select(['payloadModel.name as payloadName', 'droneModel.name as droneName'])
+      .orderBy('mediaFiles.createdAt', 'desc')
+      .orderBy('mediaFiles.id', 'desc')
+      .execute();
+    return { items, total: await this.total(workspaceId, filter, where) };
+  }
+
+  /**
+   * The exact number of files matching: from the kept counts when the filter is by aircraft and type
+   * only, else counted through the filter's index (time window, group, text index).
+   */
+  private async total(workspaceId: string, filter: MediaFilter, where: Expression<SqlBool>): Promise<number> {
+    if (isKeptFilter(filter)) return this.keptTotal(workspaceId, filter);
+    const row = await this.db
+      .selectFrom('mediaFiles')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where(where)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Files of the workspace, of one aircraft and one type if given, from the kept counts. */
+  async keptTotal(workspaceId: string, filter: Pick<MediaFilter, 'droneSn' | 'mediaType'>): Promise<number> {
+    let query = this.db
+      .selectFrom('mediaCounts')
+      .select((eb) => eb.fn.sum<number | string | null>('fileCount').as('n'))
+      .where('workspaceId', '=', workspaceId);
+    if (filter.droneSn) query = query.where('droneSn', '=', filter.droneSn);
+    if (filter.mediaType) query = query.where('mediaType', '=', filter.mediaType);
+    const row = await query.executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  /**
+   * A page of the web library: newest taken_at first (id breaks ties), after the cursor, at most
+   * `limit` files. Each filter has an index in this order, so the page is read from where the cursor
+   * points, however deep.
+   */
+  async listAfter(
+    workspaceId: string,
+    filter: MediaFilter,
+    page: { after?: LibraryCursor | undefined; limit: number },
+  ): Promise<LibraryFile[]> {
+    let query = this.db
+      .selectFrom('mediaFiles')
+      .leftJoin('deviceModels as payloadModel', 'payloadModel.modelKey', 'mediaFiles.payloadModelKey')
+      .leftJoin('deviceModels as droneModel', 'droneModel.modelKey', 'mediaFiles.droneModelKey')
+      .selectAll('mediaFiles')
+      .select(['payloadModel.name as payloadName', 'droneModel.name as droneName'])
+      .where(this.matching(workspaceId, filter, await this.textMatch(filter.text)));
+    if (page.after) {
+      // A row comparison: both databases read it as one range of the (…, taken_at, id) index.
+      query = query.where(
+        sql<SqlBool>`(${sql.ref('mediaFiles.takenAt')}, ${sql.ref('mediaFiles.id')}) < (${page.after.takenAt}, ${page.after.id})`,
+      );
+    }
+    return query
+      .orderBy('mediaFiles.takenAt', 'desc')
+      .orderBy('mediaFiles.id', 'desc')
       .limit(page.limit)
       .execute();
-    const { total } = await query
-      .select((eb) => eb.fn.countAll<number | string>().as('total'))
-      .executeTakeFirstOrThrow();
-    return { items, total: Number(total) };
+  }
+
+  /** Files per aircraft and type in the workspace, from the kept counts (exact, a few rows). */
+  async keptCounts(workspaceId: string): Promise<CountCell[]> {
+    const rows = await this.db
+      .selectFrom('mediaCounts')
+      .select(['droneSn', 'mediaType', 'fileCount'])
+      .where('workspaceId', '=', workspaceId)
+      .execute();
+    return rows.map((r) => ({
+      droneSn: r.droneSn || null,
+      mediaType: r.mediaType,
+      count: Number(r.fileCount),
+    }));
+  }
+
+  /**
+   * Files per aircraft and type among those matching the filter, counting at most `cap` + 1 files
+   * (through the filter's index): `exact` is false when there were more.
+   */
+  async countMatching(
+    workspaceId: string,
+    filter: MediaFilter,
+    cap: number,
+  ): Promise<{ cells: CountCell[]; exact: boolean }> {
+    const matching = this.db
+      .selectFrom('mediaFiles')
+      .select(['mediaFiles.droneSn as droneSn', 'mediaFiles.mediaType as mediaType'])
+      .where(this.matching(workspaceId, filter, await this.textMatch(filter.text)))
+      .limit(cap + 1);
+    const rows = await this.db
+      .selectFrom(matching.as('m'))
+      .select((eb) => ['m.droneSn', 'm.mediaType', eb.fn.countAll<number | string>().as('n')])
+      .groupBy(['m.droneSn', 'm.mediaType'])
+      .execute();
+    const cells = rows.map((r) => ({
+      droneSn: r.droneSn || null,
+      mediaType: r.mediaType,
+      count: Number(r.n),
+    }));
+    return { cells, exact: cells.reduce((sum, c) => sum + c.count, 0) <= cap };
+  }
+
+  /**
+   * The aircraft that have files in the workspace, with their model's name: the model the device
+   * registered with (devices), else the model its files named.
+   */
+  async droneNames(workspaceId: string): Promise<DroneName[]> {
+    const rows = await this.db
+      .selectFrom('mediaCounts as c')
+      .leftJoin('devices as d', 'd.sn', 'c.droneSn')
+      .select((eb) => [
+        'c.droneSn',
+        eb.fn.max(eb.fn.coalesce('d.modelKey', 'c.droneModelKey')).as('modelKey'),
+      ])
+      .where('c.workspaceId', '=', workspaceId)
+      .where('c.droneSn', '!=', '')
+      .groupBy('c.droneSn')
+      .execute();
+    const keys = [...new Set(rows.flatMap((r) => (r.modelKey ? [r.modelKey] : [])))];
+    const models =
+      keys.length === 0
+        ? []
+        : await this.db
+            .selectFrom('deviceModels')
+            .select(['modelKey', 'name'])
+            .where('modelKey', 'in', keys)
+            .execute();
+    const nameOf = new Map(models.map((m) => [m.modelKey, m.name]));
+    return rows.map((r) => ({
+      droneSn: r.droneSn,
+      modelKey: r.modelKey ?? null,
+      name: (r.modelKey && nameOf.get(r.modelKey)) ?? null,
+    }));
+  }
+
+  /**
+   * Map clusters of the workspace within `range` from the kept cells: all geotagged files, or those of
+   * one aircraft and/or type (the cells keep both).
+   */
+  async keptMapCells(
+    workspaceId: string,
+    filter: Pick<MediaFilter, 'droneSn' | 'mediaType'>,
+    range: CellRange,
+  ): Promise<MapCluster[]> {
+    let query = this.db
+      .selectFrom('mediaMapCells')
+      .select((eb) => [
+        eb.fn.sum<number | string>('fileCount').as('n'),
+        eb.fn.sum<number>('sumLat').as('sumLat'),
+        eb.fn.sum<number>('sumLon').as('sumLon'),
+        eb.fn.max('sampleId').as('sampleId'),
+      ])
+      .where('workspaceId', '=', workspaceId)
+      .where('level', '=', range.level)
+      .where('cy', '>=', range.y0)
+      .where('cy', '<=', range.y1);
+    query =
+      range.x0 <= range.x1
+        ? query.where('cx', '>=', range.x0).where('cx', '<=', range.x1)
+        : query.where((eb) => eb.or([eb('cx', '>=', range.x0), eb('cx', '<=', range.x1)]));
+    if (filter.droneSn) query = query.where('droneSn', '=', filter.droneSn);
+    if (filter.mediaType) query = query.where('mediaType', '=', filter.mediaType);
+    const rows = await query.groupBy(['cx', 'cy']).execute();
+    return rows.map((r) => {
+      const count = Number(r.n);
+      return {
+        latitude: Number(r.sumLat) / count,
+        longitude: Number(r.sumLon) / count,
+        count,
+        fileId: r.sampleId,
+      };
+    });
+  }
+
+  /**
+   * Map clusters computed now, on the grid of `level`, over at most `cap` + 1 geotagged files matching
+   * the filter and inside the box (through the filter's index, or the (workspace, latitude, longitude)
+   * one): `exact` is false when more files matched, and the clusters then show only some of them.
+   */
+  async aggregateMap(
+    workspaceId: string,
+    filter: MediaFilter,
+    area: { level: number; box: BoundingBox | undefined; cap: number },
+  ): Promise<{ clusters: MapCluster[]; exact: boolean }> {
+    const lat = sql.ref('mediaFiles.latitude');
+    const lon = sql.ref('mediaFiles.longitude');
+    let matching = this.db
+      .selectFrom('mediaFiles')
+      .select([
+        this.cellOf(lon, 180, area.level, 2 ** area.level).as('cx'),
+        this.cellOf(lat, 90, area.level, 2 ** (area.level - 1)).as('cy'),
+        'mediaFiles.latitude as lat',
+        'mediaFiles.longitude as lon',
+        'mediaFiles.id as fileId',
+      ])
+      .where(this.matching(workspaceId, filter, await this.textMatch(filter.text)))
+      .where('mediaFiles.latitude', 'is not', null)
+      .where('mediaFiles.longitude', 'is not', null);
+    const box = area.box;
+    if (box) {
+      matching = matching
+        .where('mediaFiles.latitude', '>=', box.south)
+        .where('mediaFiles.latitude', '<=', box.north)
+        .where((eb) =>
+          box.west <= box.east
+            ? eb.and([eb('mediaFiles.longitude', '>=', box.west), eb('mediaFiles.longitude', '<=', box.east)])
+            : eb.or([eb('mediaFiles.longitude', '>=', box.west), eb('mediaFiles.longitude', '<=', box.east)]),
+        );
+    }
+    const rows = await this.db
+      .selectFrom(matching.limit(area.cap + 1).as('m'))
+      .select((eb) => [
+        eb.fn.countAll<number | string>().as('n'),
+        eb.fn.sum<number>('m.lat').as('sumLat'),
+        eb.fn.sum<number>('m.lon').as('sumLon'),
+        eb.fn.max('m.fileId').as('sampleId'),
+      ])
+      .groupBy(['m.cx', 'm.cy'])
+      .execute();
+    let files = 0;
+    const clusters = rows.map((r) => {
+      const count = Number(r.n);
+      files += count;
+      return {
+        latitude: Number(r.sumLat) / count,
+        longitude: Number(r.sumLon) / count,
+        count,
+        fileId: r.sampleId,
+      };
+    });
+    return { clusters, exact: files <= area.cap };
+  }
+
+  /** The SQL of a coordinate's grid cell, as migration 0007 computes it for the kept cells. */
+  private cellOf(value: Expression<unknown>, origin: number, level: number, cells: number) {
+    const size = 360 / 2 ** level;
+    return this.postgres
+      ? sql<number>`floor(greatest(0, least((${value} + ${sql.lit(origin)}) / ${sql.lit(size)}, ${sql.lit(cells - 1)})))::integer`
+      : sql<number>`cast(max(0, min((${value} + ${sql.lit(origin)}) / ${sql.lit(size)}, ${sql.lit(cells - 1)})) as integer)`;
+  }
+
+  /**
+   * The condition of a filter over media_files (every column qualified, so it serves joined queries).
+   * Each equality filter combined with the library's order has its own index (migration 0007).
+   */
+  private matching(
+    workspaceId: string,
+    filter: MediaFilter,
+    text: TextMatch | undefined,
+  ): Expression<SqlBool> {
+    const column = (name: keyof MediaFilesTable) => sql.ref(`mediaFiles.${name}`);
+    // SQLite, without statistics, takes `workspace_id = ?` for a very selective index term and would scan
+    // the workspace testing each file against the text index's few hits. The unary + hides that term from
+    // the planner, so the hits lead (by primary key), as they should: there are at most TEXT_INDEX_MAX_HITS.
+    const parts = [
+      text?.kind === 'fts'
+        ? sql`+${column('workspaceId')} = ${workspaceId}`
+        : sql`${column('workspaceId')} = ${workspaceId}`,
+    ];
+    if (filter.droneSn) parts.push(sql`${column('droneSn')} = ${filter.droneSn}`);
+    if (filter.mediaType) parts.push(sql`${column('mediaType')} = ${filter.mediaType}`);
+    if (filter.fileGroupId) parts.push(sql`${column('fileGroupId')} = ${filter.fileGroupId}`);
+    if (filter.from !== undefined) parts.push(sql`${column('takenAt')} >= ${filter.from}`);
+    if (filter.to !== undefined) parts.push(sql`${column('takenAt')} <= ${filter.to}`);
+    if (text) {
+      const name = sql`lower(${column('name')})`;
+      const path = sql`lower(${column('path')})`;
+      if (text.kind === 'fts') {
+        parts.push(sql`${column('id')} in (select d.file_id from media_search_docs d
+          where d.doc in (select rowid from media_fts where media_fts match ${text.query}))`);
+      } else if (text.kind === 'like') {
+        parts.push(
+          sql`(${name} like ${text.pattern} escape '\\' or ${path} like ${text.pattern} escape '\\')`,
+        );
+      } else {
+        // Not LIKE: a pattern of one or two characters would tempt PostgreSQL into a full trigram index scan.
+        const find = this.postgres ? sql`strpos` : sql`instr`;
+        parts.push(sql`(${find}(${name}, ${text.needle}) > 0 or ${find}(${path}, ${text.needle}) > 0)`);
+      }
+    }
+    return sql<SqlBool>`(${sql.join(parts, sql` and `)})`;
+  }
+
+  /**
+   * How to run a text filter. 3 characters or more go through the trigram index: on PostgreSQL a LIKE
+   * that the planner serves with the pg_trgm indexes when the text is rare, or by walking the order
+   * when it is common (and by a scan when pg_trgm could not be installed); on SQLite the FTS5 table,
+   * unless the text is so common that walking the order finds a page sooner. Shorter texts are scanned.
+   */
+  private async textMatch(text: string | undefined): Promise<TextMatch | undefined> {
+    if (!text) return undefined;
+    const needle = text.toLowerCase();
+    if ([...text].length < TEXT_INDEX_MIN_CHARS) return { kind: 'scan', needle };
+    if (this.postgres) return { kind: 'like', pattern: `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+    // An FTS5 string: substring match of the whole text, quotes doubled.
+    const query = `"${text.replace(/"/g, '""')}"`;
+    const { rows } = await sql<{ n: number }>`select count(*) as n from
+      (select rowid from media_fts where media_fts match ${query} limit ${TEXT_INDEX_MAX_HITS + 1})`.execute(
+      this.db,
+    );
+    return Number(rows[0]?.n ?? 0) > TEXT_INDEX_MAX_HITS ? { kind: 'scan', needle } : { kind: 'fts', query };
+  }
+
+  /** The thumbnail key of each group's newest file (one index probe per group). */
+  async groupCovers(workspaceId: string, groupIds: string[]): Promise<Map<string, string | null>> {
+    const covers = new Map<string, string | null>();
+    if (groupIds.length === 0) return covers;
+    const groups = this.postgres
+      ? sql`unnest(${groupIds}::text[]) as g(value)`
+      : sql`json_each(${JSON.stringify(groupIds)}) as g`;
+    const { rows } = await sql<{ groupId: string; thumbnailKey: string | null }>`
+      select g.value as group_id,
+        (select m.thumbnail_key from media_files m
+         where m.workspace_id = ${workspaceId} and m.file_group_id = g.value
+         order by m.taken_at desc, m.id desc limit 1) as thumbnail_key
+      from ${groups}`.execute(this.db);
+    for (const row of rows) covers.set(row.groupId, row.thumbnailKey);
+    return covers;
   }
 
   /** Deletes the workspace's files among `ids`; returns the rows deleted. */
@@ -506,4 +899,9 @@ export class MediaRepo {
     ]);
     return Number(recorded.n) + Number(linked.n);
   }
+}
+
+/** Whether the kept counts answer the filter: by aircraft and type only. */
+export function isKeptFilter(filter: MediaFilter): boolean {
+  return filter.from === undefined && filter.to === undefined && !filter.fileGroupId && !filter.text;
 }
