@@ -11,7 +11,7 @@ Commands:
                           (defaults: --url http://127.0.0.1:8080 --username admin --files 10)
   simulate dock --password PASSWORD [--url URL] [--username NAME] [--count N] [--files N]
                           N virtual DJI Docks (SIMDOCK0001…, each with an aircraft) delivering a flight's
-                          photos over MQTT the way real docks do; every run is a new flight
+                          photos and videos over MQTT the way real docks do; every run is a new flight
                           (defaults: --url http://127.0.0.1:8080 --username admin --count 1 --files 5)
   version                 print the version
   help                    print this help

@@ -8,18 +8,20 @@
  * 2. comes online with `update_topo` (dock 3-1-0 with an M30 aircraft, §1.5);
  * 3. asks `storage_config_get` for upload credentials (§4.1);
  * 4. announces `highest_priority_upload_flighttask_media` for its flight (§4.3);
- * 5. uploads generated DJI photos to `<object_key_prefix>/<flight id>/` with the AWS SDK and reports
- *    each with `file_upload_callback` (§4.2), waiting for every acknowledgement.
+ * 5. uploads generated DJI photos (every fifth file a short H.264 video instead) to
+ *    `<object_key_prefix>/<flight id>/` with the AWS SDK and reports each with `file_upload_callback`
+ *    (§4.2), waiting for every acknowledgement.
  * It answers any `services` message with `{result: 0}` meanwhile (e.g. §4.4).
  *
  * Dock SNs are fixed (SIMDOCK0001, …) so that a second run reuses the same docks; every run is a new
- * flight (a new flight id, photos stamped with the run's time), so it adds `count × files` files.
+ * flight (a new flight id, files stamped with the run's time), so it adds `count × files` files.
  * Every wait times out (10 s by default) and fails that dock with a sentence saying what did not come.
  */
 import { randomUUID } from 'node:crypto';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { djiPhoto } from './dji-photo.ts';
+import { djiVideo, VIDEO_EVERY } from './dji-video.ts';
 import { SimulationError } from './pilot.ts';
 
 export interface SimulateDockOptions {
@@ -28,7 +30,7 @@ export interface SimulateDockOptions {
   password: string;
   /** Number of docks: SIMDOCK0001 … (at most 9999). */
   count?: number;
-  /** Photos each dock uploads. */
+  /** Files each dock uploads: photos, every fifth one a video. */
   files?: number;
   /** How long each wait (connection, reply, upload) may take, in milliseconds. */
   timeoutMs?: number;
@@ -233,10 +235,10 @@ async function runDock(run: DockRun): Promise<void> {
     progress.step(sn, `flight ${flightId}: uploading its media first`);
 
     for (let i = 1; i <= run.files; i++) {
-      const photo = await photoOf(run, i);
-      const objectKey = `${folder(flightId)}/${photo.name}`;
+      const media = await mediaOf(run, flightId, i);
+      const objectKey = `${folder(flightId)}/${media.name}`;
       try {
-        await upload(s3, storage.bucket, objectKey, photo.bytes, run.timeoutMs);
+        await upload(s3, storage.bucket, objectKey, media.bytes, media.contentType, run.timeoutMs);
         const ack = await link.send(
           'events',
           'file_upload_callback',
@@ -245,14 +247,14 @@ async function runDock(run: DockRun): Promise<void> {
             file: {
               object_key: objectKey,
               path: folder(flightId),
-              name: photo.name,
+              name: media.name,
               ext: {
                 flight_id: flightId,
                 drone_model_key: DRONE_MODEL_KEY,
                 payload_model_key: PAYLOAD_MODEL_KEY,
                 is_original: true,
               },
-              metadata: photo.metadata,
+              metadata: media.metadata,
             },
           },
           true,
@@ -260,13 +262,13 @@ async function runDock(run: DockRun): Promise<void> {
         expectResult(ack, 'file_upload_callback');
         handled += 1;
         summary.uploaded += 1;
-        progress.fileDone(sn, photo.name);
+        progress.fileDone(sn, media.name);
       } catch (error) {
         // A lost connection fails the dock (the remaining files with it); anything else only this file.
         if (link.closed) throw error;
         handled += 1;
         summary.failed += 1;
-        progress.fileFailed(sn, photo.name, (error as Error).message);
+        progress.fileFailed(sn, media.name, (error as Error).message);
       }
     }
   } catch (error) {
@@ -278,8 +280,11 @@ async function runDock(run: DockRun): Promise<void> {
   }
 }
 
-/** Generated photos of one flight: taken a few seconds apart, just before the run, near the dock. */
-async function photoOf(run: DockRun, i: number) {
+/**
+ * Generated media of one flight: taken a few seconds apart, just before the run, near the dock. Every
+ * VIDEO_EVERY-th file is a video, made unique by the flight (a dock's runs each upload new files).
+ */
+async function mediaOf(run: DockRun, flightId: string, i: number) {
   const offsetMinutes = -run.startedAt.getTimezoneOffset();
   const capturedAt = new Date(run.startedAt.getTime() - (run.files - i + 1) * 2000);
   const round = (n: number) => Math.round(n * 1e7) / 1e7;
@@ -288,20 +293,24 @@ async function photoOf(run: DockRun, i: number) {
   const absoluteAltitude = 120 + i / 10;
   const relativeAltitude = 80;
   const gimbalYawDegree = -90 + i;
-  const bytes = await djiPhoto({
-    latitude,
-    longitude,
-    absoluteAltitude,
-    relativeAltitude,
-    gimbalYawDegree,
-    capturedAt,
-    utcOffsetMinutes: offsetMinutes,
-    seed: run.index * 1000 + i,
-  });
+  const video = i % VIDEO_EVERY === 0;
+  const bytes = video
+    ? djiVideo(`dock ${flightId} ${i}`)
+    : await djiPhoto({
+        latitude,
+        longitude,
+        absoluteAltitude,
+        relativeAltitude,
+        gimbalYawDegree,
+        capturedAt,
+        utcOffsetMinutes: offsetMinutes,
+        seed: run.index * 1000 + i,
+      });
   const local = localParts(capturedAt, offsetMinutes);
   return {
-    name: `DJI_${local.join('')}_${String(i).padStart(4, '0')}_W.JPG`,
+    name: `DJI_${local.join('')}_${String(i).padStart(4, '0')}_W.${video ? 'MP4' : 'JPG'}`,
     bytes,
+    contentType: video ? 'video/mp4' : 'image/jpeg',
     metadata: {
       absolute_altitude: absoluteAltitude,
       relative_altitude: relativeAltitude,
@@ -327,10 +336,17 @@ function localParts(date: Date, offsetMinutes: number): string[] {
   ];
 }
 
-async function upload(s3: S3Client, bucket: string, key: string, body: Buffer, timeoutMs: number) {
+async function upload(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: Buffer,
+  contentType: string,
+  timeoutMs: number,
+) {
   const signal = AbortSignal.timeout(timeoutMs);
   try {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'image/jpeg' }), {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }), {
       abortSignal: signal,
     });
   } catch (error) {

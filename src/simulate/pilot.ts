@@ -3,7 +3,8 @@
  * API server) exactly as the real app does (docs/protocol.md §3.1): log in as the H5 page does (flag 2),
  * ask fast-upload per file and tiny-fingerprints for the batch, take STS credentials, upload to object
  * storage with the AWS SDK, report each file with upload-callback and the batch with
- * group-upload-callback. Generated photos have fixed content, so running it again uploads nothing.
+ * group-upload-callback. Generated files are DJI photos, every fifth one a short H.264 video instead;
+ * their content is fixed, so running it again uploads nothing.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, createReadStream, type Dirent, openSync, readdirSync, readSync, statSync } from 'node:fs';
@@ -11,12 +12,13 @@ import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { djiPhoto } from './dji-photo.ts';
+import { djiVideo, VIDEO_EVERY } from './dji-video.ts';
 
 export interface SimulatePilotOptions {
   url: string;
   username: string;
   password: string;
-  /** Generate this many DJI-style photos… */
+  /** Generate this many DJI-style files (every fifth a video, the rest photos)… */
   files?: number | undefined;
   /** …or upload the files of this folder (recursively). */
   dir?: string | undefined;
@@ -233,21 +235,24 @@ async function generatedFiles(count: number): Promise<LocalFile[]> {
     const capturedAt = new Date(start + i * 2000);
     const latitude = 22.5797 + i * 0.0001;
     const longitude = 113.938 + i * 0.0001;
-    const bytes = await djiPhoto({
-      latitude,
-      longitude,
-      absoluteAltitude: 120 + i / 10,
-      relativeAltitude: 80,
-      gimbalYawDegree: -90 + i,
-      capturedAt,
-      utcOffsetMinutes: 480,
-      seed: i,
-    });
-    const name = `DJI_${stamp(capturedAt, 480)}_${String(i).padStart(4, '0')}_V.JPG`;
+    const video = i % VIDEO_EVERY === 0;
+    const bytes = video
+      ? djiVideo(`pilot ${i}`)
+      : await djiPhoto({
+          latitude,
+          longitude,
+          absoluteAltitude: 120 + i / 10,
+          relativeAltitude: 80,
+          gimbalYawDegree: -90 + i,
+          capturedAt,
+          utcOffsetMinutes: 480,
+          seed: i,
+        });
+    const name = `DJI_${stamp(capturedAt, 480)}_${String(i).padStart(4, '0')}_V.${video ? 'MP4' : 'JPG'}`;
     files.push({
       name,
       size: bytes.length,
-      contentType: 'image/jpeg',
+      contentType: video ? 'video/mp4' : 'image/jpeg',
       ...fingerprints(bytes, capturedAt),
       body: () => bytes,
       metadata: {

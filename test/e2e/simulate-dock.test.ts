@@ -158,6 +158,26 @@ describe('skyvault simulate dock', { concurrency: true }, () => {
       assert.ok(lines.includes('SIMDOCK0001: answered the service upload_flighttask_media_prioritize'));
     });
 
+    it('uploads a short H.264 video every fifth file, new bytes every flight', async () => {
+      const run = () =>
+        simulateDock({ url, username: 'admin', password: ADMIN_PASSWORD, files: 5, out: () => undefined });
+      assert.deepEqual(await run(), { docks: 1, uploaded: 5, failed: 0, servicesAnswered: 0 });
+      assert.deepEqual(await run(), { docks: 1, uploaded: 5, failed: 0, servicesAnswered: 0 });
+      const videos = await t.app.database.db
+        .selectFrom('mediaFiles')
+        .select(['name', 'contentType', 'mediaType', 'etag', 'relativeAltitude', 'fileGroupId'])
+        .where('mediaType', '=', 'video')
+        .execute();
+      assert.equal(videos.length, 2, 'one per flight');
+      for (const video of videos) {
+        assert.match(video.name, /^DJI_\d{14}_0005_W\.MP4$/);
+        assert.equal(video.contentType, 'video/mp4');
+        assert.equal(video.relativeAltitude, 80, 'reported like the photos');
+      }
+      assert.notEqual(videos[0]!.etag, videos[1]!.etag);
+      assert.notEqual(videos[0]!.fileGroupId, videos[1]!.fileGroupId);
+    });
+
     it('fails a dock with a clear sentence when a reply does not come', async () => {
       // Skyvault's MQTT client gone: the broker still accepts the dock, but nobody answers.
       await t.app.gateway.close();

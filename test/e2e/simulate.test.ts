@@ -88,6 +88,42 @@ describe('skyvault simulate pilot', { concurrency: true }, () => {
       assert.match(result.out, /2 file\(s\)/);
       assert.match(result.out, /Done: 2 uploaded/);
     });
+
+    it('uploads a short H.264 video every fifth file, which gets a poster', async () => {
+      // Files 1 to 4 are the photos of the first test; 5 and 10 are videos.
+      const result = await simulate('--files', '10');
+      assert.equal(result.code, 0, result.err);
+      assert.match(result.out, /Done: 6 uploaded, 4 already in the cloud, 0 failed\./);
+      const login = await json(`${url}/manage/api/v1/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password, flag: 1 }),
+      });
+      const headers = { 'x-auth-token': login.data.access_token };
+      const videos = async () =>
+        (
+          await json(`${url}/media/api/v1/files/${login.data.workspace_id}/files?page_size=50`, { headers })
+        ).data.list.filter((f: { media_type: string }) => f.media_type === 'video');
+      const listed = await videos();
+      assert.deepEqual(listed.map((f: { file_name: string }) => f.file_name.replace(/\d{14}/, 'T')).sort(), [
+        'DJI_T_0005_V.MP4',
+        'DJI_T_0010_V.MP4',
+      ]);
+      assert.notEqual(listed[0].fingerprint, listed[1].fingerprint, 'each video has its own bytes');
+      assert.equal(listed[0].file_path, 'Skyvault simulated mission');
+      assert.ok(listed[0].latitude > 22.5 && listed[0].latitude < 22.6, 'reported like the photos');
+      // `skyvault serve` found the ffmpeg that npm installed and made the posters in the background.
+      const deadline = Date.now() + 30_000;
+      let posters: unknown[] = [];
+      while (Date.now() < deadline) {
+        posters = (await videos())
+          .map((f: { thumbnail_url: string | null }) => f.thumbnail_url)
+          .filter(Boolean);
+        if (posters.length === 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(posters.length, 2, 'both videos have a thumbnail');
+    });
   });
 
   it('explains a wrong password and bad arguments', async () => {
