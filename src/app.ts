@@ -19,6 +19,8 @@ import { DockMediaService } from './features/media/dock-media.service.ts';
 import { MediaEnricher } from './features/media/media-enricher.ts';
 import { MediaLibraryService } from './features/media/media-library.service.ts';
 import { MediaService } from './features/media/media.service.ts';
+import { MediaZipRepo } from './features/media/media-zip.repo.ts';
+import { MediaZipService } from './features/media/media-zip.service.ts';
 import { UserService } from './features/users/user.service.ts';
 import { PublicAddresses } from './http/public-address.ts';
 import { connectLiveUpdates } from './http/routes/live.wire.ts';
@@ -135,6 +137,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       repo: repos.media,
       storage: store,
       logger: logger.child({ component: 'enricher' }),
+      ffmpegPath: config.media.ffmpegPath,
       now,
     });
     media.events.on('recorded', (file) => enricher.enqueue(file.id));
@@ -148,6 +151,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       repo: repos.media,
       storage: store,
       linkTtlSeconds: config.storage.credentialTtlSeconds,
+    });
+    const zips = new MediaZipService({
+      repo: new MediaZipRepo(database.db),
+      storage: store,
+      logger: logger.child({ component: 'zip' }),
     });
 
     // MQTT: the embedded broker (unless an external one is configured), Skyvault's client, and the
@@ -195,6 +203,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       users,
       media,
       library,
+      zips,
       live,
       mqttOverWebSocket: broker ? (stream, request) => broker.handle(stream, request) : undefined,
       devices,

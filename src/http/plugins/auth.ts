@@ -17,6 +17,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** true = no token needed (login, token refresh). */
     public?: boolean;
+    /**
+     * true = a browser form may send the token as its `x-auth-token` field instead of the header (a
+     * download the browser saves itself, such as a large zip). Checked once the body is parsed.
+     */
+    tokenInForm?: boolean;
   }
 }
 
@@ -47,13 +52,31 @@ export function installAuth(app: FastifyInstance, tokens: TokenService): void {
     }
   });
 
-  app.addHook('onRequest', async (request) => {
-    if (request.is404 || request.routeOptions.config.public) return;
-    const claims = await tokens.verify(tokenOf(request));
+  const authenticate = async (request: FastifyRequest, token: string | undefined) => {
+    const claims = await tokens.verify(token);
     request.auth = claims;
     const workspaceId = (request.params as Record<string, string | undefined>).workspace_id;
     if (workspaceId !== undefined && workspaceId !== claims.workspaceId) {
       throw new AppError('WorkspaceForbidden');
     }
+  };
+
+  app.addHook('onRequest', async (request) => {
+    const config = request.routeOptions.config;
+    if (request.is404 || config.public) return;
+    if (config.tokenInForm && tokenOf(request) === undefined && isForm(request)) return;
+    await authenticate(request, tokenOf(request));
   });
+
+  // A form's token is in its body, parsed only after onRequest: checked before validation and the handler.
+  app.addHook('preValidation', async (request) => {
+    if (request.auth || request.is404 || request.routeOptions.config.public) return;
+    if (!request.routeOptions.config.tokenInForm) return;
+    const field = (request.body as Record<string, unknown> | undefined)?.[TOKEN_HEADER];
+    await authenticate(request, typeof field === 'string' ? field : undefined);
+  });
+}
+
+function isForm(request: FastifyRequest): boolean {
+  return (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
 }
