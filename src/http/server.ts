@@ -21,6 +21,7 @@ import type { LiveEvents } from '../features/events/live-events.ts';
 import type { DockMediaService } from '../features/media/dock-media.service.ts';
 import type { MediaLibraryService } from '../features/media/media-library.service.ts';
 import type { MediaService } from '../features/media/media.service.ts';
+import type { MediaZipService } from '../features/media/media-zip.service.ts';
 import type { UserService } from '../features/users/user.service.ts';
 import type { Logger } from '../shared/logger.ts';
 import { StartupError } from '../shared/startup-error.ts';
@@ -37,6 +38,7 @@ import { deviceRoutes } from './routes/manage/devices.routes.ts';
 import { sessionRoutes } from './routes/manage/session.routes.ts';
 import { userRoutes } from './routes/manage/users.routes.ts';
 import { pilotPageRoutes } from './routes/pilot-page.routes.ts';
+import { webAppRoutes } from './routes/web-app.routes.ts';
 
 export interface HttpDeps {
   config: Config;
@@ -46,6 +48,8 @@ export interface HttpDeps {
   users: UserService;
   media: MediaService;
   library: MediaLibraryService;
+  /** Zips of many library files, streamed (the web library's "download selected"). */
+  zips: MediaZipService;
   live: LiveEvents;
   /** The embedded broker's entry for a WebSocket connection (absent with an external broker). */
   mqttOverWebSocket?: ((stream: Duplex, request: IncomingMessage) => void) | undefined;
@@ -53,6 +57,8 @@ export interface HttpDeps {
   dockMedia: DockMediaService;
   addresses: PublicAddresses;
   version: string;
+  /** Where the built web app is (tests point elsewhere); default dist/web. */
+  webRoot?: string | undefined;
 }
 
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
@@ -95,6 +101,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   // Limits each frame; live updates are small and MQTT packets from devices a few hundred KB at most.
   await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
   await app.register(healthRoutes, { database: deps.database });
+  await app.register(webAppRoutes, deps.webRoot ? { root: deps.webRoot } : {});
   await app.register(authenticatedRoutes, deps);
   return app;
 }

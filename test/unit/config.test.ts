@@ -78,8 +78,10 @@ describe('loadConfig', () => {
       },
       admin: { username: 'admin', password: undefined },
       log: { level: 'info' },
+      web: { mapTiles: undefined },
+      media: { ffmpegPath: undefined },
     });
-    for (const section of [config.storage, config.mqtt, config.dji, config.auth, config.log]) {
+    for (const section of [config.storage, config.mqtt, config.dji, config.auth, config.log, config.web]) {
       assert.ok(Object.isFrozen(section));
     }
   });

@@ -123,7 +123,7 @@ export class UserService {
 }
 
 /** Who may see other users' MQTT credentials: web users (user_type 1) until roles exist. */
-function isAdministrator(claims: TokenClaims): boolean {
+export function isAdministrator(claims: TokenClaims): boolean {
   return claims.userType === WEB_USER;
 }
 const WEB_USER = 1;

@@ -1,0 +1,67 @@
+import { useEffect } from 'preact/hooks';
+import { lazy, LocationProvider, Route, Router } from 'preact-iso';
+import type { LoginAnswer } from './api.ts';
+import { Header } from './components/Header.tsx';
+import { connectLive } from './live.ts';
+import { ConnectPage } from './pages/ConnectPage.tsx';
+import { GroupsPage } from './pages/GroupsPage.tsx';
+import { LibraryPage } from './pages/LibraryPage.tsx';
+import { LoginPage } from './pages/LoginPage.tsx';
+import { keepSessionFresh, session } from './session.ts';
+import { loadOverview, overview, toast } from './state.ts';
+
+// The map (and Leaflet, most of the app's weight) loads when first opened.
+const MapPage = lazy(() => import('./pages/MapPage.tsx').then((m) => m.MapPage));
+
+async function refresh(token: string) {
+  const answer = await fetch('/manage/api/v1/token/refresh', {
+    method: 'POST',
+    headers: { 'x-auth-token': token },
+  }).then((r) => r.json() as Promise<{ code: number; data: LoginAnswer }>);
+  if (answer.code !== 0) throw new Error('refresh refused');
+  return {
+    token: answer.data.access_token,
+    username: answer.data.username,
+    workspaceId: answer.data.workspace_id,
+    expiresAt: answer.data.expires_at,
+  };
+}
+
+export function App() {
+  const current = session.value;
+  const workspaceId = current?.workspaceId;
+  useEffect(() => {
+    if (!workspaceId) return undefined;
+    void loadOverview(workspaceId).catch(() => undefined);
+    const stopLive = connectLive();
+    const stopRefresh = keepSessionFresh(refresh);
+    return () => {
+      stopLive();
+      stopRefresh();
+      overview.value = null;
+    };
+  }, [workspaceId]);
+
+  if (!current) return <LoginPage />;
+  return (
+    <LocationProvider>
+      <div class="shell">
+        <Header />
+        <main class="main">
+          <Router>
+            <Route path="/" component={LibraryPage} />
+            <Route path="/map" component={MapPage} />
+            <Route path="/groups" component={GroupsPage} />
+            <Route path="/connect" component={ConnectPage} />
+            <Route default component={LibraryPage} />
+          </Router>
+        </main>
+        {toast.value && (
+          <div class={`toast${toast.value.error ? ' toast-error' : ''}`} role="status">
+            {toast.value.text}
+          </div>
+        )}
+      </div>
+    </LocationProvider>
+  );
+}

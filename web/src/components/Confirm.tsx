@@ -1,0 +1,34 @@
+import { useEffect, useRef } from 'preact/hooks';
+import { t } from '../i18n.ts';
+
+interface Props {
+  text: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+}
+
+/** A confirmation for what cannot be undone; Escape or "Keep" cancels. */
+export function Confirm({ text, onConfirm, onCancel }: Props) {
+  const keep = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    keep.current?.focus();
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onCancel();
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, []);
+  return (
+    <div class="overlay" role="presentation" onClick={onCancel}>
+      <div class="dialog" role="alertdialog" aria-modal="true" onClick={(e) => e.stopPropagation()}>
+        <p>{text}</p>
+        <div class="dialog-actions">
+          <button type="button" ref={keep} onClick={onCancel}>
+            {t('delete.cancel')}
+          </button>
+          <button type="button" class="danger" onClick={onConfirm}>
+            {t('delete.confirm')}
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
