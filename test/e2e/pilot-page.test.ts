@@ -5,15 +5,13 @@
  * test-output/screenshots/ for a person to look at.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { launchChromium, SHOTS } from '../helpers/browser.ts';
 import { createUser, createWorkspace } from '../helpers/factories.ts';
 import { startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
 
-const CHROMIUM = process.env.SKYVAULT_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = path.resolve(import.meta.dirname, '../../test-output/screenshots');
 const LICENCE = { id: '123456', key: 'test-app-key', license: 'test-app-license==' };
 const PILOT = { username: 'pilot1', password: 'pilot1-password' };
 
@@ -61,11 +59,6 @@ describe('the Pilot 2 page', () => {
   let browser: Browser;
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `Chromium is not installed at ${CHROMIUM}: install it (apt-get install -y chromium; .ci/run does) or set SKYVAULT_TEST_CHROMIUM.`,
-    );
-    mkdirSync(SHOTS, { recursive: true });
     const started = await startLoggedInApp({
       env: {
         SKYVAULT_DJI_APP_ID: LICENCE.id,
@@ -77,17 +70,7 @@ describe('the Pilot 2 page', () => {
     base = `http://127.0.0.1:${(t.app.http.server.address() as { port: number }).port}`;
     const admin = await t.login();
     await createUser(t.app.database.db, admin.workspace_id, PILOT.username, PILOT.password);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -8,16 +8,15 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium, SHOTS } from '../helpers/browser.ts';
 import yauzl from 'yauzl';
 import { simulatePilot } from '../../src/simulate/pilot.ts';
 import { ADMIN_PASSWORD, startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
 
-const CHROMIUM = process.env.SKYVAULT_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = path.resolve(import.meta.dirname, '../../test-output/screenshots');
 const WEB_BUILD = path.resolve(import.meta.dirname, '../../dist/web/index.html');
 const SIZES = [
   { name: 'desktop', width: 1440, height: 900 },
@@ -107,12 +106,7 @@ describe('the web app', () => {
   const tiles = () => page.locator('.tile');
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `Chromium is not installed at ${CHROMIUM}: apt-get install -y chromium (.ci/run does).`,
-    );
     assert.ok(existsSync(WEB_BUILD), 'the web app is not built: npm run build:web (npm ci does it)');
-    mkdirSync(SHOTS, { recursive: true });
     const started = await startLoggedInApp();
     t = started.t;
     base = `http://127.0.0.1:${(t.app.http.server.address() as { port: number }).port}`;
@@ -122,17 +116,7 @@ describe('the web app', () => {
       rows.some((r) => r.mediaType === 'video'),
       'the simulator uploads videos too',
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     // Playwright evaluates string predicates with `new Function`, which the app's CSP (rightly) forbids;
     // the last test checks the app itself under its CSP.
     context = await browser.newContext({
