@@ -63,6 +63,8 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   )
   echo "$want" >"$stamp"
 fi
+# The web app is built by npm ci's prepare script; the copy above removed it when npm ci was skipped.
+[ -f "$project/dist/web/index.html" ] || (cd "$project" && npm run build:web)
 step "ready after $((SECONDS - started)) s"
 
 # 3. The tests.
