@@ -306,6 +306,8 @@ describe('the web app', () => {
     await page.evaluate('window.__marker = true');
     await upload(1);
     await tileCount(page, rows.length + 1);
+    // Its thumbnail, made after it arrived, follows without a reload too.
+    await page.waitForFunction(`document.querySelectorAll('.tile img').length === ${rows.length + 1}`);
     assert.equal(await page.evaluate('window.__marker'), true, 'no reload');
   });
 

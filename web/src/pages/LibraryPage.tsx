@@ -63,26 +63,40 @@ export function LibraryPage() {
     void load(null);
   }, [load]);
 
-  // Live: new files of the first page slide in on top, without losing the scroll position below.
+  // Live: new files of the first page slide in on top, without losing the scroll position below. A new
+  // file's thumbnail is made just after it arrives: files still without one are asked for again shortly.
   const version = mediaVersion.value;
+  const [retry, setRetry] = useState(0);
+  const retries = useRef(0);
   useEffect(() => {
-    if (version === 0) return;
+    retries.current = 0;
+  }, [version]);
+  useEffect(() => {
+    if (version === 0) return undefined;
     const mine = generation.current;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     void call<MediaPage>(
       'GET',
       `${paths.media(workspaceId)}${query({ ...apiFilters(filters), limit: PAGE })}`,
     )
       .then((page) => {
         if (mine !== generation.current) return;
+        const latest = new Map(page.items.map((i) => [i.id, i]));
         setItems((previous) => {
           const known = new Set(previous.map((i) => i.id));
           const fresh = page.items.filter((i) => !known.has(i.id));
-          if (fresh.length === 0) return previous;
-          return [...fresh, ...previous].sort((a, b) => b.taken_at - a.taken_at || (a.id < b.id ? 1 : -1));
+          const updated = previous.map((i) => latest.get(i.id) ?? i);
+          return [...fresh, ...updated].sort((a, b) => b.taken_at - a.taken_at || (a.id < b.id ? 1 : -1));
         });
+        const pending = page.items.some((i) => i.media_type !== 'other' && !i.thumbnail_url);
+        if (pending && retries.current < 5) {
+          retries.current += 1;
+          timer = setTimeout(() => setRetry((n) => n + 1), 2000);
+        }
       })
       .catch(() => undefined);
-  }, [version]);
+    return () => clearTimeout(timer);
+  }, [version, retry]);
 
   const fileId = urlQuery.file;
   const openFile = (id: string | undefined) => route(`${path}${toSearch(filters, { file: id })}`, !id);
