@@ -12,7 +12,7 @@ export async function deleteFiles(workspaceId: string, ids: string[]): Promise<s
     const { deleted } = await call<{ deleted: string[] }>('DELETE', paths.media(workspaceId), {
       file_ids: ids,
     });
-    showToast(t('delete.done', { count: deleted.length }));
+    showToast(deleted.length === 1 ? t('delete.doneOne') : t('delete.done', { count: deleted.length }));
     mediaVersion.value += 1;
     return deleted;
   } catch (e) {

@@ -148,9 +148,11 @@ export function LibraryPage() {
         ) : (
           <span class="muted" data-testid="library-count">
             {facets
-              ? t(facets.total_exact ? 'library.count' : 'library.countEstimate', {
-                  count: formatCount(facets.total),
-                })
+              ? facets.total_exact && facets.total === 1
+                ? t('library.countOne')
+                : t(facets.total_exact ? 'library.count' : 'library.countEstimate', {
+                    count: formatCount(facets.total),
+                  })
               : ''}
           </span>
         )}
@@ -211,7 +213,13 @@ export function LibraryPage() {
       )}
       {confirmMany && (
         <Confirm
-          text={t('delete.confirmMany', { count: formatCount(selected.size) })}
+          text={
+            selected.size === 1
+              ? t('delete.confirmOne', {
+                  name: items.find((i) => selected.has(i.id))?.name ?? [...selected][0]!,
+                })
+              : t('delete.confirmMany', { count: formatCount(selected.size) })
+          }
           onCancel={() => setConfirmMany(false)}
           onConfirm={() => {
             setConfirmMany(false);
