@@ -43,3 +43,14 @@ export const PageQuery = Type.Object({
   page: Type.Integer({ minimum: 1, default: 1 }),
   page_size: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
 });
+
+/** A schema that also accepts null (the JSON shape of a value a file or device may lack). */
+export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
+
+/** What a media file is, as every media path spells it. */
+export const MediaTypeSchema = Type.Union([
+  Type.Literal('image'),
+  Type.Literal('video'),
+  Type.Literal('other'),
+]);

@@ -13,7 +13,7 @@ import {
   type MediaLibraryService,
 } from '../../../features/media/media-library.service.ts';
 import type { LibraryFile, MediaFilter } from '../../../features/media/media.repo.ts';
-import { Envelope, ErrorResponses, ok } from '../../envelope.ts';
+import { Envelope, ErrorResponses, MediaTypeSchema, Nullable, ok } from '../../envelope.ts';
 import type { PublicAddresses } from '../../public-address.ts';
 
 export interface LibraryApiRoutesOptions {
@@ -23,9 +23,6 @@ export interface LibraryApiRoutesOptions {
 
 const security = [{ token: [] }];
 const tags = ['web library'];
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
-  Type.Union([schema, Type.Null()]);
-const MediaTypeSchema = Type.Union([Type.Literal('image'), Type.Literal('video'), Type.Literal('other')]);
 
 const WorkspaceParams = Type.Object({ workspace_id: Type.String() });
 const FileParams = Type.Object({ workspace_id: Type.String(), file_id: Type.String({ maxLength: 64 }) });

@@ -5,7 +5,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { isAdministrator } from '../../../features/users/user.service.ts';
-import { Envelope, ErrorResponses, ok } from '../../envelope.ts';
+import { Envelope, ErrorResponses, Nullable, ok } from '../../envelope.ts';
 import { claimsOf } from '../../plugins/auth.ts';
 import type { Config } from '../../../config/config.ts';
 import type { UserService } from '../../../features/users/user.service.ts';
@@ -17,9 +17,6 @@ export interface OverviewRoutesOptions {
   config: Config;
   version: string;
 }
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
-  Type.Union([schema, Type.Null()]);
 
 const OverviewDto = Type.Object({
   workspace: Type.Object({

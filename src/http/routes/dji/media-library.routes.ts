@@ -9,7 +9,15 @@ import type { MediaLibraryService } from '../../../features/media/media-library.
 import { normalizeCaptureTime } from '../../../features/media/capture-time.ts';
 import type { LibraryFile } from '../../../features/media/media.repo.ts';
 import { formatDjiDateTime } from '../../../shared/time.ts';
-import { Envelope, ErrorResponses, ok, PageQuery, Pagination } from '../../envelope.ts';
+import {
+  Envelope,
+  ErrorResponses,
+  MediaTypeSchema,
+  Nullable,
+  ok,
+  PageQuery,
+  Pagination,
+} from '../../envelope.ts';
 import type { PublicAddresses } from '../../public-address.ts';
 
 export interface MediaLibraryRoutesOptions {
@@ -19,8 +27,6 @@ export interface MediaLibraryRoutesOptions {
 
 const security = [{ token: [] }];
 const tags = ['media library'];
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
-  Type.Union([schema, Type.Null()]);
 
 export const MediaFileDto = Type.Object({
   file_id: Type.String(),
@@ -36,7 +42,7 @@ export const MediaFileDto = Type.Object({
     description: 'yyyy-MM-dd HH:mm:ss, when Skyvault recorded it (server time zone)',
   }),
   job_id: Type.String({ description: 'file group (wayline task) id' }),
-  media_type: Type.Union([Type.Literal('image'), Type.Literal('video'), Type.Literal('other')]),
+  media_type: MediaTypeSchema,
   source: Type.Union([Type.Literal('pilot'), Type.Literal('dock')]),
   size: Type.Integer(),
   content_type: Type.String(),
@@ -67,7 +73,7 @@ export const MediaFileDto = Type.Object({
 const ListQuery = Type.Object({
   ...PageQuery.properties,
   device_sn: Type.Optional(Type.String({ maxLength: 64, description: 'aircraft serial number' })),
-  type: Type.Optional(Type.Union([Type.Literal('image'), Type.Literal('video'), Type.Literal('other')])),
+  type: Type.Optional(MediaTypeSchema),
   begin_time: Type.Optional(
     Type.Integer({ description: 'epoch ms, on the capture time (else the record time)' }),
   ),
