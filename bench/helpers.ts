@@ -3,7 +3,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { createFreshDatabase } from '../test/helpers/databases.ts';
+import { sdkClient } from '../test/helpers/storage.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -99,6 +101,42 @@ export async function postJson<T>(url: string, body: unknown, token?: string): P
     body: JSON.stringify(body),
   });
   return (await response.json()) as T;
+}
+
+/**
+ * What a Pilot 2 has once logged in as `admin`: its token and workspace, its upload credentials (`sts`)
+ * and an S3 client holding them, as the benchmarks that upload media need.
+ */
+export async function pilotSession(
+  url: string,
+  password: string,
+): Promise<{ token: string; ws: string; bucket: string; prefix: string; s3: S3Client }> {
+  type Login = { data: { access_token: string; workspace_id: string } };
+  const login = await postJson<Login>(`${url}/manage/api/v1/login`, { username: 'admin', password, flag: 2 });
+  const token = login.data.access_token;
+  const ws = login.data.workspace_id;
+  type Sts = {
+    data: {
+      credentials: Record<string, string>;
+      endpoint: string;
+      bucket: string;
+      region: string;
+      object_key_prefix: string;
+    };
+  };
+  const { data } = await postJson<Sts>(`${url}/storage/api/v1/workspaces/${ws}/sts`, {}, token);
+  const s3 = sdkClient({
+    accessKeyId: data.credentials.access_key_id!,
+    accessKeySecret: data.credentials.access_key_secret!,
+    securityToken: data.credentials.security_token!,
+    endpoint: data.endpoint,
+    bucket: data.bucket,
+    region: data.region,
+    provider: 'minio',
+    prefix: data.object_key_prefix,
+    expiresAt: 0,
+  });
+  return { token, ws, bucket: data.bucket, prefix: data.object_key_prefix, s3 };
 }
 
 /**

@@ -18,8 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { sdkClient } from '../test/helpers/storage.ts';
-import { benchDatabase, postJson, processUsage, startSkyvault } from './helpers.ts';
+import { benchDatabase, pilotSession, postJson, processUsage, startSkyvault } from './helpers.ts';
 
 const largeCount = Number(process.env.BENCH_FILES ?? 100);
 const largeBytes = Number(process.env.BENCH_FILE_MB ?? 10) * 1024 * 1024;
@@ -152,36 +151,7 @@ const died = (code: number | null, signal: NodeJS.Signals | null) =>
   );
 skyvault.child.once('exit', died);
 try {
-  type Login = { data: { access_token: string; workspace_id: string } };
-  const login = await postJson<Login>(`${skyvault.url}/manage/api/v1/login`, {
-    username: 'admin',
-    password,
-    flag: 2,
-  });
-  const token = login.data.access_token;
-  const ws = login.data.workspace_id;
-  type Sts = {
-    data: {
-      credentials: Record<string, string>;
-      endpoint: string;
-      bucket: string;
-      region: string;
-      object_key_prefix: string;
-    };
-  };
-  const sts = await postJson<Sts>(`${skyvault.url}/storage/api/v1/workspaces/${ws}/sts`, {}, token);
-  const prefix = sts.data.object_key_prefix;
-  const s3 = sdkClient({
-    accessKeyId: sts.data.credentials.access_key_id!,
-    accessKeySecret: sts.data.credentials.access_key_secret!,
-    securityToken: sts.data.credentials.security_token!,
-    endpoint: sts.data.endpoint,
-    bucket: sts.data.bucket,
-    region: sts.data.region,
-    provider: 'minio',
-    prefix,
-    expiresAt: 0,
-  });
+  const { token, ws, bucket, prefix, s3 } = await pilotSession(skyvault.url, password);
 
   // Videos of ~10 MiB and photos of 512 KiB, random bytes (incompressible, like real media), uploaded
   // and reported as Pilot 2 does.
@@ -204,7 +174,7 @@ try {
         keys[n] = key;
         await s3.send(
           new PutObjectCommand({
-            Bucket: sts.data.bucket,
+            Bucket: bucket,
             Key: key,
             Body: randomBytes(size),
             ContentType: video ? 'video/mp4' : 'image/jpeg',

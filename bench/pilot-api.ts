@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import autocannon from 'autocannon';
-import { sdkClient } from '../test/helpers/storage.ts';
-import { benchDatabase, postJson, startScript, startSkyvault } from './helpers.ts';
+import { benchDatabase, pilotSession, postJson, startScript, startSkyvault } from './helpers.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -27,39 +26,11 @@ const skyvault = await startSkyvault({
 });
 const bare = await startScript<{ port: number }>('bench/bare-json-server.ts');
 try {
-  type Login = { data: { access_token: string; workspace_id: string } };
-  const login = await postJson<Login>(`${skyvault.url}/manage/api/v1/login`, {
-    username: 'admin',
-    password,
-    flag: 2,
-  });
-  const token = login.data.access_token;
-  const ws = login.data.workspace_id;
-  type Sts = {
-    data: {
-      credentials: Record<string, string>;
-      endpoint: string;
-      bucket: string;
-      region: string;
-      object_key_prefix: string;
-    };
-  };
-  const sts = await postJson<Sts>(`${skyvault.url}/storage/api/v1/workspaces/${ws}/sts`, {}, token);
-  const key = `${sts.data.object_key_prefix}/DJI_20260101120000_0001_V.JPG`;
-  const s3 = sdkClient({
-    accessKeyId: sts.data.credentials.access_key_id!,
-    accessKeySecret: sts.data.credentials.access_key_secret!,
-    securityToken: sts.data.credentials.security_token!,
-    endpoint: sts.data.endpoint,
-    bucket: sts.data.bucket,
-    region: sts.data.region,
-    provider: 'minio',
-    prefix: sts.data.object_key_prefix,
-    expiresAt: 0,
-  });
+  const { token, ws, bucket, prefix, s3 } = await pilotSession(skyvault.url, password);
+  const key = `${prefix}/DJI_20260101120000_0001_V.JPG`;
   await s3.send(
     new PutObjectCommand({
-      Bucket: sts.data.bucket,
+      Bucket: bucket,
       Key: key,
       Body: Buffer.alloc(4096),
       ContentType: 'image/jpeg',
@@ -68,13 +39,13 @@ try {
   // Objects for the first-report scenario: each of these requests records a new file (a write, and
   // enrichment queued), unlike the repeated report above, which changes nothing and so writes nothing.
   const fresh = Number(process.env.BENCH_NEW_FILES ?? 4000);
-  const freshKeys = Array.from({ length: fresh }, (_, i) => `${sts.data.object_key_prefix}/new/DJI_${i}.JPG`);
+  const freshKeys = Array.from({ length: fresh }, (_, i) => `${prefix}/new/DJI_${i}.JPG`);
   for (let i = 0; i < fresh; i += 50) {
     await Promise.all(
       freshKeys.slice(i, i + 50).map((Key) =>
         s3.send(
           new PutObjectCommand({
-            Bucket: sts.data.bucket,
+            Bucket: bucket,
             Key,
             Body: Buffer.alloc(1024),
             ContentType: 'image/jpeg',
