@@ -1,28 +1,22 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { useLocation } from 'preact-iso';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, call, type MediaItem, type MediaPage, paths, query } from '../api.ts';
 import { Confirm } from '../components/Confirm.tsx';
 import { ConnectGuide } from '../components/ConnectGuide.tsx';
 import { deleteFiles, FileDialog } from '../components/FileDialog.tsx';
 import { FilterBar } from '../components/FilterBar.tsx';
 import { MediaGrid } from '../components/MediaGrid.tsx';
-import { apiFilters, filtersFromQuery, hasFilters, toSearch } from '../filters.ts';
+import { apiFilters, hasFilters, toSearch } from '../filters.ts';
 import { formatBytes, formatCount } from '../format.ts';
 import { t } from '../i18n.ts';
 import { mediaVersion } from '../live.ts';
-import { session } from '../session.ts';
 import { showToast } from '../state.ts';
-import { useFacets } from '../useFacets.ts';
+import { useFilterView } from '../useFilterView.ts';
 import { cancelZip, downloadZip, zipProgress } from '../zip.ts';
 
 const PAGE = 200;
 
 export function LibraryPage() {
-  const { query: urlQuery, route, path } = useLocation();
-  const workspaceId = session.value!.workspaceId;
-  const filters = useMemo(() => filtersFromQuery(urlQuery), [JSON.stringify(urlQuery)]);
-  const filterKey = JSON.stringify(filters);
-  const facets = useFacets(workspaceId, filters);
+  const { query: urlQuery, route, path, workspaceId, filters, filterKey, facets } = useFilterView();
 
   const [items, setItems] = useState<MediaItem[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);

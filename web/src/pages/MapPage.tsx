@@ -1,18 +1,16 @@
 import 'leaflet/dist/leaflet.css';
 import L from 'leaflet';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { useLocation } from 'preact-iso';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, type Cluster, type MapAnswer, paths, query } from '../api.ts';
 import { FileDialog } from '../components/FileDialog.tsx';
 import { FilterBar } from '../components/FilterBar.tsx';
 import { graticule } from '../graticule.ts';
-import { apiFilters, filtersFromQuery, toSearch } from '../filters.ts';
+import { apiFilters, toSearch } from '../filters.ts';
 import { formatCount } from '../format.ts';
 import { t } from '../i18n.ts';
 import { mediaVersion } from '../live.ts';
-import { session } from '../session.ts';
 import { overview } from '../state.ts';
-import { useFacets } from '../useFacets.ts';
+import { useFilterView } from '../useFilterView.ts';
 
 /**
  * Every geotagged file as a marker, clustered by the server for the zoom and the visible area (a
@@ -20,11 +18,7 @@ import { useFacets } from '../useFacets.ts';
  * they cannot be reached, the markers sit on a plain background.
  */
 export function MapPage() {
-  const { query: urlQuery, route, path } = useLocation();
-  const workspaceId = session.value!.workspaceId;
-  const filters = useMemo(() => filtersFromQuery(urlQuery), [JSON.stringify(urlQuery)]);
-  const filterKey = JSON.stringify(filters);
-  const facets = useFacets(workspaceId, filters);
+  const { query: urlQuery, route, path, workspaceId, filters, filterKey, facets } = useFilterView();
   const element = useRef<HTMLDivElement>(null);
   const map = useRef<L.Map | null>(null);
   const layer = useRef<L.LayerGroup | null>(null);
