@@ -87,6 +87,14 @@ export class UserService {
     return { user, workspace };
   }
 
+  /**
+   * The caller's device account (the MQTT credentials a dock is configured with), from the user that
+   * `current` gave: its password only for an administrator, by the same rule as `list`.
+   */
+  deviceAccount(claims: TokenClaims, user: User): { username: string; password: string | null } {
+    return { username: user.mqttUsername, password: isAdministrator(claims) ? user.mqttPassword : null };
+  }
+
   async currentWorkspace(claims: TokenClaims): Promise<Workspace> {
     const workspace = await this.workspaces.findById(claims.workspaceId);
     if (!workspace) throw new AppError('WorkspaceNotFound');
@@ -123,7 +131,7 @@ export class UserService {
 }
 
 /** Who may see other users' MQTT credentials: web users (user_type 1) until roles exist. */
-export function isAdministrator(claims: TokenClaims): boolean {
+function isAdministrator(claims: TokenClaims): boolean {
   return claims.userType === WEB_USER;
 }
 const WEB_USER = 1;

@@ -4,7 +4,6 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { isAdministrator } from '../../../features/users/user.service.ts';
 import { Envelope, ErrorResponses, Nullable, ok } from '../../envelope.ts';
 import { claimsOf } from '../../plugins/auth.ts';
 import type { Config } from '../../../config/config.ts';
@@ -53,6 +52,7 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<OverviewRoutesOptions> = 
     async (request) => {
       const claims = claimsOf(request);
       const { user, workspace } = await users.current(claims);
+      const account = users.deviceAccount(claims, user);
       return ok({
         workspace: {
           id: workspace.id,
@@ -64,8 +64,8 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<OverviewRoutesOptions> = 
         user: { username: user.username, user_type: user.userType },
         pilot_url: `${addresses.baseUrl(request).replace(/\/+$/, '')}/pilot`,
         mqtt_address: addresses.mqttAddress(request),
-        mqtt_username: user.mqttUsername,
-        mqtt_password: isAdministrator(claims) ? user.mqttPassword : null,
+        mqtt_username: account.username,
+        mqtt_password: account.password,
         map_tiles: config.web.mapTiles ?? null,
         version,
       });

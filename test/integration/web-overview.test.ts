@@ -1,0 +1,57 @@
+/**
+ * `GET /api/v1/workspaces/{workspace_id}/overview`: what the web app's connect guide shows. The device
+ * password goes to administrators only; the addresses are the ones devices reach; other workspaces 403.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createUser, createWorkspace } from '../helpers/factories.ts';
+import { startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
+
+describe('the web overview', () => {
+  let t: TestApp;
+  let token: string;
+  let ws: string;
+
+  before(async () => {
+    ({ t, token, ws } = await startLoggedInApp({
+      env: { SKYVAULT_MAP_TILES: 'https://tiles.example/{z}/{x}/{y}.png' },
+    }));
+  });
+  after(() => t.close());
+
+  const overview = async (auth: string, workspace = ws) =>
+    t.inject({
+      method: 'GET',
+      url: `/api/v1/workspaces/${workspace}/overview`,
+      headers: { 'x-auth-token': auth, host: 'skyvault.example:8080' },
+    });
+
+  it('gives an administrator the workspace, the addresses to type, the device account and the map tiles', async () => {
+    const response = await overview(token);
+    assert.equal(response.statusCode, 200);
+    const { data } = response.json();
+    const admin = await t.app.database.db
+      .selectFrom('users')
+      .selectAll()
+      .where('username', '=', 'admin')
+      .executeTakeFirstOrThrow();
+    assert.equal(data.workspace.id, ws);
+    assert.match(data.workspace.bind_code, /^\w+$/);
+    assert.equal(data.pilot_url, 'http://skyvault.example:8080/pilot');
+    assert.match(data.mqtt_address, /^tcp:\/\/skyvault\.example:\d+$/);
+    assert.equal(data.mqtt_username, admin.mqttUsername);
+    assert.equal(data.mqtt_password, admin.mqttPassword);
+    assert.equal(data.map_tiles, 'https://tiles.example/{z}/{x}/{y}.png');
+  });
+
+  it('hides the device password from a Pilot user, and refuses another workspace', async () => {
+    await createUser(t.app.database.db, ws, 'pilot-overview', 'pilot-overview-password');
+    const pilot = await t.login('pilot-overview', 'pilot-overview-password');
+    const response = await overview(pilot.access_token);
+    assert.equal(response.statusCode, 200);
+    assert.equal(response.json().data.mqtt_password, null);
+    assert.equal(response.json().data.mqtt_username, pilot.mqtt_username);
+    const other = await createWorkspace(t.app.database.db, 'Overview elsewhere');
+    assert.equal((await overview(token, other)).statusCode, 403);
+  });
+});
