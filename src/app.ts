@@ -15,6 +15,8 @@ import { type BootstrapResult, bootstrap } from './features/bootstrap.ts';
 import { Repositories } from './features/repositories.ts';
 import { DeviceService } from './features/devices/device.service.ts';
 import { LiveEvents } from './features/events/live-events.ts';
+import { LogTaskRepo } from './features/logs/log-task.repo.ts';
+import { LogTaskService } from './features/logs/log-task.service.ts';
 import { DockMediaService } from './features/media/dock-media.service.ts';
 import { MediaEnricher } from './features/media/media-enricher.ts';
 import { MediaLibraryService } from './features/media/media-library.service.ts';
@@ -31,6 +33,7 @@ import { configHandler } from './mqtt/handlers/config-request.ts';
 import { airportBindStatusHandler } from './mqtt/handlers/airport-bind-status.ts';
 import { airportOrganizationBindHandler } from './mqtt/handlers/airport-organization-bind.ts';
 import { airportOrganizationGetHandler } from './mqtt/handlers/airport-organization-get.ts';
+import { fileuploadProgressHandler } from './mqtt/handlers/fileupload-progress.ts';
 import { fileUploadCallbackHandler } from './mqtt/handlers/file-upload-callback.ts';
 import { flighttaskProgressHandler } from './mqtt/handlers/flighttask-progress.ts';
 import { highestPriorityUploadHandler } from './mqtt/handlers/highest-priority-upload-flighttask-media.ts';
@@ -60,6 +63,8 @@ export interface SkyvaultApp {
   /** Background metadata and thumbnails of recorded media. */
   enricher: MediaEnricher;
   devices: DeviceService;
+  /** Remote device logs: upload tasks and their progress. */
+  logTasks: LogTaskService;
   /** Live updates for the web (WebSocket), across instances on PostgreSQL. */
   live: LiveEvents;
   /** The embedded MQTT broker; undefined when SKYVAULT_MQTT_URL names an external one. */
@@ -184,16 +189,27 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       logger: logger.child({ component: 'dock-media' }),
       now,
     });
+    const logTasks = new LogTaskService({
+      repo: new LogTaskRepo(database.db),
+      devices,
+      storage: store,
+      commands: gateway,
+      credentialTtlSeconds: config.storage.credentialTtlSeconds,
+      uploadTimeoutSeconds: config.logs.uploadTimeoutSeconds,
+      logger: logger.child({ component: 'logs' }),
+      now,
+    });
     gateway.register(
       mqttHandlers(config, {
         devices,
         media,
         dockMedia,
+        logTasks,
         accountWorkspaceOf: broker ? (sn) => broker.acl.accountOf(sn)?.workspaceId : () => undefined,
         logger: mqttLogger,
       }),
     );
-    connectLiveUpdates(live, { devices, media, dockMedia });
+    connectLiveUpdates(live, { devices, media, dockMedia, logTasks });
 
     const http = await createHttpServer({
       config,
@@ -208,6 +224,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       mqttOverWebSocket: broker ? (stream, request) => broker.handle(stream, request) : undefined,
       devices,
       dockMedia,
+      logTasks,
       addresses,
       version: VERSION,
     });
@@ -223,6 +240,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       gateway,
       http,
       enricher,
+      logTasks,
       addresses,
     };
     let closed = false;
@@ -234,6 +252,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       storage: store,
       enricher,
       devices,
+      logTasks,
       live,
       broker,
       gateway,
@@ -289,12 +308,13 @@ function mqttHandlers(
     devices: DeviceService;
     media: MediaService;
     dockMedia: DockMediaService;
+    logTasks: LogTaskService;
     /** The workspace of the MQTT account holding a gateway SN (embedded broker only). */
     accountWorkspaceOf: (gatewaySn: string) => string | undefined;
     logger: Logger;
   },
 ): MethodHandler[] {
-  const { devices, media, dockMedia, logger } = deps;
+  const { devices, media, dockMedia, logTasks, logger } = deps;
   return [
     updateTopoHandler({ devices, accountWorkspaceOf: deps.accountWorkspaceOf }),
     stateHandler({ devices }),
@@ -302,6 +322,7 @@ function mqttHandlers(
     fileUploadCallbackHandler({ dockMedia, logger }),
     highestPriorityUploadHandler({ dockMedia, logger }),
     flighttaskProgressHandler({ dockMedia }),
+    fileuploadProgressHandler({ logTasks }),
     configHandler({ app: config.dji, logger }),
     airportBindStatusHandler({ devices }),
     airportOrganizationGetHandler({ devices }),

@@ -12,6 +12,7 @@ import type { Config } from './config/config.ts';
 import { redactUrl } from './config/parsers.ts';
 import type { Database } from './db/database.ts';
 import type { LiveEvents } from './features/events/live-events.ts';
+import type { LogTaskService } from './features/logs/log-task.service.ts';
 import type { MediaEnricher } from './features/media/media-enricher.ts';
 import type { PublicAddresses } from './http/public-address.ts';
 import type { EmbeddedBroker } from './mqtt/embedded-broker.ts';
@@ -38,11 +39,13 @@ export interface RunningParts {
   gateway: MqttGateway;
   http: FastifyInstance;
   enricher: MediaEnricher;
+  /** Watches open log uploads for silence. */
+  logTasks: LogTaskService;
   addresses: PublicAddresses;
 }
 
 export async function startParts(parts: RunningParts): Promise<ListeningAddresses> {
-  const { config, storage, live, broker, gateway, http, enricher, logger } = parts;
+  const { config, storage, live, broker, gateway, http, enricher, logTasks, logger } = parts;
   let storagePort: number;
   try {
     storagePort = await storage.listen();
@@ -78,6 +81,8 @@ export async function startParts(parts: RunningParts): Promise<ListeningAddresse
   enricher
     .resume()
     .catch((error: unknown) => logger.warn({ err: error }, 'could not resume media enrichment'));
+  // Log uploads left open by a stopped instance are timed out (or watched) from now on.
+  logTasks.start();
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   return {
@@ -89,6 +94,7 @@ export async function startParts(parts: RunningParts): Promise<ListeningAddresse
 
 export async function stopParts(parts: RunningParts): Promise<void> {
   await parts.http.close();
+  parts.logTasks.close();
   await parts.gateway.close();
   await parts.broker?.close();
   await parts.live.close();

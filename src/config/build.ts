@@ -85,6 +85,8 @@ export interface Config {
   web: { mapTiles: string | undefined };
   /** ffmpeg for video posters; undefined = the installed package's, else the PATH's. */
   media: { ffmpegPath: string | undefined };
+  /** Remote device logs: seconds without progress after which an upload task fails. */
+  logs: { uploadTimeoutSeconds: number };
 }
 
 /** SKYVAULT_TLS_CERT and SKYVAULT_TLS_KEY: neither (plain HTTP), or both, readable. */
@@ -169,5 +171,6 @@ export function buildConfig(s: SettingValues, tls: TlsConfig | undefined, cwd: s
     log: { level: s.SKYVAULT_LOG_LEVEL },
     web: { mapTiles: s.SKYVAULT_MAP_TILES },
     media: { ffmpegPath: s.SKYVAULT_FFMPEG },
+    logs: { uploadTimeoutSeconds: s.SKYVAULT_LOG_UPLOAD_TIMEOUT },
   };
 }

@@ -189,6 +189,11 @@ export const SETTINGS = {
     doc: 'Path of the ffmpeg that makes video posters and reads durations; unset uses the one the install brought (@ffmpeg-installer), else ffmpeg on the PATH.',
     parse: text,
   },
+  SKYVAULT_LOG_UPLOAD_TIMEOUT: {
+    default: '900',
+    doc: 'Seconds of silence from a dock after which its device-log upload fails with a reason (a late "ok" still completes it).',
+    parse: positiveInt('seconds', 7 * 86400),
+  },
   SKYVAULT_LOG_LEVEL: {
     default: 'info',
     doc: 'Log level: fatal, error, warn, info, debug, trace or silent. Logs are JSON lines on standard output.',

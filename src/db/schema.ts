@@ -210,6 +210,55 @@ export interface MediaSearchDocsTable {
   fileId: string;
 }
 
+/** DJI's log task status (docs/protocol.md §5.1): 1 uploading, 2 done, 3 canceled, 4 failed. */
+export type LogTaskStatus = 1 | 2 | 3 | 4;
+
+/** One device-log upload a user asked a dock for (migration 0008); id = the fileupload_start bid. */
+export interface LogTasksTable {
+  id: string;
+  workspaceId: string;
+  gatewaySn: string;
+  userId: string | null;
+  username: string;
+  description: string;
+  happenAt: number | null;
+  status: LogTaskStatus;
+  uploadStatus: string | null;
+  /** The DJI error code that ended it, 0 when none. */
+  result: number;
+  /** Skyvault's own reason when it ended the task itself (silence, no answer). */
+  failure: string | null;
+  deadlineAt: number;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+}
+
+/** One module's log archive of a task (migration 0008). */
+export interface LogTaskFilesTable {
+  id: string;
+  taskId: string;
+  module: '0' | '3';
+  deviceSn: string;
+  /** The key Skyvault assigned in fileupload_start. */
+  objectKey: string;
+  /** The `key` the dock reports in its progress, when it says one. */
+  reportedKey: string | null;
+  /** JSON array of the chosen boot sessions, as the device listed them. */
+  bootLogs: string;
+  status: string | null;
+  rank: number;
+  percent: number;
+  currentStep: number | null;
+  totalStep: number | null;
+  uploadRate: number | null;
+  result: number;
+  size: number | null;
+  fingerprint: string | null;
+  finishTime: number | null;
+  updatedAt: number;
+}
+
 export interface DB {
   serverSettings: ServerSettingsTable;
   workspaces: WorkspacesTable;
@@ -224,4 +273,6 @@ export interface DB {
   mediaCounts: MediaCountsTable;
   mediaMapCells: MediaMapCellsTable;
   mediaSearchDocs: MediaSearchDocsTable;
+  logTasks: LogTasksTable;
+  logTaskFiles: LogTaskFilesTable;
 }

@@ -140,8 +140,9 @@ export function filePercent(
 /** The `data` of a `fileupload_progress` event. */
 export function parseFileUploadProgress(data: unknown): UploadProgress {
   const body = isRecord(data) ? data : {};
-  const output = isRecord(body.output) ? body.output : {};
-  const ext = isRecord(output.ext) ? output.ext : {};
+  // `ext` inside `output` (the examples) or directly in `data` (an older table, decision §10.37).
+  const output = isRecord(body.output) ? body.output : body;
+  const ext = isRecord(output.ext) ? output.ext : isRecord(body.ext) ? body.ext : {};
   const files: FileProgress[] = [];
   for (const entry of Array.isArray(ext.files) ? ext.files : []) {
     if (!isRecord(entry)) continue;

@@ -18,6 +18,7 @@ import type { Database } from '../db/database.ts';
 import type { TokenService } from '../features/auth/token.service.ts';
 import type { DeviceService } from '../features/devices/device.service.ts';
 import type { LiveEvents } from '../features/events/live-events.ts';
+import type { LogTaskService } from '../features/logs/log-task.service.ts';
 import type { DockMediaService } from '../features/media/dock-media.service.ts';
 import type { MediaLibraryService } from '../features/media/media-library.service.ts';
 import type { MediaService } from '../features/media/media.service.ts';
@@ -34,6 +35,7 @@ import { mediaLibraryRoutes } from './routes/dji/media-library.routes.ts';
 import { pilotMediaRoutes } from './routes/dji/pilot-media.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { liveRoutes } from './routes/live.routes.ts';
+import { deviceLogRoutes } from './routes/manage/device-logs.routes.ts';
 import { deviceRoutes } from './routes/manage/devices.routes.ts';
 import { sessionRoutes } from './routes/manage/session.routes.ts';
 import { userRoutes } from './routes/manage/users.routes.ts';
@@ -55,6 +57,8 @@ export interface HttpDeps {
   mqttOverWebSocket?: ((stream: Duplex, request: IncomingMessage) => void) | undefined;
   devices: DeviceService;
   dockMedia: DockMediaService;
+  /** Remote device logs (dock log uploads). */
+  logTasks: LogTaskService;
   addresses: PublicAddresses;
   version: string;
   /** Where the built web app is (tests point elsewhere); default dist/web. */
@@ -114,6 +118,12 @@ const authenticatedRoutes: FastifyPluginAsync<HttpDeps> = async (api, deps) => {
   await api.register(pilotMediaRoutes, { media: deps.media, addresses: deps.addresses });
   await api.register(mediaLibraryRoutes, { library: deps.library, addresses: deps.addresses });
   await api.register(deviceRoutes, { devices: deps.devices, dockMedia: deps.dockMedia });
+  await api.register(deviceLogRoutes, {
+    logTasks: deps.logTasks,
+    devices: deps.devices,
+    addresses: deps.addresses,
+    linkTtlSeconds: deps.config.storage.credentialTtlSeconds,
+  });
   await api.register(liveRoutes, { tokens: deps.tokens, live: deps.live });
   await api.register(pilotPageRoutes, { config: deps.config, users: deps.users, addresses: deps.addresses });
   await api.register(apiRoutes, deps);

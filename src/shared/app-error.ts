@@ -82,6 +82,22 @@ export const ERRORS = {
     message: 'There is no such flight task media group in this workspace.',
   },
   DeviceRefused: { status: 502, code: 211002, message: 'The device refused the command.' },
+  DeviceOffline: {
+    status: 200,
+    code: 211409,
+    message: 'The device is offline: bring it online (power, network) and try again.',
+  },
+  DeviceResult: {
+    status: 200,
+    code: 211003,
+    message: 'The device answered with an error.',
+  },
+  LogTaskNotFound: { status: 404, code: 212404, message: 'There is no such log upload for this device.' },
+  LogFileNotUploaded: {
+    status: 200,
+    code: 212410,
+    message: 'This log file is not in storage: its upload did not finish.',
+  },
   DeviceNoReply: {
     status: 504,
     code: 211001,
@@ -159,7 +175,15 @@ export class AppError extends Error {
   /** Extra machine-readable detail rendered into `data` (never secrets). */
   readonly details: unknown;
 
-  constructor(kind: ErrorName, message?: string, options?: { cause?: unknown; details?: unknown }) {
+  /**
+   * `options.code` replaces the entry's code where the catalogue says the device's own code is passed on
+   * (DeviceResult: a dock's DJI error code, as DJI's demo answers it).
+   */
+  constructor(
+    kind: ErrorName,
+    message?: string,
+    options?: { cause?: unknown; details?: unknown; code?: number },
+  ) {
     const spec: ErrorSpec = ERRORS[kind];
     // Errors that answer a client (4xx, and code-carrying 200s) are expected: a stack trace would cost
     // more than the rest of the request and nobody reads it. Server errors keep theirs.
@@ -169,8 +193,8 @@ export class AppError extends Error {
     Error.stackTraceLimit = stackTraceLimit;
     this.kind = kind;
     this.status = spec.status;
-    this.code = spec.code;
-    this.mqttResult = mqttResultOf(kind);
+    this.code = options?.code ?? spec.code;
+    this.mqttResult = options?.code ?? mqttResultOf(kind);
     this.transient = spec.transient ?? false;
     this.details = options?.details;
   }

@@ -21,7 +21,7 @@ export interface TestDock {
     family: 'status' | 'requests' | 'events',
     method: string,
     data: unknown,
-    options?: { needReply?: boolean; timeoutMs?: number; tid?: string; raw?: string | Buffer },
+    options?: { needReply?: boolean; timeoutMs?: number; tid?: string; bid?: string; raw?: string | Buffer },
   ): Promise<DockReply | undefined>;
   close(): Promise<void>;
 }
@@ -81,7 +81,7 @@ export async function connectDock(
       });
       const envelope = {
         tid,
-        bid: randomUUID(),
+        bid: options.bid ?? randomUUID(),
         timestamp: Date.now(),
         gateway: sn,
         method,

@@ -80,6 +80,7 @@ describe('loadConfig', () => {
       log: { level: 'info' },
       web: { mapTiles: undefined },
       media: { ffmpegPath: undefined },
+      logs: { uploadTimeoutSeconds: 900 },
     });
     for (const section of [config.storage, config.mqtt, config.dji, config.auth, config.log, config.web]) {
       assert.ok(Object.isFrozen(section));

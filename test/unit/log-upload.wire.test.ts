@@ -8,6 +8,7 @@ import {
   parseFileUploadList,
   parseFileUploadProgress,
 } from '../../src/dji/log-upload.wire.ts';
+import { progressRank, taskStatusOf } from '../../src/features/logs/log-progress.ts';
 
 describe('fileupload_list answers', () => {
   it('reads files beside result, with end_ime, numeric modules and an empty module', () => {
@@ -119,5 +120,41 @@ describe('fileupload_progress events', () => {
     assert.match(logErrorReason(324015) ?? '', /aircraft is off/);
     assert.ok(logErrorReason(324001) && logErrorReason(324021));
     assert.equal(logErrorReason(123456), undefined);
+  });
+
+  it('reads `ext` and the status directly in `data` too (an older table, decision §10.37)', () => {
+    const parsed = parseFileUploadProgress({
+      status: 'file_zip',
+      ext: {
+        files: [
+          { module: 3, progress: { current_step: 2, total_step: 4, progress: 50, status: 'file_zip' } },
+        ],
+      },
+    });
+    assert.equal(parsed.status, 'file_zip');
+    assert.equal(parsed.files[0]?.module, '3');
+    assert.equal(parsed.files[0]?.percent, 37);
+  });
+
+  it('orders a file’s progress: steps by percent, then any failure, then ok above all', () => {
+    const ranks = [
+      progressRank(undefined, undefined),
+      progressRank('file_pull', 99),
+      progressRank('file_zip', 0),
+      progressRank('file_uploading', 10),
+      progressRank('in_progress', 11),
+      progressRank('timeout', 0),
+      progressRank('ok', 0),
+    ];
+    assert.deepEqual(
+      [...ranks].sort((a, b) => a - b),
+      ranks,
+    );
+    assert.equal(progressRank('canceled', 50), progressRank('failed', 0), 'the first end stays');
+    assert.equal(progressRank('file_uploading', 250), progressRank('file_uploading', 100), 'clamped');
+    assert.deepEqual(
+      (['ok', 'canceled', 'failed', 'rejected', 'timeout', 'file_zip'] as const).map(taskStatusOf),
+      [2, 3, 4, 4, 4, undefined],
+    );
   });
 });

@@ -11,6 +11,7 @@ import * as m0004 from './0004-device-models.ts';
 import * as m0005 from './0005-file-group-members.ts';
 import * as m0006 from './0006-media-renditions.ts';
 import * as m0007 from './0007-library-indexes.ts';
+import * as m0008 from './0008-log-tasks.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-init': m0001,
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0005-file-group-members': m0005,
   '0006-media-renditions': m0006,
   '0007-library-indexes': m0007,
+  '0008-log-tasks': m0008,
 };

@@ -5,8 +5,10 @@
  */
 import type { Device, DeviceService } from '../../features/devices/device.service.ts';
 import type { LivePublisher } from '../../features/events/live-events.ts';
+import type { LogTaskService } from '../../features/logs/log-task.service.ts';
 import type { DockMediaService } from '../../features/media/dock-media.service.ts';
 import type { MediaService } from '../../features/media/media.service.ts';
+import { liveProgressDto } from './manage/device-logs.dto.ts';
 
 /** A device as live updates describe it. */
 function liveDevice(d: Device): Record<string, unknown> {
@@ -27,9 +29,14 @@ function liveDevice(d: Device): Record<string, unknown> {
 /** Publishes the services' events to the web from now on. */
 export function connectLiveUpdates(
   live: LivePublisher,
-  sources: { devices: DeviceService; media: MediaService; dockMedia: DockMediaService },
+  sources: {
+    devices: DeviceService;
+    media: MediaService;
+    dockMedia: DockMediaService;
+    logTasks: LogTaskService;
+  },
 ): void {
-  const { devices, media, dockMedia } = sources;
+  const { devices, media, dockMedia, logTasks } = sources;
   devices.events.on('online', ({ workspaceId, device }) =>
     live.publish(workspaceId, 'device_online', liveDevice(device)),
   );
@@ -67,5 +74,9 @@ export function connectLiveUpdates(
       job_id: p.flightId,
       pre_job_id: p.previous ?? null,
     }),
+  );
+  // A dock's log upload moved (DJI's demo shape, §7.5, plus the task's status and reason).
+  logTasks.events.on('progress', ({ workspaceId, task }) =>
+    live.publish(workspaceId, 'fileupload_progress', liveProgressDto(task)),
   );
 }
