@@ -96,3 +96,44 @@ export async function connectDock(
     },
   };
 }
+
+/** A cloud → dock `services` message as the dock receives it. */
+export interface ServiceMessage {
+  tid: string;
+  bid: string;
+  method: string;
+  timestamp: number;
+  data: Record<string, unknown>;
+}
+
+/** What a scripted dock answers per method: the reply's data, or undefined to stay silent. */
+export type ServiceScript = Record<string, (message: ServiceMessage) => Record<string, unknown> | undefined>;
+
+/**
+ * Makes `dock` answer its `services` per `script` (methods it does not name get `{result: 0}`); returns
+ * the list of what it receives, filled as messages come. The script may change between tests.
+ */
+export async function serveServices(dock: TestDock, script: ServiceScript): Promise<ServiceMessage[]> {
+  const received: ServiceMessage[] = [];
+  const topic = `thing/product/${dock.sn}/services`;
+  dock.client.on('message', (t, payload) => {
+    if (t !== topic) return;
+    const message = JSON.parse(payload.toString()) as ServiceMessage;
+    received.push(message);
+    const answer = script[message.method];
+    const data = answer ? answer(message) : { result: 0 };
+    if (!data) return;
+    const reply = { tid: message.tid, bid: message.bid, timestamp: Date.now(), method: message.method, data };
+    void dock.client.publishAsync(`${topic}_reply`, JSON.stringify(reply), { qos: 1 });
+  });
+  await dock.client.subscribeAsync(topic, { qos: 1 });
+  return received;
+}
+
+/**
+ * A `fileupload_progress` from `dock` with the task's `bid`. One that asks for a reply resolves with it;
+ * one that does not resolves once published: a later event that asks proves it was handled (one
+ * gateway's messages are handled in order).
+ */
+export const sendProgress = (dock: TestDock, bid: string, data: unknown, needReply = false) =>
+  dock.send('events', 'fileupload_progress', data, { bid, needReply, timeoutMs: needReply ? 10_000 : 1 });

@@ -12,10 +12,19 @@ import { buildApp, type SkyvaultApp } from '../../src/app.ts';
 import type { LiveMessage } from '../../src/features/events/live-events.ts';
 import type { DeviceLogsDto } from '../../src/http/routes/manage/device-logs.dto.ts';
 import { testDialects } from '../helpers/databases.ts';
-import { connectDock, mqttAccountOf, type TestDock } from '../helpers/dock.ts';
+import {
+  connectDock,
+  mqttAccountOf,
+  sendProgress,
+  type ServiceMessage,
+  type ServiceScript,
+  serveServices,
+  type TestDock,
+} from '../helpers/dock.ts';
 import { createUser, createWorkspace } from '../helpers/factories.ts';
 import { sdkClient } from '../helpers/storage.ts';
 import { startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
+import { until } from '../helpers/wait.ts';
 
 const DOCK = 'DOCKLOGS00000001';
 const AIRCRAFT = '1581F5BKD225D00LOG1';
@@ -37,44 +46,6 @@ interface Listing {
     reason?: string;
     list: Record<string, number>[];
   }[];
-}
-
-interface ServiceMessage {
-  tid: string;
-  bid: string;
-  method: string;
-  timestamp: number;
-  data: Record<string, unknown>;
-}
-/** What the scripted dock answers per method: reply data, or undefined to stay silent. */
-type Script = Record<string, (message: ServiceMessage) => Record<string, unknown> | undefined>;
-
-/** Makes `dock` answer its `services` per `script` (default `{result: 0}`); returns what it received. */
-async function serveServices(dock: TestDock, script: Script): Promise<ServiceMessage[]> {
-  const received: ServiceMessage[] = [];
-  const topic = `thing/product/${dock.sn}/services`;
-  dock.client.on('message', (t, payload) => {
-    if (t !== topic) return;
-    const message = JSON.parse(payload.toString()) as ServiceMessage;
-    received.push(message);
-    const answer = script[message.method];
-    const data = answer ? answer(message) : { result: 0 };
-    if (!data) return;
-    const reply = { tid: message.tid, bid: message.bid, timestamp: Date.now(), method: message.method, data };
-    void dock.client.publishAsync(`${topic}_reply`, JSON.stringify(reply), { qos: 1 });
-  });
-  await dock.client.subscribeAsync(topic, { qos: 1 });
-  return received;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const fileProgress = (
@@ -103,14 +74,6 @@ interface StartService {
   };
 }
 
-/**
- * A `fileupload_progress` from `dock`. One that asks for a reply resolves with it; one that does not
- * resolves once published: a later event that asks proves it was handled (one gateway's messages are
- * handled in order).
- */
-const sendProgress = (dock: TestDock, bid: string, data: unknown, needReply = false) =>
-  dock.send('events', 'fileupload_progress', data, { bid, needReply, timeoutMs: needReply ? 5000 : 1 });
-
 for (const dialect of testDialects()) {
   describe(`remote device logs (${dialect})`, () => {
     let t: TestApp;
@@ -118,7 +81,7 @@ for (const dialect of testDialects()) {
     let token: string;
     let dock: TestDock;
     let received: ServiceMessage[];
-    const script: Script = {};
+    const script: ServiceScript = {};
     const live: LiveMessage[] = [];
 
     before(async () => {
