@@ -88,6 +88,8 @@ export class LogTaskService {
   private readonly repo: LogTaskRepo;
   private readonly now: () => number;
   private readonly timeoutMs: number;
+  /** How stale a task's deadline may get before a progress event writes it again. */
+  private readonly touchSlackMs: number;
   private watcher: NodeJS.Timeout | undefined;
   private watching = false;
 
@@ -95,6 +97,7 @@ export class LogTaskService {
     this.repo = options.repo;
     this.now = options.now ?? Date.now;
     this.timeoutMs = options.uploadTimeoutSeconds * 1000;
+    this.touchSlackMs = Math.min(5000, this.timeoutMs / 20);
   }
 
   /** What logs the dock (module "3") and its aircraft ("0") hold, asked synchronously (`fileupload_list`). */
@@ -140,9 +143,13 @@ export class LogTaskService {
     }
     await this.onlineGatewayOf(workspaceId, gatewaySn);
     const context = await this.options.devices.gatewayContext(gatewaySn);
+    const prefix = logPrefix(workspaceId);
+    const credentials = await this.options.storage.issueUploadCredentials({
+      prefix,
+      ttlSeconds: this.options.credentialTtlSeconds,
+    });
     const now = this.now();
     const taskId = randomUUID();
-    const prefix = logPrefix(workspaceId);
     const files: LogTaskFile[] = request.files.map((f) => ({
       id: randomUUID(),
       taskId,
@@ -190,10 +197,6 @@ export class LogTaskService {
     );
     this.watchSoon(now + this.timeoutMs);
 
-    const credentials = await this.options.storage.issueUploadCredentials({
-      prefix,
-      ttlSeconds: this.options.credentialTtlSeconds,
-    });
     let reply: { result: number };
     try {
       reply = await this.options.commands.call(
@@ -302,7 +305,11 @@ export class LogTaskService {
       if (await this.end(task.id, { status: ended, uploadStatus: progress.status!, result, failure: null })) {
         return true;
       }
-    } else {
+    } else if (
+      progress.status !== task.uploadStatus ||
+      task.deadlineAt < now + this.timeoutMs - this.touchSlackMs
+    ) {
+      // The dock spoke: the silence deadline moves back (written once per slack, not per event).
       await this.repo.touch(task.id, progress.status, now + this.timeoutMs, now);
     }
     if (changed) await this.announce(task.id);
