@@ -32,6 +32,7 @@ import type { StorageProvider } from '../../storage/provider.ts';
 import type { DeviceCommands } from '../devices/device-commands.ts';
 import type { DeviceService } from '../devices/device.service.ts';
 import { progressRank, taskStatusOf } from './log-progress.ts';
+import { SilenceWatch } from './silence-watch.ts';
 import type { HistoryFilter, LogTask, LogTaskFile, LogTaskRepo } from './log-task.repo.ts';
 
 export type { HistoryFilter, LogTask, LogTaskFile } from './log-task.repo.ts';
@@ -80,8 +81,6 @@ export function logPrefix(workspaceId: string): string {
 const MODULE_NAMES: Record<LogModule, string> = { '0': 'aircraft', '3': 'dock' };
 /** Announced credential lifetime is shortened by this margin, as for media (§10.30). */
 const EXPIRY_MARGIN_MS = 60_000;
-/** How often, at most, the watcher looks for overdue tasks (it also wakes at the next deadline). */
-const MAX_WATCH_MS = 30_000;
 
 export class LogTaskService {
   readonly events = new Emittery<LogTaskEvents>();
@@ -90,14 +89,21 @@ export class LogTaskService {
   private readonly timeoutMs: number;
   /** How stale a task's deadline may get before a progress event writes it again. */
   private readonly touchSlackMs: number;
-  private watcher: NodeJS.Timeout | undefined;
-  private watching = false;
+  private readonly watch: SilenceWatch;
 
   constructor(private readonly options: LogTaskServiceOptions) {
     this.repo = options.repo;
     this.now = options.now ?? Date.now;
     this.timeoutMs = options.uploadTimeoutSeconds * 1000;
     this.touchSlackMs = Math.min(5000, this.timeoutMs / 20);
+    this.watch = new SilenceWatch({
+      look: async () => {
+        await this.expireOverdue();
+        return this.repo.nextDeadline();
+      },
+      logger: options.logger,
+      now: this.now,
+    });
   }
 
   /** What logs the dock (module "3") and its aircraft ("0") hold, asked synchronously (`fileupload_list`). */
@@ -195,7 +201,7 @@ export class LogTaskService {
       },
       files,
     );
-    this.watchSoon(now + this.timeoutMs);
+    this.watch.wakeBy(now + this.timeoutMs);
 
     let reply: { result: number };
     try {
@@ -375,13 +381,11 @@ export class LogTaskService {
 
   /** Starts watching open tasks for silence (at once: tasks left open by a stopped instance included). */
   start(): void {
-    this.watching = true;
-    this.watchSoon(this.now());
+    this.watch.start();
   }
 
   close(): void {
-    this.watching = false;
-    clearTimeout(this.watcher);
+    this.watch.close();
   }
 
   /** Fails the overdue tasks (those this instance takes); returns how many. */
@@ -394,27 +398,6 @@ export class LogTaskService {
       await this.announce(task.id);
     }
     return expired.length;
-  }
-
-  private watchSoon(at: number): void {
-    if (!this.watching) return;
-    const delay = Math.max(0, Math.min(at - this.now(), MAX_WATCH_MS));
-    clearTimeout(this.watcher);
-    this.watcher = setTimeout(() => void this.sweep(), delay);
-    this.watcher.unref();
-  }
-
-  private async sweep(): Promise<void> {
-    let next = this.now() + MAX_WATCH_MS;
-    try {
-      await this.expireOverdue();
-      const deadline = await this.repo.nextDeadline();
-      // A little after the soonest deadline, so that it has passed when we look.
-      if (deadline !== undefined) next = Math.min(next, deadline + 50);
-    } catch (error) {
-      this.options.logger.warn({ err: error }, 'could not check log uploads for silence; retrying');
-    }
-    this.watchSoon(next);
   }
 
   private async end(
