@@ -9,10 +9,15 @@ Commands:
   simulate pilot --password PASSWORD [--url URL] [--username NAME] [--files N | --dir PATH] [--concurrency N]
                           a virtual DJI Pilot 2 uploading media the way the real app does
                           (defaults: --url http://127.0.0.1:8080 --username admin --files 10)
-  simulate dock --password PASSWORD [--url URL] [--username NAME] [--count N] [--files N]
+  simulate dock --password PASSWORD [--url URL] [--username NAME] [--count N] [--files N] [--stay]
+                [--fail-logs CODE]
                           N virtual DJI Docks (SIMDOCK0001…, each with an aircraft) delivering a flight's
                           photos and videos over MQTT the way real docks do; every run is a new flight
-                          (defaults: --url http://127.0.0.1:8080 --username admin --count 1 --files 5)
+                          (defaults: --url http://127.0.0.1:8080 --username admin --count 1 --files 5).
+                          They answer the cloud's services, remote logs included (list, export to
+                          storage with progress, cancel). --stay keeps them online after their files
+                          until Ctrl-C (--files 0: only come online); --fail-logs CODE makes every log
+                          export fail part way with that DJI result code (e.g. 324018, 324019, 324016)
   version                 print the version
   help                    print this help
 `;
@@ -82,7 +87,7 @@ async function runSimulation(run: () => Promise<{ done: string; failed: number }
 }
 
 async function simulateDock(args: string[]): Promise<number> {
-  let values: Record<string, string | undefined>;
+  let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args,
@@ -92,12 +97,20 @@ async function simulateDock(args: string[]): Promise<number> {
         password: { type: 'string' },
         count: { type: 'string', default: '1' },
         files: { type: 'string', default: '5' },
+        stay: { type: 'boolean', default: false },
+        'fail-logs': { type: 'string' },
       },
     }));
     if (!values.password) throw new Error('--password is required');
-    for (const name of ['count', 'files'] as const) {
-      if (!/^[1-9]\d*$/.test(values[name]!)) throw new Error(`--${name} must be a positive whole number`);
-    }
+    if (!/^[1-9]\d*$/.test(values.count as string))
+      throw new Error('--count must be a positive whole number');
+    if (!/^\d+$/.test(values.files as string))
+      throw new Error('--files must be a positive whole number or 0');
+    const failLogs = values['fail-logs'];
+    if (failLogs !== undefined && !/^[1-9]\d{0,8}$/.test(failLogs as string))
+      throw new Error(
+        `--fail-logs must be a DJI result code (a positive whole number such as 324018), not "${failLogs}"`,
+      );
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
     return 2;
@@ -107,20 +120,33 @@ async function simulateDock(args: string[]): Promise<number> {
     process.stderr.write(`--count must be at most ${MAX_DOCKS}\n\n${USAGE}`);
     return 2;
   }
-  return runSimulation(async () => {
-    const summary = await simulateDock({
-      url: values.url!,
-      username: values.username!,
-      password: values.password!,
-      count: Number(values.count),
-      files: Number(values.files),
-      tty: process.stdout.isTTY === true,
+  // With --stay, Ctrl-C is the way out: the first one takes the docks offline cleanly, a second one the
+  // process at once (the handler is gone by then).
+  const stop = new AbortController();
+  const onInterrupt = () => stop.abort();
+  if (values.stay) process.once('SIGINT', onInterrupt);
+  try {
+    return await runSimulation(async () => {
+      const summary = await simulateDock({
+        url: values.url as string,
+        username: values.username as string,
+        password: values.password as string,
+        count: Number(values.count),
+        files: Number(values.files),
+        stay: values.stay === true,
+        signal: stop.signal,
+        ...(values['fail-logs'] === undefined ? {} : { failLogs: Number(values['fail-logs']) }),
+        tty: process.stdout.isTTY === true,
+      });
+      const services = `${summary.servicesAnswered} ${summary.servicesAnswered === 1 ? 'service' : 'services'} answered`;
+      return {
+        done: `Done: ${summary.docks} docks, ${summary.uploaded} files uploaded and acknowledged, ${summary.failed} failed. ${services}.`,
+        failed: summary.failed,
+      };
     });
-    return {
-      done: `Done: ${summary.docks} docks, ${summary.uploaded} files uploaded and acknowledged, ${summary.failed} failed.`,
-      failed: summary.failed,
-    };
-  });
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
 }
 
 /** Runs a command; resolves with an exit code, or undefined when the command keeps running (serve). */

@@ -1,6 +1,7 @@
 /**
  * `skyvault simulate dock`: virtual DJI Docks, each with an aircraft, that deliver flight media to a
- * Skyvault (or any DJI Cloud API server) over MQTT as real docks do (docs/protocol.md §1, §4).
+ * Skyvault (or any DJI Cloud API server) over MQTT as real docks do (docs/protocol.md §1, §4), and answer
+ * the remote-log services (§5) as real docks do.
  *
  * The operator logs in over HTTP only to learn the MQTT address and credentials, as an installer does
  * in Pilot 2. Then every dock, concurrently and on its own MQTT 5 connection:
@@ -11,7 +12,10 @@
  * 5. uploads generated DJI photos (every fifth file a short H.264 video instead) to
  *    `<object_key_prefix>/<flight id>/` with the AWS SDK and reports each with `file_upload_callback`
  *    (§4.2), waiting for every acknowledgement.
- * It answers any `services` message with `{result: 0}` meanwhile (e.g. §4.4).
+ * (With no files, steps 3–5 are left out: the dock only comes online.) Meanwhile it answers `services`:
+ * the log services through dock-logs.ts, any other with `{result: 0}` (e.g. §4.4). With `stay`, the docks
+ * then remain online, answering services, until the signal aborts: a server's log feature needs a dock
+ * that is there when someone asks for its logs.
  *
  * Dock SNs are fixed (SIMDOCK0001, …) so that a second run reuses the same docks; every run is a new
  * flight (a new flight id, files stamped with the run's time), so it adds `count × files` files.
@@ -22,6 +26,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { djiPhoto } from './dji-photo.ts';
 import { djiVideo, VIDEO_EVERY } from './dji-video.ts';
+import { DockLogs, type EventChannel, type ServiceAnswer } from './dock-logs.ts';
 import { SimulationError } from './pilot.ts';
 
 export interface SimulateDockOptions {
@@ -30,10 +35,21 @@ export interface SimulateDockOptions {
   password: string;
   /** Number of docks: SIMDOCK0001 … (at most 9999). */
   count?: number;
-  /** Files each dock uploads: photos, every fifth one a video. */
+  /** Files each dock uploads: photos, every fifth one a video; 0 = the docks only come online. */
   files?: number;
   /** How long each wait (connection, reply, upload) may take, in milliseconds. */
   timeoutMs?: number;
+  /**
+   * After their media, the docks stay online answering services (remote logs included) until `signal`
+   * aborts, or until their connections close when there is no signal.
+   */
+  stay?: boolean;
+  /** Ends the run: a dock sends no further file, a staying dock goes offline, a log export stops. */
+  signal?: AbortSignal;
+  /** Pause between two `fileupload_progress` events of a log export, in milliseconds (default 400). */
+  logStepMs?: number;
+  /** A DJI result code (e.g. 324018) with which every log export fails part way. */
+  failLogs?: number;
   out?: (line: string) => void;
   /** Redraws a progress line in place (terminals); else progress is printed as lines. */
   tty?: boolean;
@@ -56,6 +72,9 @@ interface Envelope {
   method?: string;
   data?: { result?: unknown; output?: unknown } & Record<string, unknown>;
 }
+
+/** Answers one `services` message: its `services_reply` data, and what to do once that is sent. */
+type ServiceHandler = (request: Envelope, link: DockLink) => ServiceAnswer;
 
 interface StorageConfig {
   bucket: string;
@@ -83,6 +102,8 @@ const RESULT_NOT_BOUND = 314001;
 
 /** The HTTP login (password hashing on a busy server) gets longer than the MQTT replies. */
 const HTTP_TIMEOUT_MS = 30_000;
+/** Log export pace: about 3 s per file (seven events), slow enough for a web page to show progress. */
+const LOG_STEP_MS = 400;
 
 export const MAX_DOCKS = 9999;
 export const dockSn = (index: number) => `SIMDOCK${String(index).padStart(4, '0')}`;
@@ -95,18 +116,41 @@ export async function simulateDock(options: SimulateDockOptions): Promise<DockSi
   const timeoutMs = options.timeoutMs ?? 10_000;
   if (count < 1 || count > MAX_DOCKS)
     throw new SimulationError(`The number of docks must be 1 to ${MAX_DOCKS}.`);
+  if (!Number.isInteger(files) || files < 0)
+    throw new SimulationError('The number of files must be a whole number, 0 or more.');
+  const { failLogs } = options;
+  if (failLogs !== undefined && (!Number.isSafeInteger(failLogs) || failLogs <= 0))
+    throw new SimulationError('The log failure code must be a positive whole number, such as 324018.');
 
   const account = await mqttAccount(options, out);
   out(`Docks connect to ${account.url} as "${account.username}".`);
   const progress = new Progress(count, count * files, out, options.tty ?? false);
   const summary: DockSimulationSummary = { docks: count, uploaded: 0, failed: 0, servicesAnswered: 0 };
   const startedAt = new Date();
-  await Promise.all(
+  const logs = { stepMs: options.logStepMs ?? LOG_STEP_MS, failCode: failLogs };
+  const staying = await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      runDock({ index: i + 1, files, account, timeoutMs, startedAt, progress, summary }),
+      runDock({
+        index: i + 1,
+        files,
+        account,
+        timeoutMs,
+        startedAt,
+        progress,
+        summary,
+        logs,
+        stay: options.stay ?? false,
+        signal: options.signal,
+      }),
     ),
   );
   progress.finish();
+  const online = staying.filter((dock) => dock !== undefined);
+  if (online.length > 0) {
+    const docks = online.length === 1 ? '1 dock stays' : `${online.length} docks stay`;
+    out(`${docks} online, answering services (remote logs too), until stopped with Ctrl-C.`);
+    await Promise.all(online.map((dock) => stayOnline(dock, progress, options.signal)));
+  }
   return summary;
 }
 
@@ -184,21 +228,46 @@ interface DockRun {
   startedAt: Date;
   progress: Progress;
   summary: DockSimulationSummary;
+  logs: { stepMs: number; failCode: number | undefined };
+  stay: boolean;
+  signal: AbortSignal | undefined;
 }
 
-/** One dock's whole run; never throws: failures are counted and printed. */
-async function runDock(run: DockRun): Promise<void> {
+/** A dock left online after its media (`stay`), with its log part. */
+interface StayingDock {
+  sn: string;
+  link: DockLink;
+  logs: DockLogs;
+}
+
+/**
+ * One dock's media run; never throws: failures are counted and printed. Resolves with the dock still
+ * online when it is to stay, else after disconnecting it.
+ */
+async function runDock(run: DockRun): Promise<StayingDock | undefined> {
   const { index, progress, summary } = run;
   const sn = dockSn(index);
   const aircraft = aircraftSn(index);
+  const logs = new DockLogs({
+    dockSn: sn,
+    aircraftSn: aircraft,
+    stepMs: run.logs.stepMs,
+    failCode: run.logs.failCode,
+    now: run.startedAt.getTime(),
+    timeoutMs: run.timeoutMs,
+    say: (text) => progress.note(sn, text),
+  });
   let link: DockLink | undefined;
   let s3: S3Client | undefined;
+  let staying = false;
   /** Files done with, uploaded or failed. */
   let handled = 0;
   try {
-    link = await DockLink.connect(sn, run.account, run.timeoutMs, (method) => {
+    link = await DockLink.connect(sn, run.account, run.timeoutMs, (request, self) => {
+      const answer = logs.answer(request, self) ?? { data: { result: 0 } };
       summary.servicesAnswered += 1;
-      progress.step(sn, `answered the service ${method}`);
+      progress.step(sn, `answered the service ${request.method ?? '(no method)'}`);
+      return answer;
     });
 
     const topo = await link.send('status', 'update_topo', {
@@ -208,7 +277,23 @@ async function runDock(run: DockRun): Promise<void> {
     });
     expectResult(topo, 'update_topo');
     progress.online(sn, aircraft);
+    if (run.files > 0) s3 = await deliverFlight(link);
+    staying = run.stay && !run.signal?.aborted;
+    return staying ? { sn, link, logs } : undefined;
+  } catch (error) {
+    summary.failed += run.files - handled;
+    progress.dockFailed(sn, (error as Error).message, run.files - handled);
+    return undefined;
+  } finally {
+    s3?.destroy();
+    if (!staying) {
+      await logs.stop();
+      await link?.close();
+    }
+  }
 
+  /** Steps 3–5 of the header: credentials, the flight's priority, then each file and its callback. */
+  async function deliverFlight(link: DockLink): Promise<S3Client> {
     const storage = storageConfigOf(await link.send('requests', 'storage_config_get', { module: 0 }));
     const prefix = storage.object_key_prefix.replace(/\/+$/, '');
     const folder = (flightId: string) => (prefix ? `${prefix}/${flightId}` : flightId);
@@ -216,7 +301,7 @@ async function runDock(run: DockRun): Promise<void> {
       sn,
       `upload credentials for ${storage.endpoint}, bucket ${storage.bucket}, prefix ${prefix}`,
     );
-    s3 = new S3Client({
+    const s3 = new S3Client({
       endpoint: storage.endpoint,
       region: storage.region || 'us-east-1',
       forcePathStyle: storage.provider === 'minio',
@@ -226,58 +311,75 @@ async function runDock(run: DockRun): Promise<void> {
         sessionToken: storage.credentials.security_token,
       },
     });
-
-    const flightId = randomUUID();
-    expectResult(
-      await link.send('events', 'highest_priority_upload_flighttask_media', { flight_id: flightId }, true),
-      'highest_priority_upload_flighttask_media',
-    );
-    progress.step(sn, `flight ${flightId}: uploading its media first`);
-
-    for (let i = 1; i <= run.files; i++) {
-      const media = await mediaOf(run, flightId, i);
-      const objectKey = `${folder(flightId)}/${media.name}`;
-      try {
-        await upload(s3, storage.bucket, objectKey, media.bytes, media.contentType, run.timeoutMs);
-        const ack = await link.send(
+    try {
+      const flightId = randomUUID();
+      expectResult(
+        await link.send(
           'events',
-          'file_upload_callback',
-          {
-            result: 0,
-            file: {
-              object_key: objectKey,
-              path: folder(flightId),
-              name: media.name,
-              ext: {
-                flight_id: flightId,
-                drone_model_key: DRONE_MODEL_KEY,
-                payload_model_key: PAYLOAD_MODEL_KEY,
-                is_original: true,
+          'highest_priority_upload_flighttask_media',
+          { flight_id: flightId },
+          { needReply: true },
+        ),
+        'highest_priority_upload_flighttask_media',
+      );
+      progress.step(sn, `flight ${flightId}: uploading its media first`);
+
+      for (let i = 1; i <= run.files; i++) {
+        if (run.signal?.aborted) throw new Error(`stopped before its last ${run.files - handled} files`);
+        const media = await mediaOf(run, flightId, i);
+        const objectKey = `${folder(flightId)}/${media.name}`;
+        try {
+          await upload(s3, storage.bucket, objectKey, media.bytes, media.contentType, run.timeoutMs);
+          const ack = await link.send(
+            'events',
+            'file_upload_callback',
+            {
+              result: 0,
+              file: {
+                object_key: objectKey,
+                path: folder(flightId),
+                name: media.name,
+                ext: {
+                  flight_id: flightId,
+                  drone_model_key: DRONE_MODEL_KEY,
+                  payload_model_key: PAYLOAD_MODEL_KEY,
+                  is_original: true,
+                },
+                metadata: media.metadata,
               },
-              metadata: media.metadata,
             },
-          },
-          true,
-        );
-        expectResult(ack, 'file_upload_callback');
-        handled += 1;
-        summary.uploaded += 1;
-        progress.fileDone(sn, media.name);
-      } catch (error) {
-        // A lost connection fails the dock (the remaining files with it); anything else only this file.
-        if (link.closed) throw error;
-        handled += 1;
-        summary.failed += 1;
-        progress.fileFailed(sn, media.name, (error as Error).message);
+            { needReply: true },
+          );
+          expectResult(ack, 'file_upload_callback');
+          handled += 1;
+          summary.uploaded += 1;
+          progress.fileDone(sn, media.name);
+        } catch (error) {
+          // A lost connection fails the dock (the remaining files with it); anything else only this file.
+          if (link.closed) throw error;
+          handled += 1;
+          summary.failed += 1;
+          progress.fileFailed(sn, media.name, (error as Error).message);
+        }
       }
+      return s3;
+    } catch (error) {
+      s3.destroy();
+      throw error;
     }
-  } catch (error) {
-    summary.failed += run.files - handled;
-    progress.dockFailed(sn, (error as Error).message, run.files - handled);
-  } finally {
-    s3?.destroy();
-    await link?.close();
   }
+}
+
+/** Keeps a dock online until `signal` aborts or its connection closes; then takes it offline. */
+async function stayOnline(dock: StayingDock, progress: Progress, signal: AbortSignal | undefined) {
+  const stopped = new Promise<void>((resolve) => {
+    if (signal?.aborted) resolve();
+    signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await Promise.race([stopped, dock.link.closing]);
+  if (dock.link.closed) progress.note(dock.sn, 'the MQTT connection closed: the dock is offline');
+  await dock.logs.stop();
+  await dock.link.close();
 }
 
 /**
@@ -388,8 +490,10 @@ type Family = 'status' | 'requests' | 'events';
  * the same tid on `<topic>_reply`, and answers services. Fails every wait at once when the connection
  * closes, so a lost broker costs no timeouts.
  */
-class DockLink {
+class DockLink implements EventChannel {
   closed = false;
+  /** Resolves when the connection has closed (for whatever reason). */
+  readonly closing: Promise<void>;
   private lastError: string | undefined;
   private readonly waiting = new Map<
     string,
@@ -400,17 +504,20 @@ class DockLink {
     private readonly sn: string,
     private readonly client: MqttClient,
     private readonly timeoutMs: number,
-    private readonly onService: (method: string) => void,
+    private readonly serve: ServiceHandler,
   ) {
     client.on('message', (topic, payload) => this.receive(topic, payload));
     client.on('error', (error) => (this.lastError = error.message));
-    client.on('close', () => {
-      this.closed = true;
-      const reason = new Error(
-        `the MQTT connection closed${this.lastError ? ` (${this.lastError})` : ''} while waiting for a reply`,
-      );
-      for (const wait of this.waiting.values()) wait.reject(reason);
-      this.waiting.clear();
+    this.closing = new Promise((resolve) => {
+      client.on('close', () => {
+        this.closed = true;
+        const reason = new Error(
+          `the MQTT connection closed${this.lastError ? ` (${this.lastError})` : ''} while waiting for a reply`,
+        );
+        for (const wait of this.waiting.values()) wait.reject(reason);
+        this.waiting.clear();
+        resolve();
+      });
     });
   }
 
@@ -418,7 +525,7 @@ class DockLink {
     sn: string,
     account: MqttAccount,
     timeoutMs: number,
-    onService: (method: string) => void,
+    serve: ServiceHandler,
   ): Promise<DockLink> {
     let client: MqttClient;
     try {
@@ -437,7 +544,7 @@ class DockLink {
     } catch (error) {
       throw new Error(`cannot connect to ${account.url}: ${(error as Error).message}`, { cause: error });
     }
-    const link = new DockLink(sn, client, timeoutMs, onService);
+    const link = new DockLink(sn, client, timeoutMs, serve);
     const filters = [
       `sys/product/${sn}/status_reply`,
       `thing/product/${sn}/requests_reply`,
@@ -455,11 +562,18 @@ class DockLink {
     return link;
   }
 
-  /** Publishes `method` on the family's topic and resolves with the reply of the same tid. */
-  async send(family: Family, method: string, data: unknown, needReply?: boolean): Promise<Envelope> {
+  /**
+   * Publishes `method` on the family's topic and resolves with the reply of the same tid. The bid is new
+   * unless given (a business flow such as a log export keeps its own, §1.1).
+   */
+  async send(
+    family: Family,
+    method: string,
+    data: unknown,
+    options: { needReply?: boolean; bid?: string } = {},
+  ): Promise<Envelope> {
     if (this.closed) throw new Error('the MQTT connection is closed');
-    const topic =
-      family === 'status' ? `sys/product/${this.sn}/status` : `thing/product/${this.sn}/${family}`;
+    const topic = this.topicOf(family);
     const tid = randomUUID();
     const reply = new Promise<Envelope>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -475,21 +589,36 @@ class DockLink {
         };
       this.waiting.set(tid, { topic: `${topic}_reply`, resolve: settle(resolve), reject: settle(reject) });
     });
-    const envelope = {
-      tid,
-      bid: randomUUID(),
-      timestamp: Date.now(),
-      gateway: this.sn,
-      method,
-      ...(needReply === undefined ? {} : { need_reply: needReply ? 1 : 0 }),
-      data,
-    };
     try {
-      await this.client.publishAsync(topic, JSON.stringify(envelope), { qos: 1 });
+      await this.client.publishAsync(topic, this.envelope(tid, method, data, options), { qos: 1 });
     } catch (error) {
       this.waiting.get(tid)?.reject(new Error(`the broker refused ${method}: ${(error as Error).message}`));
     }
     return reply;
+  }
+
+  /**
+   * An event of a business flow (its bid): with `needReply`, resolves whether its `events_reply` came in
+   * time; without, once the broker took it (rejects when it could not).
+   */
+  async event(
+    method: string,
+    data: Record<string, unknown>,
+    bid: string,
+    needReply: boolean,
+  ): Promise<boolean> {
+    if (needReply) {
+      try {
+        await this.send('events', method, data, { needReply, bid });
+        return true;
+      } catch {
+        return false;
+      }
+    }
+    if (this.closed) throw new Error('the MQTT connection is closed');
+    const message = this.envelope(randomUUID(), method, data, { needReply, bid });
+    await this.client.publishAsync(this.topicOf('events'), message, { qos: 1 });
+    return true;
   }
 
   async close(): Promise<void> {
@@ -498,6 +627,27 @@ class DockLink {
     } catch {
       // Already gone: nothing left to flush.
     }
+  }
+
+  private topicOf(family: Family): string {
+    return family === 'status' ? `sys/product/${this.sn}/status` : `thing/product/${this.sn}/${family}`;
+  }
+
+  private envelope(
+    tid: string,
+    method: string,
+    data: unknown,
+    options: { needReply?: boolean; bid?: string },
+  ): string {
+    return JSON.stringify({
+      tid,
+      bid: options.bid ?? randomUUID(),
+      timestamp: Date.now(),
+      gateway: this.sn,
+      method,
+      ...(options.needReply === undefined ? {} : { need_reply: options.needReply ? 1 : 0 }),
+      data,
+    });
   }
 
   private receive(topic: string, payload: Buffer): void {
@@ -516,20 +666,22 @@ class DockLink {
     if (wait?.topic === topic) wait.resolve(message);
   }
 
-  /** A cloud → dock service (§1.3): accepted with `{result: 0}`, echoing tid, bid and method. */
+  /** A cloud → dock service (§1.3): answered echoing tid, bid and method; then its follow-up runs. */
   private answerService(request: Envelope): void {
+    const answer = this.serve(request, this);
     const reply = {
       tid: request.tid,
       bid: request.bid,
       timestamp: Date.now(),
       gateway: this.sn,
       method: request.method,
-      data: { result: 0 },
+      data: answer.data,
     };
     this.client.publish(`thing/product/${this.sn}/services_reply`, JSON.stringify(reply), { qos: 1 }, () => {
       // A lost reply is the cloud's to retry (§1.3); the connection's own failure is reported elsewhere.
     });
-    this.onService(request.method ?? '(no method)');
+    // Published after the reply: MQTT.js sends in order, so the cloud has the answer before any event.
+    answer.then?.();
   }
 }
 
@@ -567,6 +719,11 @@ class Progress {
     this.line(`FAILED ${sn} ${name}: ${reason}.`);
   }
 
+  /** A line worth reading even on a terminal (log exports, a dock going offline). */
+  note(sn: string, text: string): void {
+    this.line(`${sn}: ${text}`);
+  }
+
   dockFailed(sn: string, reason: string, filesLost: number): void {
     this.failed += filesLost;
     this.line(`FAILED ${sn}: ${reason}.`);
@@ -575,7 +732,9 @@ class Progress {
   finish(): void {
     if (this.tty) process.stdout.write(`\r\x1b[K${this.bar()}\n`);
     const seconds = (Date.now() - this.started) / 1000;
-    this.out(`${this.done} of ${this.files} files delivered in ${seconds.toFixed(1)} s.`);
+    if (this.files === 0)
+      this.out(`${this.onlineDocks} of ${this.docks} docks online in ${seconds.toFixed(1)} s.`);
+    else this.out(`${this.done} of ${this.files} files delivered in ${seconds.toFixed(1)} s.`);
   }
 
   private line(text: string): void {
