@@ -4,6 +4,7 @@ import type { LoginAnswer } from './api.ts';
 import { Header } from './components/Header.tsx';
 import { connectLive } from './live.ts';
 import { ConnectPage } from './pages/ConnectPage.tsx';
+import { DevicesPage } from './pages/DevicesPage.tsx';
 import { GroupsPage } from './pages/GroupsPage.tsx';
 import { LibraryPage } from './pages/LibraryPage.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
@@ -52,6 +53,7 @@ export function App() {
             <Route path="/" component={LibraryPage} />
             <Route path="/map" component={MapPage} />
             <Route path="/groups" component={GroupsPage} />
+            <Route path="/devices" component={DevicesPage} />
             <Route path="/connect" component={ConnectPage} />
             <Route default component={LibraryPage} />
           </Router>

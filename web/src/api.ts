@@ -164,3 +164,135 @@ export const paths = {
   zip: (ws: string) => `/api/v1/workspaces/${ws}/media/zip`,
   groups: (ws: string) => `/api/v1/workspaces/${ws}/file-groups`,
 };
+
+/** A device as DJI's DeviceDTO describes it (`…/devices/bound`); a gateway's aircraft in `children`. */
+export interface Device {
+  device_sn: string;
+  /** The model's name from the device dictionary (e.g. "DJI Dock", "Matrice 30"), else its model key. */
+  device_name: string;
+  device_model_key: string;
+  /** The callsign given at binding, else the SN. */
+  nickname: string;
+  /** 0 aircraft, 1 payload, 2 remote controller, 3 dock. */
+  domain: number;
+  type: number;
+  sub_type: number;
+  parent_sn?: string;
+  child_device_sn?: string;
+  firmware_version?: string;
+  /** Online. */
+  status: boolean;
+  bound_status: boolean;
+  /** yyyy-MM-dd HH:mm:ss, the server's time zone. */
+  bound_time?: string;
+  /** Last seen, yyyy-MM-dd HH:mm:ss, the server's time zone. */
+  login_time?: string;
+  children?: Device;
+}
+
+export interface DevicePage {
+  list: Device[];
+  pagination: { page: number; page_size: number; total: number };
+}
+
+/** Whose logs: "3" the dock, "0" its aircraft. */
+export type LogModule = '0' | '3';
+
+export interface LogBoot {
+  boot_index: number;
+  /** As the device gave them (seconds or ms): sent back unchanged when uploading. */
+  start_time?: number;
+  end_time?: number;
+  /** Bytes. */
+  size?: number;
+  /** Epoch ms, normalised by the server (the device may send seconds or ms). */
+  start_time_ms?: number;
+  end_time_ms?: number;
+}
+
+export interface LogListing {
+  files: {
+    device_sn: string;
+    module: LogModule;
+    /** 0, or the device's error code for this module (e.g. 324015: aircraft off). */
+    result: number;
+    reason?: string;
+    list: LogBoot[];
+  }[];
+}
+
+export interface LogFileProgress {
+  device_sn: string;
+  device_model_domain: LogModule;
+  progress: number;
+  result: number;
+  /** Bytes per second. */
+  upload_rate: number;
+  /** file_pull, file_zip, file_uploading, in_progress, ok, failed, canceled, timeout… */
+  status: string;
+  reason?: string | null;
+  file_id?: string;
+}
+
+/** 1 uploading, 2 done, 3 canceled, 4 failed. */
+export type LogTaskStatus = 1 | 2 | 3 | 4;
+
+export interface DeviceLogs {
+  logs_id: string;
+  user_name: string;
+  logs_information: string;
+  happen_time?: string | null;
+  create_time: string;
+  created_at: number;
+  status: LogTaskStatus;
+  result: number;
+  reason: string | null;
+  logs_progress: LogFileProgress[];
+  device_logs: {
+    files: {
+      file_id: string;
+      device_sn: string;
+      module: LogModule;
+      status: string;
+      size: number | null;
+      progress?: number;
+      /** Present once uploaded. */
+      object_key?: string;
+      list: { boot_index: number; start_time?: number; end_time?: number; size?: number }[];
+    }[];
+  };
+}
+
+export interface DeviceLogsPage {
+  list: DeviceLogs[];
+  pagination: { page: number; page_size: number; total: number };
+}
+
+/** The `fileupload_progress` live message's `data`. */
+export interface LogProgressEvent {
+  bid?: string;
+  sn: string;
+  output: {
+    logs_id: string;
+    status: string;
+    task_status?: LogTaskStatus;
+    reason?: string | null;
+    files?: LogFileProgress[];
+  };
+}
+
+/** Devices and their remote logs, at the DJI demo's paths (`/manage/api/v1/…`). */
+export const devicePaths = {
+  bound: (ws: string) => `/manage/api/v1/devices/${ws}/devices/bound`,
+  device: (ws: string, sn: string) => `/manage/api/v1/devices/${ws}/devices/${encodeURIComponent(sn)}`,
+  bind: (sn: string) => `/manage/api/v1/devices/${encodeURIComponent(sn)}/binding`,
+  unbind: (sn: string) => `/manage/api/v1/devices/${encodeURIComponent(sn)}/unbinding`,
+  currentUser: () => '/manage/api/v1/users/current',
+  logs: (ws: string, sn: string) => `/manage/api/v1/workspaces/${ws}/devices/${encodeURIComponent(sn)}/logs`,
+  logsUploaded: (ws: string, sn: string) =>
+    `/manage/api/v1/workspaces/${ws}/devices/${encodeURIComponent(sn)}/logs-uploaded`,
+  logsTask: (ws: string, sn: string, logsId: string) =>
+    `/manage/api/v1/workspaces/${ws}/devices/${encodeURIComponent(sn)}/logs/${encodeURIComponent(logsId)}`,
+  logsFileUrl: (ws: string, logsId: string, fileId: string) =>
+    `/manage/api/v1/workspaces/${ws}/logs/${encodeURIComponent(logsId)}/url/${encodeURIComponent(fileId)}`,
+};

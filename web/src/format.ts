@@ -52,3 +52,11 @@ export function dayKey(epochMs: number): string {
 export function formatCoordinate(value: number, positive: string, negative: string): string {
   return `${Math.abs(value).toFixed(6)}° ${value >= 0 ? positive : negative}`;
 }
+
+/** A span of time, the shared part written once: "29 Nov 2026, 08:00 – 08:45". */
+export function formatTimeRange(startMs: number, endMs: number): string {
+  const format = new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' });
+  return endMs >= startMs
+    ? format.formatRange(new Date(startMs), new Date(endMs))
+    : format.format(new Date(startMs));
+}

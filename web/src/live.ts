@@ -1,6 +1,7 @@
 /**
- * The workspace's live updates over the server's WebSocket (`/api/v1/ws`): new media and upload
- * progress move the library without a reload. Reconnects with a growing delay when the link drops.
+ * The workspace's live updates over the server's WebSocket (`/api/v1/ws`): new media, devices coming
+ * and going and log upload progress move the pages without a reload. Reconnects with a growing delay
+ * when the link drops.
  */
 import { signal } from '@preact/signals';
 import { session } from './session.ts';
@@ -18,6 +19,8 @@ const listeners = new Set<Listener>();
 export const liveConnected = signal(false);
 /** Bumped on every message that changes media, so views can refetch. */
 export const mediaVersion = signal(0);
+/** Bumped when a device comes, goes or changes its aircraft, so the devices page can refetch. */
+export const devicesVersion = signal(0);
 
 export function onLive(listener: Listener): () => void {
   listeners.add(listener);
@@ -25,6 +28,7 @@ export function onLive(listener: Listener): () => void {
 }
 
 const MEDIA_EVENTS = new Set(['media_file_created', 'file_upload_callback', 'media_files_deleted']);
+const DEVICE_EVENTS = new Set(['device_online', 'device_offline', 'device_update_topo']);
 
 export function connectLive(): () => void {
   let socket: WebSocket | undefined;
@@ -49,6 +53,7 @@ export function connectLive(): () => void {
         return;
       }
       if (MEDIA_EVENTS.has(message.biz_code)) mediaVersion.value += 1;
+      if (DEVICE_EVENTS.has(message.biz_code)) devicesVersion.value += 1;
       for (const listener of listeners) listener(message);
     };
     socket.onclose = () => {

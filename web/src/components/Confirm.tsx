@@ -3,12 +3,14 @@ import { t } from '../i18n.ts';
 
 interface Props {
   text: string;
+  /** The button that goes ahead ("Delete" unless told). */
+  confirmLabel?: string;
   onConfirm: () => void;
   onCancel: () => void;
 }
 
 /** A confirmation for what cannot be undone; Escape or "Keep" cancels. */
-export function Confirm({ text, onConfirm, onCancel }: Props) {
+export function Confirm({ text, confirmLabel, onConfirm, onCancel }: Props) {
   const keep = useRef<HTMLButtonElement>(null);
   useEffect(() => {
     keep.current?.focus();
@@ -25,7 +27,7 @@ export function Confirm({ text, onConfirm, onCancel }: Props) {
             {t('delete.cancel')}
           </button>
           <button type="button" class="danger" onClick={onConfirm}>
-            {t('delete.confirm')}
+            {confirmLabel ?? t('delete.confirm')}
           </button>
         </div>
       </div>

@@ -38,6 +38,7 @@ export function Header() {
         {tab('/', t('nav.library'), true)}
         {tab('/map', t('nav.map'), true)}
         {tab('/groups', t('nav.groups'))}
+        {tab('/devices', t('nav.devices'))}
         {tab('/connect', t('nav.connect'))}
       </nav>
       <div class="header-end">
