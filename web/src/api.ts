@@ -14,6 +14,9 @@ export class ApiError extends Error {
   }
 }
 
+/** What went wrong, in words: an error's message, else the thrown value as text. */
+export const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
 interface Envelope<T> {
   code: number;
   message: string;

@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
-import { ApiError, call, type Device, type DevicePage, devicePaths, query } from '../api.ts';
+import { ApiError, call, type Device, type DevicePage, devicePaths, query, reasonOf } from '../api.ts';
 import { Confirm } from '../components/Confirm.tsx';
 import { ConnectGuide } from '../components/ConnectGuide.tsx';
 import { DeviceLogsView } from '../components/DeviceLogs.tsx';
@@ -15,8 +15,6 @@ import { showToast } from '../state.ts';
 const DOCK_DOMAIN = 3;
 const RC_DOMAIN = 2;
 const AIRCRAFT_DOMAIN = 0;
-
-const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 function kindOf(device: Device): string {
   switch (device.domain) {

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, call, type MediaItem, type MediaPage, paths, query } from '../api.ts';
+import { ApiError, call, type MediaItem, type MediaPage, paths, query, reasonOf } from '../api.ts';
 import { Confirm } from '../components/Confirm.tsx';
 import { ConnectGuide } from '../components/ConnectGuide.tsx';
 import { deleteFiles, FileDialog } from '../components/FileDialog.tsx';
@@ -117,7 +117,7 @@ export function LibraryPage() {
     const failed = (reason: string) => showToast(t('zip.failed', { reason }), true);
     void downloadZip(workspaceId, [...selected], bytes, failed)
       .then((mode) => mode === 'browser' && showToast(t('zip.byBrowser')))
-      .catch((e: unknown) => failed(e instanceof Error ? e.message : String(e)));
+      .catch((e: unknown) => failed(reasonOf(e)));
   };
 
   const empty = !loading && !error && items.length === 0;
