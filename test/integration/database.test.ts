@@ -39,6 +39,8 @@ for (const dialect of testDialects()) {
         'devices',
         'file_group_members',
         'file_groups',
+        'log_task_files',
+        'log_tasks',
         'media_counts',
         'media_files',
         'media_map_cells',
