@@ -104,6 +104,29 @@ export async function postJson<T>(url: string, body: unknown, token?: string): P
 }
 
 /**
+ * Logs in as `admin` the way a device's installer does (flag 2): the token, the workspace and the MQTT
+ * account docks connect with.
+ */
+export async function deviceLogin(
+  baseUrl: string,
+  password: string,
+): Promise<{ token: string; ws: string; account: { username: string; password: string } }> {
+  type Login = {
+    code: number;
+    data: { access_token: string; workspace_id: string; mqtt_username?: string; mqtt_password?: string };
+  };
+  const login = await postJson<Login>(`${baseUrl}/manage/api/v1/login`, {
+    username: 'admin',
+    password,
+    flag: 2,
+  });
+  const { access_token: token, workspace_id: ws, mqtt_username, mqtt_password } = login.data;
+  if (login.code !== 0 || !mqtt_username || !mqtt_password)
+    throw new Error('the login answered no MQTT credentials');
+  return { token, ws, account: { username: mqtt_username, password: mqtt_password } };
+}
+
+/**
  * What a Pilot 2 has once logged in as `admin`: its token and workspace, its upload credentials (`sts`)
  * and an S3 client holding them, as the benchmarks that upload media need.
  */
