@@ -221,6 +221,8 @@ export interface LogTasksTable {
   userId: string | null;
   username: string;
   description: string;
+  /** Its files' modules, comma-separated ("3,0"). */
+  modules: string;
   happenAt: number | null;
   status: LogTaskStatus;
   uploadStatus: string | null;

@@ -19,6 +19,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('user_id', 'varchar(36)')
     .addColumn('username', 'varchar(100)', (c) => c.notNull())
     .addColumn('description', 'varchar(1000)', (c) => c.notNull())
+    // The modules of its files, e.g. "3,0": a progress event naming them all needs no re-read.
+    .addColumn('modules', 'varchar(8)', (c) => c.notNull())
     .addColumn('happen_at', 'bigint')
     // DJI's task status: 1 uploading, 2 done, 3 canceled, 4 failed (§5.1).
     .addColumn('status', 'smallint', (c) => c.notNull())

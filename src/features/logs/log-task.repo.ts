@@ -84,35 +84,37 @@ export class LogTaskRepo {
       .execute();
   }
 
-  /** Writes one file's progress if it moves the file forward; whether it did. */
-  async applyFileProgress(
+  /** Writes one file's progress if it moves the file forward; the file as written, else undefined. */
+  applyFileProgress(
     taskId: string,
     module: LogModule,
     p: FileProgressUpdate,
     now: number,
-  ): Promise<boolean> {
-    const result = await this.db
-      .updateTable('logTaskFiles')
-      .set({
-        status: p.status,
-        rank: p.rank,
-        percent: p.percent,
-        currentStep: p.currentStep,
-        totalStep: p.totalStep,
-        uploadRate: p.uploadRate,
-        result: p.result,
-        updatedAt: now,
-        ...(p.reportedKey === undefined ? {} : { reportedKey: p.reportedKey }),
-        ...(p.size === undefined ? {} : { size: p.size }),
-        ...(p.fingerprint === undefined ? {} : { fingerprint: p.fingerprint }),
-        ...(p.finishTime === undefined ? {} : { finishTime: p.finishTime }),
-      })
-      .where('taskId', '=', taskId)
-      .where('module', '=', module)
-      // Only forward (log-progress.ts); a repeat of a running step may refresh its rate, an end never.
-      .where('rank', p.rank < RANK_FAILED ? '<=' : '<', p.rank)
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+  ): Promise<LogTaskFile | undefined> {
+    return (
+      this.db
+        .updateTable('logTaskFiles')
+        .set({
+          status: p.status,
+          rank: p.rank,
+          percent: p.percent,
+          currentStep: p.currentStep,
+          totalStep: p.totalStep,
+          uploadRate: p.uploadRate,
+          result: p.result,
+          updatedAt: now,
+          ...(p.reportedKey === undefined ? {} : { reportedKey: p.reportedKey }),
+          ...(p.size === undefined ? {} : { size: p.size }),
+          ...(p.fingerprint === undefined ? {} : { fingerprint: p.fingerprint }),
+          ...(p.finishTime === undefined ? {} : { finishTime: p.finishTime }),
+        })
+        .where('taskId', '=', taskId)
+        .where('module', '=', module)
+        // Only forward (log-progress.ts); a repeat of a running step may refresh its rate, an end never.
+        .where('rank', p.rank < RANK_FAILED ? '<=' : '<', p.rank)
+        .returningAll()
+        .executeTakeFirst()
+    );
   }
 
   /** Whether every file of the task is uploaded. */

@@ -184,6 +184,7 @@ export class LogTaskService {
         userId: user.id,
         username: user.username,
         description: request.description,
+        modules: modules.join(','),
         happenAt:
           request.happenAt === undefined
             ? null
@@ -277,48 +278,54 @@ export class LogTaskService {
       return false;
     }
     const now = this.now();
-    let changed = false;
+    const written: LogTaskFile[] = [];
     for (const file of progress.files) {
       const status = file.status ?? progress.status;
       if (!status) continue;
       const percent = status === 'ok' ? 100 : (file.percent ?? 0);
-      changed =
-        (await this.repo.applyFileProgress(
-          task.id,
-          file.module,
-          {
-            status,
-            rank: progressRank(status, percent),
-            percent,
-            currentStep: file.currentStep ?? null,
-            totalStep: file.totalStep ?? null,
-            uploadRate: file.uploadRate ?? null,
-            result: file.result,
-            reportedKey: file.key,
-            size: file.size,
-            fingerprint: file.fingerprint,
-            finishTime: file.finishTime,
-          },
-          now,
-        )) || changed;
+      const row = await this.repo.applyFileProgress(
+        task.id,
+        file.module,
+        {
+          status,
+          rank: progressRank(status, percent),
+          percent,
+          currentStep: file.currentStep ?? null,
+          totalStep: file.totalStep ?? null,
+          uploadRate: file.uploadRate ?? null,
+          result: file.result,
+          reportedKey: file.key,
+          size: file.size,
+          fingerprint: file.fingerprint,
+          finishTime: file.finishTime,
+        },
+        now,
+      );
+      if (row) written.push(row);
     }
     const ended = taskStatusOf(progress.status);
     const fileOk = progress.files.some((f) => (f.status ?? progress.status) === 'ok');
     if (ended === 2 || (fileOk && (await this.repo.allFilesOk(task.id)))) {
-      changed = (await this.repo.markDone(task.id, now)) || changed;
-    } else if (ended === 3 || ended === 4) {
+      if ((await this.repo.markDone(task.id, now)) || written.length > 0) await this.announce(task.id);
+      return true;
+    }
+    if (ended === 3 || ended === 4) {
       const result = progress.result || progress.files.find((f) => f.result !== 0)?.result || 0;
-      if (await this.end(task.id, { status: ended, uploadStatus: progress.status!, result, failure: null })) {
-        return true;
-      }
-    } else if (
-      progress.status !== task.uploadStatus ||
-      task.deadlineAt < now + this.timeoutMs - this.touchSlackMs
+      const end = { status: ended, uploadStatus: progress.status!, result, failure: null };
+      if (!(await this.end(task.id, end)) && written.length > 0) await this.announce(task.id);
+      return true;
+    }
+    let current = task;
+    if (
+      task.status === 1 &&
+      (progress.status !== task.uploadStatus || task.deadlineAt < now + this.timeoutMs - this.touchSlackMs)
     ) {
       // The dock spoke: the silence deadline moves back (written once per slack, not per event).
-      await this.repo.touch(task.id, progress.status, now + this.timeoutMs, now);
+      const deadlineAt = now + this.timeoutMs;
+      await this.repo.touch(task.id, progress.status, deadlineAt, now);
+      current = { ...task, deadlineAt, updatedAt: now, uploadStatus: progress.status ?? task.uploadStatus };
     }
-    if (changed) await this.announce(task.id);
+    if (written.length > 0) await this.announce(current, written);
     return true;
   }
 
@@ -411,11 +418,22 @@ export class LogTaskService {
     return true;
   }
 
-  private async announce(taskId: string): Promise<void> {
-    const task = await this.repo.find(taskId);
+  /**
+   * Tells the web how a task stands. A running task's row and the files a progress event just wrote are
+   * used as they are when the event named every file; otherwise (and after an end) they are read again.
+   */
+  private async announce(taskOrId: LogTask | string, written: LogTaskFile[] = []): Promise<void> {
+    const task = typeof taskOrId === 'string' ? await this.repo.find(taskOrId) : taskOrId;
     if (!task) return;
-    const [view] = await this.withFiles([task]);
-    await this.events.emit('progress', { workspaceId: task.workspaceId, task: view! });
+    const modules = task.modules.split(',');
+    const complete = modules.every((m) => written.some((f) => f.module === m));
+    const files = complete
+      ? [...written].sort((a, b) => b.module.localeCompare(a.module))
+      : await this.repo.filesOf([task.id]);
+    await this.events.emit('progress', {
+      workspaceId: task.workspaceId,
+      task: { ...task, files, reason: taskReason(task) },
+    });
   }
 
   private async findTask(
