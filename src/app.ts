@@ -40,6 +40,7 @@ import { highestPriorityUploadHandler } from './mqtt/handlers/highest-priority-u
 import { stateHandler } from './mqtt/handlers/state.ts';
 import { storageConfigGetHandler } from './mqtt/handlers/storage-config-get.ts';
 import { updateTopoHandler } from './mqtt/handlers/update-topo.ts';
+import { MqttLogCommands } from './mqtt/log-commands.ts';
 import { type MethodHandler, MqttGateway } from './mqtt/mqtt-gateway.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { reachableHosts } from './shared/network.ts';
@@ -193,7 +194,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       repo: new LogTaskRepo(database.db),
       devices,
       storage: store,
-      commands: gateway,
+      commands: new MqttLogCommands(gateway),
       credentialTtlSeconds: config.storage.credentialTtlSeconds,
       uploadTimeoutSeconds: config.logs.uploadTimeoutSeconds,
       logger: logger.child({ component: 'logs' }),

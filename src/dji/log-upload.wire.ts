@@ -1,36 +1,23 @@
 /**
- * The wire shapes of a dock's remote log upload (docs/protocol.md §5), read leniently into plain values
- * for the log-task service: the `fileupload_list` answer and the `fileupload_progress` event. Every
+ * The wire shapes of a dock's remote log upload (docs/protocol.md §5). Devices' messages are read
+ * leniently into the log model (features/logs/log-model.ts): the `fileupload_list` answer and the
+ * `fileupload_progress` event; and the `fileupload_start` order is written as DJI documents it. Every
  * quirk stops here: `files` beside `result` or inside `output` (decision §10.36), `end_ime` (§10.33),
  * modules as strings or numbers, times in seconds or milliseconds (§10.32: kept as sent, read as ms for
  * display), `prgress` (§10.34), a missing `total_step` (§10.35) or `result`, and `sent` (§10.43).
  * Nothing here throws: what cannot be read is left out, and the caller decides.
  */
+import {
+  type DeviceLog,
+  type FileProgress,
+  type LogModule,
+  type ModuleLogs,
+  UPLOAD_STATUSES,
+  type UploadOrder,
+  type UploadProgress,
+  type UploadStatus,
+} from '../features/logs/log-model.ts';
 import { integer, isRecord, text } from './values.ts';
-
-/** Whose logs: `"0"` the aircraft, `"3"` the dock (§5.1). */
-export type LogModule = '0' | '3';
-
-export const UPLOAD_STATUSES = [
-  'file_pull',
-  'file_zip',
-  'file_uploading',
-  'sent',
-  'in_progress',
-  'paused',
-  'ok',
-  'rejected',
-  'failed',
-  'canceled',
-  'timeout',
-] as const;
-export type UploadStatus = (typeof UPLOAD_STATUSES)[number];
-
-const TERMINAL: ReadonlySet<UploadStatus> = new Set(['ok', 'rejected', 'failed', 'canceled', 'timeout']);
-
-export function isTerminal(status: UploadStatus): boolean {
-  return TERMINAL.has(status);
-}
 
 export function uploadStatus(value: unknown): UploadStatus | undefined {
   const name = text(value)?.toLowerCase();
@@ -40,24 +27,6 @@ export function uploadStatus(value: unknown): UploadStatus | undefined {
 export function logModule(value: unknown): LogModule | undefined {
   const name = text(value);
   return name === '0' || name === '3' ? name : undefined;
-}
-
-/** One boot session's log on a device, as `fileupload_list` lists it. */
-export interface DeviceLog {
-  bootIndex: number;
-  size: number | undefined;
-  /** As the device sent them (sent back unchanged in `fileupload_start`). */
-  startTime: number | undefined;
-  endTime: number | undefined;
-}
-
-export interface ModuleLogs {
-  module: LogModule;
-  /** The owner's serial number; undefined when the device left it empty. */
-  deviceSn: string | undefined;
-  /** Per module: 0, or why there is no list (324015: the aircraft is off). */
-  result: number;
-  logs: DeviceLog[];
 }
 
 /** Epoch ms of a list time, whichever unit the device used: seconds are below 10^12 until 33658. */
@@ -91,33 +60,6 @@ export function parseFileUploadList(data: unknown): { result: number; modules: M
     modules.push({ module, deviceSn: text(entry.device_sn), result: integer(entry.result) ?? 0, logs });
   }
   return { result: integer(body.result) ?? 0, modules };
-}
-
-/** One file's progress in a `fileupload_progress` event. */
-export interface FileProgress {
-  module: LogModule;
-  deviceSn: string | undefined;
-  /** The object key the dock reports (it may differ from the one assigned). */
-  key: string | undefined;
-  fingerprint: string | undefined;
-  size: number | undefined;
-  status: UploadStatus | undefined;
-  result: number;
-  currentStep: number | undefined;
-  totalStep: number | undefined;
-  /** Within the current step, 0–100, as sent. */
-  stepProgress: number | undefined;
-  /** Of the whole file, 0–100. */
-  percent: number | undefined;
-  uploadRate: number | undefined;
-  finishTime: number | undefined;
-}
-
-export interface UploadProgress {
-  /** A missing `result` is read as 0: the per-file statuses tell the rest. */
-  result: number;
-  status: UploadStatus | undefined;
-  files: FileProgress[];
 }
 
 /**
@@ -171,22 +113,48 @@ export function parseFileUploadProgress(data: unknown): UploadProgress {
   return { result: integer(body.result) ?? 0, status: uploadStatus(output.status), files };
 }
 
-/** What a log error code means, in plain words (§5.7, decision §10.44); undefined when unknown. */
-export function logErrorReason(code: number): string | undefined {
-  return LOG_ERRORS[code];
+/** A boot session as sent back to the device: exactly the values it listed (decision §10.32). */
+export function wireBootLog(log: DeviceLog): {
+  boot_index: number;
+  start_time?: number;
+  end_time?: number;
+  size?: number;
+} {
+  return {
+    boot_index: log.bootIndex,
+    ...(log.startTime === undefined ? {} : { start_time: log.startTime }),
+    ...(log.endTime === undefined ? {} : { end_time: log.endTime }),
+    ...(log.size === undefined ? {} : { size: log.size }),
+  };
 }
 
-const LOG_ERRORS: Record<number, string> = {
-  324001: 'The export was cut short by a device restart.',
-  324012: 'Compressing the logs timed out: too many logs were chosen. Choose fewer and try again.',
-  324013: 'The device could not read its log list.',
-  324014: 'The device has no logs to list.',
-  324015: 'The aircraft is off or not connected to the dock, so its logs cannot be listed.',
-  324016: 'The dock’s storage is full: the logs could not be compressed.',
-  324017: 'Compression failed: the chosen aircraft logs are not available.',
-  324018: 'Pulling the logs failed, so they could not be uploaded.',
-  324019: 'The dock’s network failed during the upload.',
-  324021: 'The export was cut short because the dock lost power or restarted.',
-  325009: 'The dock is busy exporting logs.',
-  314000: 'The device is busy (uploading logs or flying).',
-};
+/**
+ * The `data` of `fileupload_start` (§5.4): the documented keys, plus the demo's `file_store_dir`,
+ * `file_type` and `files[].device_sn` (decision §10.39). `credentials.expire` is absolute epoch ms here,
+ * unlike `sts` and `storage_config_get`: the two must not share a serializer.
+ */
+export function fileuploadStartData(order: UploadOrder): Record<string, unknown> {
+  const c = order.credentials;
+  return {
+    bucket: c.bucket,
+    region: c.region,
+    endpoint: c.endpoint,
+    provider: c.provider,
+    credentials: {
+      access_key_id: c.accessKeyId,
+      access_key_secret: c.accessKeySecret,
+      security_token: c.securityToken,
+      expire: order.expireAt,
+    },
+    file_store_dir: order.prefix,
+    file_type: 'text_log',
+    params: {
+      files: order.files.map((f) => ({
+        module: f.module,
+        object_key: f.objectKey,
+        device_sn: f.deviceSn,
+        list: f.logs.map(wireBootLog),
+      })),
+    },
+  };
+}

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  fileuploadStartData,
   filePercent,
-  isTerminal,
-  logErrorReason,
   logTimeMs,
   parseFileUploadList,
   parseFileUploadProgress,
 } from '../../src/dji/log-upload.wire.ts';
+import { isTerminal, logErrorReason } from '../../src/features/logs/log-model.ts';
 import { progressRank, taskStatusOf } from '../../src/features/logs/log-progress.ts';
 
 describe('fileupload_list answers', () => {
@@ -156,5 +156,55 @@ describe('fileupload_progress events', () => {
       (['ok', 'canceled', 'failed', 'rejected', 'timeout', 'file_zip'] as const).map(taskStatusOf),
       [2, 3, 4, 4, 4, undefined],
     );
+  });
+
+  it('writes fileupload_start with absolute-ms expiry and the boot sessions exactly as listed', () => {
+    const data = fileuploadStartData({
+      credentials: {
+        accessKeyId: 'AK',
+        accessKeySecret: 'SK',
+        securityToken: 'TOKEN',
+        expiresAt: 1_659_432_582_000,
+        endpoint: 'https://oss-cn-hangzhou.aliyuncs.com',
+        bucket: 'bucket',
+        region: 'hz',
+        provider: 'ali',
+        prefix: 'ws/logs',
+      },
+      expireAt: 1_659_432_522_000,
+      prefix: 'ws/logs',
+      files: [
+        {
+          module: '3',
+          objectKey: 'ws/logs/a.tar',
+          deviceSn: 'DOCK',
+          logs: [{ bootIndex: 321, startTime: 1, endTime: undefined, size: 9 }],
+        },
+      ],
+    });
+    assert.deepEqual(data, {
+      bucket: 'bucket',
+      region: 'hz',
+      endpoint: 'https://oss-cn-hangzhou.aliyuncs.com',
+      provider: 'ali',
+      credentials: {
+        access_key_id: 'AK',
+        access_key_secret: 'SK',
+        security_token: 'TOKEN',
+        expire: 1_659_432_522_000,
+      },
+      file_store_dir: 'ws/logs',
+      file_type: 'text_log',
+      params: {
+        files: [
+          {
+            module: '3',
+            object_key: 'ws/logs/a.tar',
+            device_sn: 'DOCK',
+            list: [{ boot_index: 321, start_time: 1, size: 9 }],
+          },
+        ],
+      },
+    });
   });
 });

@@ -7,7 +7,7 @@
  * out or the user cancelled and the dock did not honour it. Among failures the first one stays.
  */
 import type { LogTaskStatus } from '../../db/schema.ts';
-import type { UploadStatus } from '../../dji/log-upload.wire.ts';
+import type { UploadStatus } from './log-model.ts';
 
 export const RANK_FAILED = 8000;
 export const RANK_OK = 9000;

@@ -7,12 +7,17 @@
  * - the timeout takes overdue tasks with one UPDATE … RETURNING: each row is returned to one instance.
  */
 import { type Kysely, type Selectable, sql } from 'kysely';
-import type { LogModule } from '../../dji/log-upload.wire.ts';
 import type { DB, LogTaskFilesTable, LogTasksTable, LogTaskStatus } from '../../db/schema.ts';
+import type { DeviceLog, LogModule } from './log-model.ts';
 import { RANK_FAILED, RANK_OK } from './log-progress.ts';
 
 export type LogTask = Selectable<LogTasksTable>;
 export type LogTaskFile = Selectable<LogTaskFilesTable>;
+
+/** The boot sessions chosen for a file, as stored (`boot_logs`, JSON of the log model's DeviceLog). */
+export function bootLogsOf(file: Pick<LogTaskFile, 'bootLogs'>): DeviceLog[] {
+  return JSON.parse(file.bootLogs) as DeviceLog[];
+}
 
 export interface FileProgressUpdate {
   status: string;

@@ -18,19 +18,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import Emittery from 'emittery';
+import { AppError } from '../../shared/app-error.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { StorageProvider } from '../../storage/provider.ts';
+import type { DeviceService } from '../devices/device.service.ts';
+import type { LogCommands } from './log-commands.ts';
 import {
   type DeviceLog,
   type LogModule,
   logErrorReason,
   type ModuleLogs,
-  parseFileUploadList,
   type UploadProgress,
-} from '../../dji/log-upload.wire.ts';
-import { AppError } from '../../shared/app-error.ts';
-import type { Logger } from '../../shared/logger.ts';
-import type { StorageProvider } from '../../storage/provider.ts';
-import type { DeviceCommands } from '../devices/device-commands.ts';
-import type { DeviceService } from '../devices/device.service.ts';
+} from './log-model.ts';
 import { progressRank, taskStatusOf } from './log-progress.ts';
 import { SilenceWatch } from './silence-watch.ts';
 import type { HistoryFilter, LogTask, LogTaskFile, LogTaskRepo } from './log-task.repo.ts';
@@ -65,7 +64,8 @@ export interface LogTaskServiceOptions {
   repo: LogTaskRepo;
   devices: DeviceService;
   storage: StorageProvider;
-  commands: DeviceCommands;
+  /** The dock's log services (mqtt/log-commands.ts). */
+  commands: LogCommands;
   credentialTtlSeconds: number;
   /** Seconds without progress after which an open task fails (SKYVAULT_LOG_UPLOAD_TIMEOUT). */
   uploadTimeoutSeconds: number;
@@ -79,7 +79,7 @@ export function logPrefix(workspaceId: string): string {
 }
 
 const MODULE_NAMES: Record<LogModule, string> = { '0': 'aircraft', '3': 'dock' };
-/** Announced credential lifetime is shortened by this margin, as for media (§10.30). */
+/** The credentials' expiry the dock is told comes this much before the real one (§10.30). */
 const EXPIRY_MARGIN_MS = 60_000;
 
 export class LogTaskService {
@@ -113,9 +113,8 @@ export class LogTaskService {
     modules: LogModule[],
   ): Promise<DeviceModuleLogs[]> {
     await this.onlineGatewayOf(workspaceId, gatewaySn);
-    const reply = await this.options.commands.call(gatewaySn, 'fileupload_list', { module_list: modules });
-    const listed = parseFileUploadList(reply.data);
-    if (reply.result !== 0 && listed.modules.length === 0) throw deviceError(reply.result);
+    const listed = await this.options.commands.list(gatewaySn, modules);
+    if (listed.result !== 0 && listed.modules.length === 0) throw deviceError(listed.result);
     const context = await this.options.devices.gatewayContext(gatewaySn);
     return listed.modules
       .filter((m) => modules.includes(m.module))
@@ -163,7 +162,7 @@ export class LogTaskService {
       deviceSn: f.deviceSn || (f.module === '3' ? gatewaySn : (context.subDeviceSn ?? '')),
       objectKey: `${prefix}/${randomUUID()}.tar`,
       reportedKey: null,
-      bootLogs: JSON.stringify(f.logs.map(wireLog)),
+      bootLogs: JSON.stringify(f.logs),
       status: null,
       rank: 0,
       percent: 0,
@@ -204,36 +203,19 @@ export class LogTaskService {
     );
     this.watch.wakeBy(now + this.timeoutMs);
 
-    let reply: { result: number };
+    let result: number;
     try {
-      reply = await this.options.commands.call(
-        gatewaySn,
-        'fileupload_start',
-        {
-          bucket: credentials.bucket,
-          region: credentials.region,
-          endpoint: credentials.endpoint,
-          provider: credentials.provider,
-          // Absolute epoch ms, unlike `sts` and `storage_config_get` (decision §10.30).
-          credentials: {
-            access_key_id: credentials.accessKeyId,
-            access_key_secret: credentials.accessKeySecret,
-            security_token: credentials.securityToken,
-            expire: Math.max(now + 1000, credentials.expiresAt - EXPIRY_MARGIN_MS),
-          },
-          file_store_dir: prefix,
-          file_type: 'text_log',
-          params: {
-            files: files.map((f) => ({
-              module: f.module,
-              object_key: f.objectKey,
-              device_sn: f.deviceSn,
-              list: JSON.parse(f.bootLogs) as unknown[],
-            })),
-          },
-        },
-        taskId,
-      );
+      result = await this.options.commands.start(gatewaySn, taskId, {
+        credentials,
+        expireAt: Math.max(now + 1000, credentials.expiresAt - EXPIRY_MARGIN_MS),
+        prefix,
+        files: request.files.map((f, i) => ({
+          module: f.module,
+          objectKey: files[i]!.objectKey,
+          deviceSn: files[i]!.deviceSn,
+          logs: f.logs,
+        })),
+      });
     } catch (error) {
       if (error instanceof AppError && error.kind === 'DeviceNoReply') {
         await this.end(taskId, {
@@ -247,9 +229,9 @@ export class LogTaskService {
       }
       throw error;
     }
-    if (reply.result !== 0) {
+    if (result !== 0) {
       await this.repo.delete(taskId);
-      throw deviceError(reply.result);
+      throw deviceError(result);
     }
     return taskId;
   }
@@ -257,11 +239,8 @@ export class LogTaskService {
   /** Asks the dock to stop uploading these modules' logs (`fileupload_update` cancel, §5.6). */
   async cancel(workspaceId: string, gatewaySn: string, modules: LogModule[]): Promise<void> {
     await this.onlineGatewayOf(workspaceId, gatewaySn);
-    const reply = await this.options.commands.call(gatewaySn, 'fileupload_update', {
-      status: 'cancel',
-      module_list: modules,
-    });
-    if (reply.result !== 0) throw deviceError(reply.result);
+    const result = await this.options.commands.cancel(gatewaySn, modules);
+    if (result !== 0) throw deviceError(result);
   }
 
   /**
@@ -506,16 +485,6 @@ export function taskReason(task: Pick<LogTask, 'status' | 'result' | 'failure'>)
   if (task.failure) return task.failure;
   if (task.result !== 0) return reasonOf(task.result);
   return task.status === 3 ? 'The upload was canceled.' : 'The dock reported that the upload failed.';
-}
-
-/** A boot session as sent back to the device: exactly the values it listed (decision §10.32). */
-function wireLog(log: DeviceLog): Record<string, number> {
-  return {
-    boot_index: log.bootIndex,
-    ...(log.startTime === undefined ? {} : { start_time: log.startTime }),
-    ...(log.endTime === undefined ? {} : { end_time: log.endTime }),
-    ...(log.size === undefined ? {} : { size: log.size }),
-  };
 }
 
 function formatSeconds(seconds: number): string {

@@ -9,7 +9,6 @@ import { AppError } from '../../shared/app-error.ts';
 import { newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { DeviceService } from '../devices/device.service.ts';
-import type { DeviceCommands } from '../devices/device-commands.ts';
 import type { MediaRepo } from './media.repo.ts';
 import type { MediaService, MediaUploadReport } from './media.service.ts';
 import type { PendingReportRepo } from './pending-report.repo.ts';
@@ -17,6 +16,10 @@ import type { PendingReportRepo } from './pending-report.repo.ts';
 export type DockUploadOutcome = 'recorded' | 'duplicate' | 'failed-upload' | 'pending' | 'refused';
 
 /** Server-initiated device services (the MQTT gateway's `call`). */
+export interface DeviceCommands {
+  call(gatewaySn: string, method: string, data: Record<string, unknown>): Promise<{ result: number }>;
+}
+
 export interface DockMediaEvents {
   /** A dock's file was recorded in a flight's group: how many the group holds now, of how many. */
   groupProgress: {

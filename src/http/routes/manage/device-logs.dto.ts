@@ -7,7 +7,9 @@
 import { type Static, Type } from 'typebox';
 import type { DeviceWithChildren } from '../../../features/devices/device.service.ts';
 import type { LogTaskFile, LogTaskView } from '../../../features/logs/log-task.service.ts';
-import { logErrorReason } from '../../../dji/log-upload.wire.ts';
+import { wireBootLog } from '../../../dji/log-upload.wire.ts';
+import { logErrorReason } from '../../../features/logs/log-model.ts';
+import { bootLogsOf } from '../../../features/logs/log-task.repo.ts';
 import { formatDjiDateTime } from '../../../shared/time.ts';
 import { Nullable } from '../../envelope.ts';
 
@@ -128,7 +130,7 @@ export function deviceLogsDto(task: LogTaskView, gateway: DeviceWithChildren | u
         module: f.module,
         file_id: f.id,
         ...(f.status === 'ok' ? { object_key: f.objectKey } : {}),
-        list: JSON.parse(f.bootLogs) as Static<typeof BootLogDto>[],
+        list: bootLogsOf(f).map(wireBootLog),
         status: f.status ?? '',
         progress: f.percent,
         size: f.size,
