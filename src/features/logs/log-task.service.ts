@@ -3,8 +3,8 @@
  * asks what is on the device (`fileupload_list`), starts an upload (`fileupload_start` with credentials
  * scoped to the workspace's log prefix and one server-chosen object key per module), may cancel it
  * (`fileupload_update`), and follows the dock's `fileupload_progress` events to the end; then each file
- * downloads through a presigned URL. Transport-free: the MQTT handler and the HTTP routes parse the wire
- * (dji/log-upload.wire.ts) and render what comes back.
+ * downloads through a presigned URL. Transport-free: it speaks the log model (log-model.ts); the dock is
+ * reached through the LogCommands seam, and the MQTT handler and HTTP routes read and write DJI's wire.
  *
  * Rules beyond DJI's demo:
  * - the task is recorded before `fileupload_start` is sent (its id is the message's bid, §10.40), so a
