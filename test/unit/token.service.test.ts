@@ -31,6 +31,14 @@ describe(TokenService.name, () => {
     assert.equal(payload.user_type, '2');
   });
 
+  it('hands out a different token each time, even within one second (a refresh after a login)', async () => {
+    const sut = service({ t: Date.UTC(2026, 0, 1) });
+    const first = await sut.issue(claims);
+    const second = await sut.issue(claims);
+    assert.notEqual(first.token, second.token);
+    assert.equal(first.expiresAt, second.expiresAt);
+  });
+
   it('refuses missing, garbage, tampered, foreign-key and "none"-algorithm tokens', async () => {
     const now = { t: Date.now() };
     const sut = service(now);

@@ -10,6 +10,7 @@
  * caches verified tokens: this runs on every request, and WebCrypto-based verification cost several
  * times more (bench/pilot-api). Expiry is checked here against our own clock.
  */
+import { randomUUID } from 'node:crypto';
 import { createSigner, createVerifier, TokenError } from 'fast-jwt';
 import { AppError } from '../../shared/app-error.ts';
 
@@ -62,6 +63,8 @@ export class TokenService {
       username: claims.username,
       user_type: String(claims.userType),
       workspace_id: claims.workspaceId,
+      // Unique per token: a refresh in the same second as the login still hands out a new token.
+      jti: randomUUID(),
     });
     return { token, expiresAt };
   }
