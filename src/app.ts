@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { TokenService } from './features/auth/token.service.ts';
-import { type BootstrapResult, bootstrap } from './features/bootstrap.ts';
+import { type BootstrapResult, bootstrap, ensureAdmin } from './features/bootstrap.ts';
 import { Repositories } from './features/repositories.ts';
 import { DeviceService } from './features/devices/device.service.ts';
 import { LiveEvents } from './features/events/live-events.ts';
@@ -74,8 +74,13 @@ export interface SkyvaultApp {
   gateway: MqttGateway;
   logger: Logger;
   bootstrap: BootstrapResult;
-  /** Starts the listeners; resolves with the bound addresses (the ports chosen when 0 was asked). */
+  /**
+   * Starts the listeners, then creates the admin user on a first start (`bootstrap.createdAdmin`);
+   * resolves with the bound addresses (the ports chosen when 0 was asked).
+   */
   listen(): Promise<ListeningAddresses>;
+  /** Creates the admin user on a first start, without listening (tests that use inject()). */
+  ensureAdmin(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -88,13 +93,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   let storage: LocalStorageProvider | undefined;
   try {
     const repos = new Repositories(database.db);
-    const boot = await bootstrap(repos, {
-      adminUsername: config.admin.username,
-      adminPassword: config.admin.password,
-      jwtSecret: config.auth.jwtSecret,
-      passwordHashCost: config.auth.passwordHashCost,
-      now: now(),
-    });
+    const boot = await bootstrap(repos, { jwtSecret: config.auth.jwtSecret, now: now() });
     const tokens = new TokenService({
       secret: boot.jwtSecret,
       ttlSeconds: config.auth.tokenTtlSeconds,
@@ -245,6 +244,14 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       addresses,
     };
     let closed = false;
+    const adminOnce = async () => {
+      boot.createdAdmin ??= await ensureAdmin(repos, boot.defaultWorkspaceId, {
+        adminUsername: config.admin.username,
+        adminPassword: config.admin.password,
+        passwordHashCost: config.auth.passwordHashCost,
+        now: now(),
+      });
+    };
     return {
       config,
       http,
@@ -259,7 +266,13 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       gateway,
       logger,
       bootstrap: boot,
-      listen: () => startParts(parts),
+      async listen() {
+        const addresses = await startParts(parts);
+        // Only now that every listener is up: a start that failed has created no admin nobody saw.
+        await adminOnce();
+        return addresses;
+      },
+      ensureAdmin: adminOnce,
       async close() {
         if (closed) return;
         closed = true;

@@ -1,8 +1,9 @@
 /** The `skyvault` command line: serve, simulate, version, help. */
 import { parseArgs } from 'node:util';
+import { ADMIN_USAGE } from './admin-usage.ts';
 import { VERSION } from './shared/version.ts';
 
-const USAGE = `Usage: skyvault <command> [options]
+const USAGE_TEMPLATE = `Usage: skyvault <command> [options]
 
 Commands:
   serve [--config FILE]   start Skyvault (settings from SKYVAULT_* variables, see docs/configuration.md)
@@ -18,9 +19,10 @@ Commands:
                           storage with progress, cancel). --stay keeps them online after their files
                           until Ctrl-C (--files 0: only come online); --fail-logs CODE makes every log
                           export fail part way with that DJI result code (e.g. 324018, 324019, 324016)
-  version                 print the version
+__ADMIN__  version                 print the version
   help                    print this help
 `;
+const USAGE = USAGE_TEMPLATE.replace('__ADMIN__', ADMIN_USAGE);
 
 async function simulate(args: string[]): Promise<number> {
   const [device, ...rest] = args;
@@ -166,6 +168,13 @@ export async function main(argv: string[]): Promise<number | undefined> {
     }
     case 'simulate':
       return simulate(rest);
+    case 'admin': {
+      const { admin } = await import('./admin.ts');
+      return admin(rest, {
+        out: (line) => process.stdout.write(`${line}\n`),
+        err: (line) => process.stderr.write(`${line}\n`),
+      });
+    }
     case 'version':
     case '--version':
     case '-v':

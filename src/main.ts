@@ -103,7 +103,9 @@ async function describeStartup(app: SkyvaultApp, addresses: ListeningAddresses):
       );
     }
   } else {
-    lines.push(`  Log in as the admin user "${config.admin.username}" created on first start.`);
+    lines.push(
+      '  Log in with an existing account; `skyvault admin reset-password [--username NAME]` sets a new password.',
+    );
   }
   lines.push(`  Try it: curl -s ${main}/manage/api/v1/login -H 'content-type: application/json' \\`);
   lines.push(

@@ -1,21 +1,18 @@
 /**
- * First start: create the default workspace (with a bind code) and its admin user, and the token
- * signing secret unless one is configured. Runs at every start and does nothing once done. Safe when
- * several instances start at once on one PostgreSQL: the claim on the `bootstrap` setting decides which
- * one creates the rows, inside one transaction, and the others wait for it and find them.
+ * First start, in two steps. `bootstrap` (while the app is built): the default workspace (with a bind
+ * code) and the secrets (token signing unless configured, the embedded store's). `ensureAdmin` (once the
+ * server listens): the admin user, so that a first start that fails (a port taken, say) has not created
+ * an admin whose generated password nobody saw. Both run at every start and do nothing once done. Safe
+ * when several instances start at once on one PostgreSQL: a claim on a setting decides which one
+ * creates the rows, inside one transaction, and the others find them.
  */
 import { newId, randomSecret, readableCode } from '../shared/ids.ts';
 import type { Repositories } from './repositories.ts';
 import { hashPassword } from './users/password.ts';
 
 export interface BootstrapOptions {
-  adminUsername: string;
-  /** undefined = generate one (returned once, to be printed). */
-  adminPassword: string | undefined;
   /** undefined = generate one and keep it in the database. */
   jwtSecret: string | undefined;
-  /** scrypt cost (log2 N) of the admin's password hash. */
-  passwordHashCost: number;
   now: number;
 }
 
@@ -24,8 +21,24 @@ export interface BootstrapResult {
   jwtSecret: string;
   /** Authenticates the embedded store's temporary credentials; shared by every instance. */
   storageSecret: string;
-  /** Set only by the start that created the admin user. */
-  createdAdmin?: { username: string; password: string; generated: boolean };
+  /** Set by `ensureAdmin` in the start that created the admin user. */
+  createdAdmin?: CreatedAdmin;
+}
+
+export interface CreatedAdmin {
+  username: string;
+  password: string;
+  /** The password was generated (to be printed once), not taken from SKYVAULT_ADMIN_PASSWORD. */
+  generated: boolean;
+}
+
+export interface AdminOptions {
+  adminUsername: string;
+  /** undefined = generate one (returned once, to be printed). */
+  adminPassword: string | undefined;
+  /** scrypt cost (log2 N) of the admin's password hash. */
+  passwordHashCost: number;
+  now: number;
 }
 
 export const DEFAULT_WORKSPACE_NAME = 'Default workspace';
@@ -38,15 +51,10 @@ export async function bootstrap(repos: Repositories, options: BootstrapOptions):
   const existing = await settings.get('default_workspace_id');
   if (existing) return { defaultWorkspaceId: existing, jwtSecret, storageSecret };
 
-  const password = options.adminPassword ?? readableCode(16);
-  // Hashing takes ~100 ms; do it outside the transaction that may hold a lock.
-  const passwordHash = await hashPassword(password, { cost: options.passwordHashCost });
   const workspaceId = newId();
-
   return repos.transaction(async (trx) => {
     const defaultWorkspaceId = await trx.settings.getOrInsert('default_workspace_id', workspaceId);
     if (defaultWorkspaceId !== workspaceId) return { defaultWorkspaceId, jwtSecret, storageSecret };
-
     await trx.workspaces.insert({
       id: workspaceId,
       name: DEFAULT_WORKSPACE_NAME,
@@ -56,9 +64,34 @@ export async function bootstrap(repos: Repositories, options: BootstrapOptions):
       createdAt: options.now,
       updatedAt: options.now,
     });
+    return { defaultWorkspaceId, jwtSecret, storageSecret };
+  });
+}
+
+/**
+ * Creates the admin user in the default workspace, once: returns it (with its password, to be printed)
+ * from the start that created it, else undefined. A database that already has users (one from before
+ * this step existed) is taken as set up.
+ */
+export async function ensureAdmin(
+  repos: Repositories,
+  defaultWorkspaceId: string,
+  options: AdminOptions,
+): Promise<CreatedAdmin | undefined> {
+  if (await repos.settings.get(ADMIN_CREATED)) return undefined;
+  if (await repos.users.any()) {
+    await repos.settings.getOrInsert(ADMIN_CREATED, String(options.now));
+    return undefined;
+  }
+  const password = options.adminPassword ?? readableCode(16);
+  // Hashing takes ~100 ms; do it outside the transaction that may hold a lock.
+  const passwordHash = await hashPassword(password, { cost: options.passwordHashCost });
+  const claim = String(options.now) + ':' + newId();
+  return repos.transaction(async (trx) => {
+    if ((await trx.settings.getOrInsert(ADMIN_CREATED, claim)) !== claim) return undefined;
     await trx.users.insert({
       id: newId(),
-      workspaceId,
+      workspaceId: defaultWorkspaceId,
       username: options.adminUsername,
       passwordHash,
       userType: 1,
@@ -68,14 +101,11 @@ export async function bootstrap(repos: Repositories, options: BootstrapOptions):
       updatedAt: options.now,
     });
     return {
-      defaultWorkspaceId,
-      jwtSecret,
-      storageSecret,
-      createdAdmin: {
-        username: options.adminUsername,
-        password,
-        generated: options.adminPassword === undefined,
-      },
+      username: options.adminUsername,
+      password,
+      generated: options.adminPassword === undefined,
     };
   });
 }
+
+const ADMIN_CREATED = 'admin_created';

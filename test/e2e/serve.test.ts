@@ -75,7 +75,7 @@ describe('skyvault serve', { concurrency: true }, () => {
     const again = serve(t, baseEnv(dataDir));
     const stdout2 = await again.waitFor('Try it:');
     assert.doesNotMatch(stdout2, /password "/);
-    assert.match(stdout2, /admin user "admin" created on first start/);
+    assert.match(stdout2, /Log in with an existing account; `skyvault admin reset-password/);
     const relogin = await postJson(`${urlOf(stdout2)}/manage/api/v1/login`, {
       username: 'admin',
       password,

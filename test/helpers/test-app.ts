@@ -87,6 +87,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       throw error;
     },
   );
+  await app.ensureAdmin();
   return {
     app,
     dataDir,

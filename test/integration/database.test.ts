@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { migrateToLatest, openDatabase } from '../../src/db/database.ts';
 import { prepareQuery } from '../../src/db/prepared.ts';
 import { Repositories } from '../../src/features/repositories.ts';
-import { bootstrap } from '../../src/features/bootstrap.ts';
+import { bootstrap, ensureAdmin } from '../../src/features/bootstrap.ts';
 import { SettingsRepo } from '../../src/features/settings/settings.repo.ts';
 import { verifyPassword } from '../../src/features/users/password.ts';
 import { createFreshDatabase, testDialects } from '../helpers/databases.ts';
@@ -100,34 +100,38 @@ for (const dialect of testDialects()) {
       );
     });
 
-    it('bootstraps once: default workspace, admin with a hashed password, signing secret', async () => {
-      const first = await bootstrap(new Repositories(database.db), {
-        adminUsername: 'root',
-        adminPassword: 'first-pass',
-        jwtSecret: undefined,
-        passwordHashCost: 10,
-        now: 1,
-      });
-      assert.deepEqual(first.createdAdmin, { username: 'root', password: 'first-pass', generated: false });
-      const again = await bootstrap(new Repositories(database.db), {
-        adminUsername: 'root',
-        adminPassword: 'other-pass',
-        jwtSecret: undefined,
-        passwordHashCost: 10,
-        now: 2,
-      });
-      assert.equal(again.createdAdmin, undefined);
+    it('bootstraps once: default workspace and signing secret, then the admin with a hashed password', async () => {
+      // Users of the tests above would make the database look set up already.
+      await database.db.deleteFrom('users').execute();
+      const repos = new Repositories(database.db);
+      const first = await bootstrap(repos, { jwtSecret: undefined, now: 1 });
+      assert.equal(await repos.users.any(), false, 'no admin before the server listens');
+      const admin = { adminUsername: 'root', passwordHashCost: 10 };
+      const created = await Promise.all(
+        ['first-pass', 'second-pass', 'third-pass'].map((adminPassword, i) =>
+          ensureAdmin(repos, first.defaultWorkspaceId, { ...admin, adminPassword, now: 1 + i }),
+        ),
+      );
+      const made = created.filter((c) => c !== undefined);
+      assert.equal(made.length, 1, 'concurrent first starts create one admin');
+      const password = made[0]!.password;
+      assert.deepEqual(made[0], { username: 'root', password, generated: false });
+      const again = await bootstrap(repos, { jwtSecret: undefined, now: 2 });
+      assert.equal(
+        await ensureAdmin(repos, again.defaultWorkspaceId, { ...admin, adminPassword: 'other', now: 5 }),
+        undefined,
+      );
       assert.equal(again.defaultWorkspaceId, first.defaultWorkspaceId);
       assert.equal(again.jwtSecret, first.jwtSecret);
       assert.ok(first.jwtSecret.length >= 48);
-      const admin = await database.db
+      const row = await database.db
         .selectFrom('users')
         .selectAll()
         .where('username', '=', 'root')
         .executeTakeFirstOrThrow();
-      assert.equal(admin.workspaceId, first.defaultWorkspaceId);
-      assert.ok(!admin.passwordHash.includes('first-pass'));
-      assert.equal(await verifyPassword('first-pass', admin.passwordHash), true);
+      assert.equal(row.workspaceId, first.defaultWorkspaceId);
+      assert.ok(!row.passwordHash.includes(password));
+      assert.equal(await verifyPassword(password, row.passwordHash), true);
       const ws = await database.db
         .selectFrom('workspaces')
         .selectAll()

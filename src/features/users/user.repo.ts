@@ -26,6 +26,15 @@ export class UserRepo {
       .executeTakeFirst();
   }
 
+  async setPasswordHash(id: string, passwordHash: string, now: number): Promise<void> {
+    await this.db.updateTable('users').set({ passwordHash, updatedAt: now }).where('id', '=', id).execute();
+  }
+
+  /** Whether any user exists at all. */
+  async any(): Promise<boolean> {
+    return (await this.db.selectFrom('users').select('id').limit(1).executeTakeFirst()) !== undefined;
+  }
+
   async insert(user: User): Promise<void> {
     await this.db.insertInto('users').values(user).execute();
   }

@@ -1,0 +1,89 @@
+/**
+ * `skyvault admin …`: account repairs from the command line, straight on the database (the server may
+ * be running or not), for when nobody can log in: `reset-password` gives a user a new generated
+ * password, `create-user` adds a user. Each prints the new password once. Mistakes end with one plain
+ * sentence and exit code 1 (2 for bad arguments), as `serve` does.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/config.ts';
+import { openDatabase } from './db/database.ts';
+import { bootstrap } from './features/bootstrap.ts';
+import { Repositories } from './features/repositories.ts';
+import { createUser, resetPassword } from './features/users/user-admin.ts';
+import { ADMIN_USAGE } from './admin-usage.ts';
+import { isAppError } from './shared/app-error.ts';
+import { StartupError } from './shared/startup-error.ts';
+
+export interface AdminIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function admin(args: string[], io: AdminIo): Promise<number> {
+  const [action, ...rest] = args;
+  let values: { username?: string; workspace?: string; pilot?: boolean; config?: string };
+  try {
+    if (action !== 'reset-password' && action !== 'create-user') {
+      throw new Error(
+        `admin needs an action: "reset-password" or "create-user"${action ? `, not "${action}"` : ''}`,
+      );
+    }
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        username: { type: 'string' },
+        workspace: { type: 'string' },
+        pilot: { type: 'boolean', default: false },
+        config: { type: 'string', short: 'c' },
+      },
+    }));
+    if (action === 'create-user' && !values.username) throw new Error('create-user needs --username');
+  } catch (error) {
+    io.err(`${(error as Error).message}\n\nUsage:\n${ADMIN_USAGE}`);
+    return 2;
+  }
+
+  let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
+  try {
+    const { config } = loadConfig({
+      env: io.env ?? process.env,
+      cwd: process.cwd(),
+      configFile: values.config,
+    });
+    database = await openDatabase(config.database);
+    const repos = new Repositories(database.db);
+    const now = Date.now();
+    const options = { passwordHashCost: config.auth.passwordHashCost, now };
+    if (action === 'reset-password') {
+      const username = values.username ?? config.admin.username;
+      const password = await resetPassword(repos, username, options);
+      io.out(`New password for "${username}": ${password}`);
+      io.out('It is shown only this once: keep it somewhere safe.');
+    } else {
+      const { defaultWorkspaceId } = await bootstrap(repos, { jwtSecret: config.auth.jwtSecret, now });
+      const workspaceId = values.workspace ?? defaultWorkspaceId;
+      const userType = values.pilot ? 2 : 1;
+      const created = await createUser(repos, { workspaceId, username: values.username!, userType }, options);
+      io.out(
+        `Created ${values.pilot ? 'the DJI Pilot 2 user' : 'the user'} "${values.username}" in workspace ${workspaceId}.`,
+      );
+      io.out(`Password: ${created.password}`);
+      io.out('It is shown only this once: keep it somewhere safe.');
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const warning of error.warnings) io.err(`Warning: ${warning}`);
+      io.err(error.message);
+      return 1;
+    }
+    if (error instanceof StartupError || isAppError(error)) {
+      io.err(error.message);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await database?.close();
+  }
+}
