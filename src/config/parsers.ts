@@ -168,15 +168,23 @@ export function parseEnum<T extends string>(raw: string, allowed: readonly T[]):
 
 export function parseUrl(raw: string, protocols: readonly string[]): URL {
   let parsed: URL;
+  // A URL may carry a password (postgres://user:secret@host): messages show it masked.
   try {
     parsed = new URL(raw);
   } catch {
-    throw new SettingProblem(`must be a URL such as ${protocols[0]}//host:port, not "${raw}"`);
+    throw new SettingProblem(`must be a URL such as ${protocols[0]}//host:port, not "${maskPassword(raw)}"`);
   }
   if (!protocols.includes(parsed.protocol)) {
-    throw new SettingProblem(`must start with ${protocols.map((p) => `${p}//`).join(' or ')}, not "${raw}"`);
+    throw new SettingProblem(
+      `must start with ${protocols.map((p) => `${p}//`).join(' or ')}, not "${maskPassword(raw)}"`,
+    );
   }
   return parsed;
+}
+
+/** The text with the password of a `scheme://user:password@` prefix masked, whether it parses or not. */
+function maskPassword(raw: string): string {
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/]*@/i, '$1***@');
 }
 
 export function parseBoolean(raw: string): boolean {

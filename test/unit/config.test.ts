@@ -112,6 +112,15 @@ describe('loadConfig', () => {
     assert.equal(config.log.level, 'debug');
   });
 
+  it('never echoes a database password, in any message about the URL', () => {
+    for (const url of ['mysql://u:secretpw@db.example/x', 'postgres://u:secretpw@@[bad host/x']) {
+      const problems = problemsOf({ SKYVAULT_DATABASE_URL: url });
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.doesNotMatch(problems[0]!, /secretpw/);
+      assert.match(problems[0]!, /u:\*\*\*@/);
+    }
+  });
+
   it('reports every bad value at once, one sentence each, naming the variable and the value', () => {
     const problems = problemsOf({
       SKYVAULT_HTTP_PORT: '80a',
