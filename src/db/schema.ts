@@ -2,7 +2,7 @@
  * Row types of every table, as the code sees them: Kysely's CamelCasePlugin maps these camelCase names
  * to the snake_case columns that the migrations create. Times are epoch milliseconds (integers).
  */
-import type { GeneratedAlways } from 'kysely';
+import type { Generated, GeneratedAlways } from 'kysely';
 
 export interface ServerSettingsTable {
   key: string;
@@ -84,6 +84,10 @@ export interface MediaFilesTable {
   previewKey: string | null;
   /** Videos: their length, when it could be read. */
   durationMs: number | null;
+  /** Why enrichment gave up on the file (migration 0009); null when it did not. */
+  enrichmentError: string | null;
+  /** Enrichments of the file started and never ended: the process died on it (migration 0009). */
+  enrichmentAttempts: Generated<number>;
   /** What the library sorts and filters by: capturedAt, else createdAt (a generated column). */
   takenAt: GeneratedAlways<number>;
   createdAt: number;

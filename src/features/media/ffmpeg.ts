@@ -22,6 +22,8 @@ export interface VideoFacts {
   /** The first frame as a JPEG, at most `maxSize` px on its longest side. */
   poster?: Buffer | undefined;
   durationMs?: number | undefined;
+  /** Why there is no poster, when ffmpeg ran and could not make one (the video's fault, or a limit). */
+  problem?: string | undefined;
 }
 
 export interface FfmpegOptions {
@@ -33,6 +35,12 @@ export interface FfmpegOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+/**
+ * Largest frame ffmpeg may decode (its `-max_pixels`): 8192 × 8192, twice DJI's largest video frame
+ * (8K, 8192 × 4320). A frame costs 1.5 to 8 bytes a pixel and a decoder may hold a few: without a bound
+ * a small file declaring a huge frame makes ffmpeg take gigabytes of the server's memory.
+ */
+export const MAX_VIDEO_PIXELS = 8192 * 8192;
 const VERSION_TIMEOUT_MS = 10_000;
 /** A poster of at most 1600 px at JPEG quality 2 is a few hundred KB; anything far larger is wrong. */
 const MAX_POSTER_BYTES = 16 * 1024 * 1024;
@@ -84,15 +92,18 @@ export class Ffmpeg {
     const durationMs = parseDuration(result.stderr);
     const log = this.options.logger;
     if (result.timedOut) {
-      log.warn(
-        { objectKey, timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS },
-        'no video poster: ffmpeg took too long and was stopped',
-      );
-      return { durationMs };
+      const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+      log.warn({ objectKey, timeoutMs }, 'no video poster: ffmpeg took too long and was stopped');
+      return { durationMs, problem: `ffmpeg took more than ${timeoutMs / 1000} s and was stopped` };
     }
     let reason: string | undefined;
+    const huge = /Picture size (\d+)x(\d+) exceeds specified max pixel count/.exec(result.stderr);
     if (result.spawnError) reason = `ffmpeg could not start: ${result.spawnError.message}`;
     else if (result.tooLarge) reason = `ffmpeg wrote more than ${MAX_POSTER_BYTES} bytes`;
+    else if (huge && (result.code !== 0 || result.stdout.length === 0))
+      reason =
+        `frames of ${huge[1]} × ${huge[2]} px (${megapixels(Number(huge[1]) * Number(huge[2]))} MP): ` +
+        `more than the ${megapixels(MAX_VIDEO_PIXELS)} MP allowed for videos`;
     else if (result.code !== 0 || result.stdout.length === 0)
       // ffmpeg names its input by the loopback URL, which means nothing in a log: name the object.
       reason =
@@ -100,7 +111,7 @@ export class Ffmpeg {
         `ffmpeg exited with ${result.signal ?? `code ${result.code}`}`;
     if (reason) {
       log.info({ objectKey, reason }, 'no video poster: ffmpeg cannot read this video');
-      return { durationMs };
+      return { durationMs, problem: reason };
     }
     return { poster: result.stdout, durationMs };
   }
@@ -179,6 +190,8 @@ function posterArgs(url: string, maxSize: number): string[] {
     // One decoding thread: the poster is one frame, and frame threads would each hold frames of their own.
     ...['-threads', '1'],
     ...['-protocol_whitelist', 'http,tcp', '-format_whitelist', DEMUXERS],
+    // A decoder refuses larger frames before allocating them.
+    ...['-max_pixels', String(MAX_VIDEO_PIXELS)],
     ...['-i', url],
     ...['-map', '0:v:0', '-frames:v', '1'],
     // Scaled here so that only a preview-sized picture crosses the pipe; never enlarged.
@@ -193,6 +206,11 @@ function parseDuration(stderr: string): number | undefined {
   if (!match) return undefined; // "Duration: N/A": the container does not say
   const ms = Math.round((Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3])) * 1000);
   return ms > 0 ? ms : undefined;
+}
+
+/** Pixels as megapixels for a reason: 67.1, 1600. */
+export function megapixels(pixels: number): string {
+  return String(Math.round(pixels / 100_000) / 10);
 }
 
 function lastLine(text: string): string {

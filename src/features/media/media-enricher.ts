@@ -7,14 +7,22 @@
  *
  * Runs after the upload is acknowledged, one file at a time (decoding is CPU-heavy and this server has
  * few cores), and resumes after a restart: a file is done when `enriched_at` is set.
+ *
+ * Uploads are untrusted, and a few bytes can declare a picture of billions of pixels, or one that takes
+ * minutes to decode (a decompression bomb). What one image may cost is bounded before it is decoded,
+ * from its header (IMAGE_LIMITS; docs/web.md, "Thumbnails, previews and their limits"), and while it
+ * is (a time limit). A file over a limit, or that cannot be read, fails: it is done, with the reason in
+ * `enrichment_error`, and is not tried again until its object is replaced. A file the process died on
+ * (killed for its memory, a crash in a decoder) fails after MAX_UNFINISHED_ATTEMPTS starts, instead of
+ * killing the server again at every start.
  */
 import exifr from 'exifr';
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import type { Logger } from '../../shared/logger.ts';
 import type { StorageProvider } from '../../storage/provider.ts';
 import { zonedTime } from './capture-time.ts';
-import { Ffmpeg } from './ffmpeg.ts';
-import type { EnrichmentFacts, MediaRepo } from './media.repo.ts';
+import { Ffmpeg, megapixels } from './ffmpeg.ts';
+import type { EnrichmentFacts, MediaFile, MediaRepo } from './media.repo.ts';
 import { type CaptureMetadata, capturePosition } from './media.service.ts';
 
 /** EXIF and XMP sit at the start of DJI JPEGs: this much is read for metadata. */
@@ -25,12 +33,49 @@ const THUMBNAIL_QUALITY = 80;
 const PREVIEW_SIZE = 1600;
 const PREVIEW_QUALITY = 82;
 
+/**
+ * What rendering one image may cost, checked against its header before it is decoded. Measured with
+ * this sharp (libvips 8.18) on one core, peak RSS growth per decoded image:
+ * - baseline JPEG, what every DJI camera writes (photos of at most 48 MP, 8064 × 6048, and panoramas):
+ *   decoded in strips at 1/8 scale, so besides the file's own bytes under 25 MB whatever its size
+ *   (measured up to 60000 px wide), and about a second per 50 MP of detailed picture (a 17 MB 48 MP
+ *   photo of noise: 0.9 s; 16000 × 8000: 1.5 s). 400 MP (20000 × 20000) takes them all with room.
+ * - anything else is held whole or in wide strips while decoded: a progressive JPEG, or one in several
+ *   scans, keeps every DCT coefficient (6 bytes a pixel at 4:4:4, 1.6 GB at 16383 × 16383 from a 623-byte
+ *   file, and one pass over them per scan: 15 s with 2,000 scans), an interlaced 16-bit PNG 10.5 bytes a
+ *   pixel, GIF 5. 32 MP (above DJI's 20 MP sensors; its TIFFs are at most 5 MP) keeps those under 350 MB
+ *   and 6 s.
+ * - HEIF/AVIF (no DJI camera writes them) take 18 to 26 bytes a pixel: not rendered; nor is SVG.
+ * sharp's own default (268 MP for every format) let such a JPEG take 1.6 GB.
+ */
+export const IMAGE_LIMITS = {
+  /** Baseline (sequential) JPEG. */
+  jpegPixels: 400_000_000,
+  /** Progressive (or multi-scan) JPEG, PNG, TIFF, WebP, GIF. */
+  otherPixels: 32_000_000,
+  /** Formats rendered (as sharp names them). */
+  formats: ['jpeg', 'png', 'tiff', 'webp', 'gif'] as readonly string[],
+  /**
+   * Reading the header and rendering both JPEGs: 20 times what a 48 MP photo takes here, 4 times what a
+   * 400 MP JPEG would; what takes longer is abandoned (and stopped by libvips as soon as it can).
+   */
+  timeoutMs: 30_000,
+};
+
+/** Starts of enrichment that never ended (the process died) after which a file fails unopened. */
+export const MAX_UNFINISHED_ATTEMPTS = 3;
+
+/** A reason is stored in a varchar(500). */
+const MAX_REASON_LENGTH = 500;
+
 export interface MediaEnricherOptions {
   repo: MediaRepo;
   storage: StorageProvider;
   logger: Logger;
   /** Images larger than this get no renditions (decoding them would take too much memory). */
   maxImageBytes?: number;
+  /** How long reading an image's header and rendering it may take (IMAGE_LIMITS.timeoutMs). */
+  imageTimeoutMs?: number;
   /** SKYVAULT_FFMPEG; undefined looks for the installed package's ffmpeg, then the PATH's. */
   ffmpegPath?: string | undefined;
   /** How long ffmpeg may take over one video before it is stopped. */
@@ -53,6 +98,27 @@ interface Renditions {
   preview: Buffer;
 }
 
+/** Why a file gets no renditions: stored as its enrichment_error. */
+class Unrenderable extends Error {
+  /** Over a limit (a likely bomb, logged as a warning) rather than merely unreadable. */
+  constructor(
+    message: string,
+    readonly limit = false,
+  ) {
+    super(message);
+  }
+}
+
+/** Resolves `work`, or rejects with `onTimeout()` after `ms` (the work goes on, abandoned). */
+function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  work.catch(() => undefined); // an abandoned job's later failure is nobody's business
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
 export class MediaEnricher {
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
@@ -73,7 +139,10 @@ export class MediaEnricher {
       logger: options.logger,
       ...(options.ffmpegTimeoutMs === undefined ? {} : { timeoutMs: options.ffmpegTimeoutMs }),
     });
+    // One libvips thread per image, and no cache of decoded images: every upload is a different file,
+    // and the cache would keep up to 50 MB of them.
     sharp.concurrency(1);
+    sharp.cache(false);
   }
 
   enqueue(fileId: string): void {
@@ -127,6 +196,25 @@ export class MediaEnricher {
   private async enrich(fileId: string): Promise<void> {
     const file = await this.repo.findAnyById(fileId);
     if (!file || file.enrichedAt !== null) return;
+    if (file.enrichmentAttempts >= MAX_UNFINISHED_ATTEMPTS) {
+      const reason =
+        `enrichment started ${file.enrichmentAttempts} times and never finished (the server stopped ` +
+        'or died while working on this file); not tried again';
+      this.options.logger.warn({ fileId, objectKey: file.objectKey }, reason);
+      await this.save(file, { enrichmentError: reason }, undefined);
+      return;
+    }
+    await this.repo.beginEnrichment(file.id, file.etag);
+    try {
+      await this.examine(file);
+    } catch (error) {
+      // Storage failed, or shutdown: tried again at the next start, and not counted against the file.
+      await this.repo.endEnrichment(file.id, file.etag);
+      throw error;
+    }
+  }
+
+  private async examine(file: MediaFile): Promise<void> {
     const updates: EnrichmentFacts = {};
     let made: Renditions | undefined;
     if (file.mediaType === 'image') {
@@ -152,16 +240,33 @@ export class MediaEnricher {
         fill('capturedAt');
         fill('capturedAtRaw');
       }
-      if (file.size <= (this.options.maxImageBytes ?? 100 * 1024 * 1024))
-        made = await this.imageRenditions(file.objectKey);
+      try {
+        made = await this.imageRenditions(file);
+      } catch (error) {
+        if (!(error instanceof Unrenderable)) throw error; // storage: tried again at the next start
+        updates.enrichmentError = error.message;
+        const context = { fileId: file.id, objectKey: file.objectKey, reason: error.message };
+        if (error.limit) this.options.logger.warn(context, 'no thumbnail: the image is over a limit');
+        else this.options.logger.info(context, 'no thumbnail: the image cannot be decoded');
+      }
     } else if (file.mediaType === 'video') {
       const video = await this.ffmpeg.videoFacts(this.options.storage, file.objectKey, {
         maxSize: PREVIEW_SIZE,
         signal: this.stopping.signal,
       });
       updates.durationMs = video.durationMs ?? null;
+      if (video.problem) updates.enrichmentError = video.problem;
       if (video.poster) made = await this.posterRenditions(video.poster, file.objectKey);
+      if (video.poster && !made) updates.enrichmentError = 'the video poster cannot be decoded';
     }
+    await this.save(file, updates, made);
+  }
+
+  /** Stores the renditions made (none: none) and what was found; the file is done. */
+  private async save(file: MediaFile, updates: EnrichmentFacts, made: Renditions | undefined): Promise<void> {
+    const fileId = file.id;
+    if (updates.enrichmentError)
+      updates.enrichmentError = updates.enrichmentError.slice(0, MAX_REASON_LENGTH);
     const keys = {
       thumbnail: thumbnailKey(file.workspaceId, file.id),
       preview: previewKey(file.workspaceId, file.id),
@@ -203,36 +308,77 @@ export class MediaEnricher {
   }
 
   /**
-   * The preview and thumbnail of a stored image, EXIF orientation applied. The image is decoded once,
-   * for the preview; the thumbnail is made from the preview, which costs a few milliseconds. (sharp's
-   * clone() would share the input stream, but libvips decodes it again for every clone.)
+   * The preview and thumbnail of a stored image, EXIF orientation applied, within IMAGE_LIMITS: its
+   * header is read first, and only an image of a rendered format and within the pixel limits is
+   * decoded. The image is decoded once, for the preview, at 1/8 scale when a JPEG allows; the thumbnail
+   * is made from the preview, which costs a few milliseconds. Throws Unrenderable for the image's
+   * faults, anything else for storage's.
    */
-  private async imageRenditions(objectKey: string): Promise<Renditions | undefined> {
-    const object = await this.options.storage.get(objectKey);
+  private async imageRenditions(file: MediaFile): Promise<Renditions | undefined> {
+    const maxBytes = this.options.maxImageBytes ?? 100 * 1024 * 1024;
+    const tooLarge = () => new Unrenderable(`larger than ${megabytes(maxBytes)} MB: not rendered`, true);
+    if (file.size > maxBytes) throw tooLarge();
+    const object = await this.options.storage.get(file.objectKey);
     if (!object) return undefined;
-    const decode = sharp({ failOn: 'none' })
-      .rotate()
-      .resize(PREVIEW_SIZE, PREVIEW_SIZE, { fit: 'inside', withoutEnlargement: true })
-      .jpeg({ quality: PREVIEW_QUALITY });
-    // pipe() does not pass a read error on, and sharp would wait for the rest of the image for ever.
-    let readError: Error | undefined;
-    const readFailed = new Promise<never>((_, reject) =>
-      object.body.once('error', (error) => {
-        readError = error;
-        decode.destroy();
-        reject(error);
-      }),
-    );
-    readFailed.catch(() => undefined); // handled through readError below
-    object.body.pipe(decode);
+    // Read whole (sharp would buffer a stream whole too): the header is read before anything is decoded.
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of object.body) {
+      bytes += (chunk as Uint8Array).length;
+      if (bytes > maxBytes) {
+        object.body.destroy();
+        throw tooLarge();
+      }
+      chunks.push(Buffer.from(chunk as Uint8Array));
+    }
+    const input = Buffer.concat(chunks);
+    const timeoutMs = this.options.imageTimeoutMs ?? IMAGE_LIMITS.timeoutMs;
+    const timedOut = () =>
+      new Unrenderable(`rendering took more than ${timeoutMs / 1000} s and was abandoned`, true);
+    // sharp stops libvips at its own timeout once decoding runs; the deadline also covers what its clock
+    // does not (a progressive JPEG's scans are read in one call), so that the queue goes on regardless.
+    return withDeadline(this.render(input, Math.ceil(timeoutMs / 1000)), timeoutMs, timedOut);
+  }
+
+  private async render(input: Buffer, timeoutSeconds: number): Promise<Renditions> {
+    let header: Metadata;
+    try {
+      // Only the header: no limit here, so that the reason can name the size.
+      header = await sharp(input, { failOn: 'none', limitInputPixels: false }).metadata();
+    } catch (error) {
+      throw new Unrenderable(`the image cannot be decoded: ${messageOf(error)}`);
+    }
+    const { format, width, height } = header;
+    if (format === 'heif' || !IMAGE_LIMITS.formats.includes(format)) {
+      const name = format === 'heif' ? 'HEIF/AVIF' : String(format).toUpperCase();
+      throw new Unrenderable(`${name} images are not rendered`);
+    }
+    // libvips's "interlaced": progressive, or any JPEG whose first scan lacks a component (a sequential
+    // JPEG in several scans is decoded like a progressive one, all coefficients held).
+    const streamed = format === 'jpeg' && !header.isProgressive;
+    const limit = streamed ? IMAGE_LIMITS.jpegPixels : IMAGE_LIMITS.otherPixels;
+    const pixels = width * height;
+    if (pixels > limit) {
+      const kind = format === 'jpeg' ? 'progressive or multi-scan JPEG' : format.toUpperCase();
+      throw new Unrenderable(
+        `${width} × ${height} px (${megapixels(pixels)} MP, ${streamed ? 'JPEG' : kind}): more than the ` +
+          `${megapixels(limit)} MP allowed for ${streamed ? 'baseline JPEG' : 'images other than baseline JPEG'}`,
+        true,
+      );
+    }
     let preview: Buffer;
     try {
-      preview = await Promise.race([decode.toBuffer(), readFailed]);
+      preview = await sharp(input, { failOn: 'none', limitInputPixels: limit })
+        .rotate()
+        .resize(PREVIEW_SIZE, PREVIEW_SIZE, { fit: 'inside', withoutEnlargement: true })
+        .jpeg({ quality: PREVIEW_QUALITY })
+        .timeout({ seconds: timeoutSeconds })
+        .toBuffer();
     } catch (error) {
-      object.body.destroy();
-      if (readError) throw readError; // storage, not the image: tried again at the next start
-      this.options.logger.info({ err: error, objectKey }, 'no thumbnail: the image cannot be decoded');
-      return undefined;
+      const message = messageOf(error);
+      if (message.startsWith('timeout:'))
+        throw new Unrenderable(`rendering took more than ${timeoutSeconds} s and was stopped`, true);
+      throw new Unrenderable(`the image cannot be decoded: ${message}`);
     }
     return { preview, thumbnail: await thumbnailOf(preview) };
   }
@@ -250,6 +396,14 @@ export class MediaEnricher {
       return undefined;
     }
   }
+}
+
+function messageOf(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
+}
+
+function megabytes(bytes: number): string {
+  return String(Math.round((bytes / 1024 / 1024) * 10) / 10);
 }
 
 function thumbnailOf(preview: Buffer): Promise<Buffer> {

@@ -71,6 +71,7 @@ export type EnrichmentFacts = Partial<
     | 'thumbnailKey'
     | 'previewKey'
     | 'durationMs'
+    | 'enrichmentError'
   >
 >;
 
@@ -208,6 +209,11 @@ export class MediaRepo {
       updatedAt: sql<number>`excluded.updated_at`,
       // Enrichment (metadata from the file, thumbnail) stays valid unless the object changed.
       enrichedAt: sql<number | null>`CASE WHEN ${sameObject} THEN media_files.enriched_at ELSE NULL END`,
+      // A new object is a new file to enrich: why the old one failed, and how often, no longer apply.
+      enrichmentError: sql<
+        string | null
+      >`CASE WHEN ${sameObject} THEN ${recorded('enrichmentError')} ELSE NULL END`,
+      enrichmentAttempts: sql<number>`CASE WHEN ${sameObject} THEN ${recorded('enrichmentAttempts')} ELSE 0 END`,
     };
     const columns = [
       'id',
@@ -269,7 +275,8 @@ export class MediaRepo {
 
   /**
    * Stores what enrichment found, only if the file still holds the object examined (same ETag: a
-   * re-upload resets enrichment and queues it again). Returns whether the row was updated.
+   * re-upload resets enrichment and queues it again). Returns whether the row was updated. The file is
+   * done, failed (`enrichmentError`) or not: its attempt is over.
    */
   async saveEnrichment(
     id: string,
@@ -279,11 +286,36 @@ export class MediaRepo {
   ): Promise<boolean> {
     const result = await this.db
       .updateTable('mediaFiles')
-      .set({ ...found, enrichedAt })
+      .set({ enrichmentError: null, ...found, enrichedAt, enrichmentAttempts: 0 })
       .where('id', '=', id)
       .where('etag', '=', etag)
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
+  }
+
+  /**
+   * Counts an enrichment of the file as started, before its object is opened; endEnrichment or
+   * saveEnrichment counts it as over. What stays counted is the process dying on the file.
+   */
+  async beginEnrichment(id: string, etag: string): Promise<void> {
+    await this.db
+      .updateTable('mediaFiles')
+      .set((eb) => ({ enrichmentAttempts: eb('enrichmentAttempts', '+', 1) }))
+      .where('id', '=', id)
+      .where('etag', '=', etag)
+      .where('enrichedAt', 'is', null)
+      .execute();
+  }
+
+  /** An enrichment that ended without a result (storage failed, shutdown): not the file's fault. */
+  async endEnrichment(id: string, etag: string): Promise<void> {
+    await this.db
+      .updateTable('mediaFiles')
+      .set((eb) => ({ enrichmentAttempts: eb('enrichmentAttempts', '-', 1) }))
+      .where('id', '=', id)
+      .where('etag', '=', etag)
+      .where('enrichmentAttempts', '>', 0)
+      .execute();
   }
 
   /** The file with this fingerprint (only what dedupe needs). */

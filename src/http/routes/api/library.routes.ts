@@ -101,6 +101,9 @@ const MediaItem = Type.Object({
   relative_altitude: Nullable(Type.Number()),
   gimbal_yaw_degree: Nullable(Type.Number()),
   duration_ms: Nullable(Type.Integer({ description: 'videos: their length, when known' })),
+  enrichment_error: Nullable(
+    Type.String({ description: 'why no thumbnail or preview could be made (a bomb, a damaged file…)' }),
+  ),
   thumbnail_url: Nullable(Type.String({ description: 'time-limited URL of a 256 px JPEG' })),
 });
 
@@ -203,6 +206,7 @@ export const libraryApiRoutes: FastifyPluginAsyncTypebox<LibraryApiRoutesOptions
       relative_altitude: file.relativeAltitude,
       gimbal_yaw_degree: file.gimbalYawDegree,
       duration_ms: file.durationMs,
+      enrichment_error: file.enrichmentError ?? null,
       thumbnail_url: (await library.thumbnailUrl(file, hostname)) ?? null,
     };
   };
