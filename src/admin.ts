@@ -12,6 +12,7 @@ import { Repositories } from './features/repositories.ts';
 import { createUser, resetPassword } from './features/users/user-admin.ts';
 import { ADMIN_USAGE } from './admin-usage.ts';
 import { isAppError } from './shared/app-error.ts';
+import { loadSecretKey, SecretBox } from './shared/secret-box.ts';
 import { StartupError } from './shared/startup-error.ts';
 
 export interface AdminIo {
@@ -52,7 +53,8 @@ export async function admin(args: string[], io: AdminIo): Promise<number> {
       configFile: values.config,
     });
     database = await openDatabase(config.database);
-    const repos = new Repositories(database.db);
+    const secrets = new SecretBox(loadSecretKey(config.auth.secretKey, config.dataDir));
+    const repos = new Repositories(database.db, secrets);
     const now = Date.now();
     const options = { passwordHashCost: config.auth.passwordHashCost, now };
     if (action === 'reset-password') {
@@ -61,7 +63,11 @@ export async function admin(args: string[], io: AdminIo): Promise<number> {
       io.out(`New password for "${username}": ${password}`);
       io.out('It is shown only this once: keep it somewhere safe.');
     } else {
-      const { defaultWorkspaceId } = await bootstrap(repos, { jwtSecret: config.auth.jwtSecret, now });
+      const { defaultWorkspaceId } = await bootstrap(repos, {
+        jwtSecret: config.auth.jwtSecret,
+        secretKeyFingerprint: secrets.fingerprint(),
+        now,
+      });
       const workspaceId = values.workspace ?? defaultWorkspaceId;
       const userType = values.pilot ? 2 : 1;
       const created = await createUser(repos, { workspaceId, username: values.username!, userType }, options);

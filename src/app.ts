@@ -5,11 +5,12 @@
  * with inject() or on port 0. Later capabilities (logs, web UI) are wired here the same way, each as a
  * service handed to the transports that use it.
  */
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
 import { type Database, openDatabase } from './db/database.ts';
+import { LoginLimiter } from './features/auth/login-limiter.ts';
+import { PasswordHasher } from './features/auth/password-hasher.ts';
 import { TokenService } from './features/auth/token.service.ts';
 import { type BootstrapResult, bootstrap, ensureAdmin } from './features/bootstrap.ts';
 import { Repositories } from './features/repositories.ts';
@@ -40,11 +41,16 @@ import { highestPriorityUploadHandler } from './mqtt/handlers/highest-priority-u
 import { stateHandler } from './mqtt/handlers/state.ts';
 import { storageConfigGetHandler } from './mqtt/handlers/storage-config-get.ts';
 import { updateTopoHandler } from './mqtt/handlers/update-topo.ts';
+import {
+  derivedInternalPrincipal,
+  randomInternalPrincipal,
+  skyvaultClientId,
+} from './mqtt/internal-principal.ts';
 import { MqttLogCommands } from './mqtt/log-commands.ts';
 import { type MethodHandler, MqttGateway } from './mqtt/mqtt-gateway.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { reachableHosts } from './shared/network.ts';
-import { newId, randomSecret } from './shared/ids.ts';
+import { loadSecretKey, SecretBox } from './shared/secret-box.ts';
 import { VERSION } from './shared/version.ts';
 import { LocalStorageProvider } from './storage/local/local.provider.ts';
 
@@ -92,19 +98,36 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   const database = await openDatabase(config.database);
   let storage: LocalStorageProvider | undefined;
   try {
-    const repos = new Repositories(database.db);
-    const boot = await bootstrap(repos, { jwtSecret: config.auth.jwtSecret, now: now() });
+    const secrets = new SecretBox(loadSecretKey(config.auth.secretKey, config.dataDir));
+    const repos = new Repositories(database.db, secrets);
+    const boot = await bootstrap(repos, {
+      jwtSecret: config.auth.jwtSecret,
+      secretKeyFingerprint: secrets.fingerprint(),
+      now: now(),
+    });
     const tokens = new TokenService({
       secret: boot.jwtSecret,
       ttlSeconds: config.auth.tokenTtlSeconds,
       refreshWindowSeconds: config.auth.refreshWindowSeconds,
       now,
     });
+    // Logins hash on worker threads of their own (started when first needed), a bounded number at once,
+    // and are rate-limited per account and per address (docs/configuration.md, "Logins").
+    const hasher = new PasswordHasher({
+      concurrency: config.auth.passwordHashConcurrency,
+      maxQueued: config.auth.passwordHashQueue,
+    });
     const users = new UserService({
       users: repos.users,
       workspaces: repos.workspaces,
       tokens,
       passwordHashCost: config.auth.passwordHashCost,
+      hasher,
+      limiter: new LoginLimiter({
+        perAccountPerMinute: config.auth.loginLimitPerAccount,
+        perAddressPerMinute: config.auth.loginLimitPerAddress,
+        now,
+      }),
     });
     const addresses = new PublicAddresses({
       publicUrl: config.http.publicUrl,
@@ -166,15 +189,25 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     // MQTT: the embedded broker (unless an external one is configured), Skyvault's client, and the
     // services that call devices through that client.
     const mqttLogger = logger.child({ component: 'mqtt' });
-    const internalAccount = { username: `skyvault-internal-${newId()}`, password: randomSecret(24) };
-    const broker = config.mqtt.external
+    // Skyvault's own MQTT identity (issue 13, mqtt/internal-principal.ts): a reserved client id and an
+    // internal principal no device account can be; on an external broker, the operator's account, or the
+    // principal the broker hooks verify (SKYVAULT_MQTT_HOOK_SECRET).
+    const clientId = skyvaultClientId(hostname(), config.dataDir);
+    const external = config.mqtt.external;
+    const internalAccount =
+      external && !external.username && config.mqtt.hookSecret
+        ? derivedInternalPrincipal(clientId, config.mqtt.hookSecret)
+        : randomInternalPrincipal();
+    const broker = external
       ? undefined
       : embeddedBroker(config, { users, devices, internal: internalAccount, logger: mqttLogger });
     const gateway = new MqttGateway({
-      url: config.mqtt.external?.url ?? '',
-      username: config.mqtt.external?.username ?? internalAccount.username,
-      password: config.mqtt.external?.password ?? internalAccount.password,
-      clientId: `skyvault-${createHash('sha256').update(`${hostname()}:${config.dataDir}`).digest('hex').slice(0, 16)}`,
+      url: external?.url ?? '',
+      username: external?.username ?? internalAccount.username,
+      password: external?.username
+        ? (external.password ?? internalAccount.password)
+        : internalAccount.password,
+      clientId,
       sharedGroup: config.mqtt.external?.sharedGroup,
       serviceTimeoutMs: config.mqtt.replyTimeoutMs,
       serviceRetries: config.mqtt.retries,
@@ -276,7 +309,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       async close() {
         if (closed) return;
         closed = true;
-        await stopParts(parts);
+        try {
+          await stopParts(parts);
+        } finally {
+          await hasher.close();
+        }
       },
     };
   } catch (error) {

@@ -51,6 +51,8 @@ export interface Config {
     /** Wait for a device's services_reply (ms), and resends after the first attempt. */
     replyTimeoutMs: number;
     retries: number;
+    /** The secret of the EMQX authentication/authorization hooks (SKYVAULT_MQTT_HOOK_SECRET); undefined = off. */
+    hookSecret: string | undefined;
     /** An external broker; undefined = the embedded one. */
     external:
       | {
@@ -71,10 +73,18 @@ export interface Config {
   };
   auth: {
     jwtSecret: string | undefined;
+    /** Encrypts secrets kept in the database (SKYVAULT_SECRET_KEY); undefined = the data dir's key file. */
+    secretKey: string | undefined;
     tokenTtlSeconds: number;
     refreshWindowSeconds: number;
     /** log2 of scrypt's N for new password hashes (SKYVAULT_PASSWORD_HASH_COST). */
     passwordHashCost: number;
+    /** Password hashes at once, and logins that may wait for one (SKYVAULT_PASSWORD_HASH_*). */
+    passwordHashConcurrency: number;
+    passwordHashQueue: number;
+    /** Failed logins a minute per username and per client address; 0 = no limit (SKYVAULT_LOGIN_LIMIT_*). */
+    loginLimitPerAccount: number;
+    loginLimitPerAddress: number;
   };
   admin: {
     username: string;
@@ -145,6 +155,7 @@ export function buildConfig(s: SettingValues, tls: TlsConfig | undefined, cwd: s
       publicUrl: s.SKYVAULT_MQTT_PUBLIC_URL,
       replyTimeoutMs: s.SKYVAULT_DEVICE_REPLY_TIMEOUT,
       retries: s.SKYVAULT_DEVICE_RETRIES,
+      hookSecret: s.SKYVAULT_MQTT_HOOK_SECRET,
       external: s.SKYVAULT_MQTT_URL
         ? {
             url: s.SKYVAULT_MQTT_URL,
@@ -163,9 +174,14 @@ export function buildConfig(s: SettingValues, tls: TlsConfig | undefined, cwd: s
     },
     auth: {
       jwtSecret: s.SKYVAULT_JWT_SECRET,
+      secretKey: s.SKYVAULT_SECRET_KEY,
       tokenTtlSeconds: s.SKYVAULT_TOKEN_TTL,
       refreshWindowSeconds: s.SKYVAULT_TOKEN_REFRESH_WINDOW,
       passwordHashCost: s.SKYVAULT_PASSWORD_HASH_COST,
+      passwordHashConcurrency: s.SKYVAULT_PASSWORD_HASH_CONCURRENCY,
+      passwordHashQueue: s.SKYVAULT_PASSWORD_HASH_QUEUE,
+      loginLimitPerAccount: s.SKYVAULT_LOGIN_LIMIT_ACCOUNT,
+      loginLimitPerAddress: s.SKYVAULT_LOGIN_LIMIT_ADDRESS,
     },
     admin: { username: s.SKYVAULT_ADMIN_USERNAME, password: s.SKYVAULT_ADMIN_PASSWORD },
     log: { level: s.SKYVAULT_LOG_LEVEL },

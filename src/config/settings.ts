@@ -120,6 +120,11 @@ export const SETTINGS = {
     doc: 'Shared-subscription group ($share/<group>/…) through which Skyvault instances split device messages on an external broker, each handled once; `off` turns shared subscriptions off (every instance then gets every message).',
     parse: sharedGroup,
   },
+  SKYVAULT_MQTT_HOOK_SECRET: {
+    doc: 'Shared secret (at least 32 characters) that an external broker (EMQX) sends in the x-skyvault-hook-secret header when it asks Skyvault to authenticate and authorize MQTT clients (/api/v1/mqtt/hooks/…); unset turns those endpoints off. With it and no SKYVAULT_MQTT_USERNAME, Skyvault logs in to the broker as its own internal principal.',
+    secret: true,
+    parse: nonEmpty('a secret', 32),
+  },
   SKYVAULT_MQTT_PORT: { default: '1883', doc: 'Embedded MQTT broker TCP port.', parse: port },
   SKYVAULT_MQTTS_PORT: {
     default: '8883',
@@ -166,6 +171,11 @@ export const SETTINGS = {
     secret: true,
     parse: nonEmpty('a secret', 32),
   },
+  SKYVAULT_SECRET_KEY: {
+    doc: 'Key (at least 32 characters) that encrypts device MQTT passwords in the database; unset generates one into secret.key in the data directory. Several instances on one database need the same key: set it on all of them.',
+    secret: true,
+    parse: nonEmpty('a secret', 32),
+  },
   SKYVAULT_TOKEN_TTL: {
     default: '86400',
     doc: 'Lifetime of an access token, in seconds.',
@@ -180,6 +190,26 @@ export const SETTINGS = {
     default: '15',
     doc: 'Cost of password hashing: log2 of the scrypt work factor N, from 10 to 20; each step doubles time and memory (15 takes 32 MiB). Tests and small devices may lower it. Existing hashes keep the cost they were made with, which is stored in the hash.',
     parse: intInRange(10, 20),
+  },
+  SKYVAULT_PASSWORD_HASH_CONCURRENCY: {
+    default: '2',
+    doc: 'How many password hashes (logins) run at once, each on a worker thread of its own, never on the threads file I/O uses.',
+    parse: intInRange(1, 64),
+  },
+  SKYVAULT_PASSWORD_HASH_QUEUE: {
+    default: '16',
+    doc: 'How many logins may wait for a hashing thread; more get HTTP 429 (PasswordCheckBusy) with Retry-After at once.',
+    parse: intInRange(0, 10000),
+  },
+  SKYVAULT_LOGIN_LIMIT_ACCOUNT: {
+    default: '10',
+    doc: 'Failed logins per minute per username, in a burst or spread out; past it, HTTP 429 (TooManyLogins) with Retry-After. A successful login counts as a tenth of a failed one. 0 turns the limit off.',
+    parse: intInRange(0, 100000),
+  },
+  SKYVAULT_LOGIN_LIMIT_ADDRESS: {
+    default: '30',
+    doc: 'Failed logins per minute per client address (an IPv6 /64; behind a trusted proxy the X-Forwarded-For client, see SKYVAULT_TRUST_PROXY), counted like SKYVAULT_LOGIN_LIMIT_ACCOUNT. 0 turns the limit off.',
+    parse: intInRange(0, 100000),
   },
   SKYVAULT_MAP_TILES: {
     doc: 'Tile URL template of the web map, such as https://tile.openstreetmap.org/{z}/{x}/{y}.png; unset shows markers on a plain background.',

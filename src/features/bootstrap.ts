@@ -7,12 +7,18 @@
  * creates the rows, inside one transaction, and the others find them.
  */
 import { newId, randomSecret, readableCode } from '../shared/ids.ts';
+import { StartupError } from '../shared/startup-error.ts';
 import type { Repositories } from './repositories.ts';
 import { hashPassword } from './users/password.ts';
 
 export interface BootstrapOptions {
   /** undefined = generate one and keep it in the database. */
   jwtSecret: string | undefined;
+  /**
+   * Proves which secret key seals the database's secrets (SecretBox.fingerprint): the first start
+   * records it; a start with another key is refused before it could fail to open them.
+   */
+  secretKeyFingerprint?: string | undefined;
   now: number;
 }
 
@@ -46,6 +52,15 @@ export const PLATFORM_NAME = 'Skyvault';
 
 export async function bootstrap(repos: Repositories, options: BootstrapOptions): Promise<BootstrapResult> {
   const { settings } = repos;
+  if (options.secretKeyFingerprint) {
+    const recorded = await settings.getOrInsert('secret_key_check', options.secretKeyFingerprint);
+    if (recorded !== options.secretKeyFingerprint) {
+      throw new StartupError(
+        "The secret key (SKYVAULT_SECRET_KEY, or secret.key in the data directory) is not the one this database's device passwords were encrypted with: use that key (every instance needs the same one).",
+      );
+    }
+    await repos.users.sealPlainMqttPasswords(options.now);
+  }
   const jwtSecret = options.jwtSecret ?? (await settings.getOrInsert('jwt_secret', randomSecret(48)));
   const storageSecret = await settings.getOrInsert('storage_secret', randomSecret(48));
   const existing = await settings.get('default_workspace_id');

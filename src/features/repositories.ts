@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.ts';
+import type { SecretBox } from '../shared/secret-box.ts';
 import { DeviceRepo } from './devices/device.repo.ts';
 import { MediaRepo } from './media/media.repo.ts';
 import { PendingReportRepo } from './media/pending-report.repo.ts';
@@ -20,10 +21,14 @@ export class Repositories {
   readonly media: MediaRepo;
   readonly pendingReports: PendingReportRepo;
 
-  constructor(private readonly db: Kysely<DB>) {
+  /** `secrets` seals the secrets some tables keep (device MQTT passwords). */
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly secrets?: SecretBox,
+  ) {
     this.settings = new SettingsRepo(db);
     this.workspaces = new WorkspaceRepo(db);
-    this.users = new UserRepo(db);
+    this.users = new UserRepo(db, secrets);
     this.devices = new DeviceRepo(db);
     this.media = new MediaRepo(db);
     this.pendingReports = new PendingReportRepo(db);
@@ -31,6 +36,6 @@ export class Repositories {
 
   /** Runs `work` with repositories whose statements all belong to one transaction. */
   transaction<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => work(new Repositories(trx)));
+    return this.db.transaction().execute((trx) => work(new Repositories(trx, this.secrets)));
   }
 }

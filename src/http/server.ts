@@ -35,6 +35,7 @@ import { mediaLibraryRoutes } from './routes/dji/media-library.routes.ts';
 import { pilotMediaRoutes } from './routes/dji/pilot-media.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { liveRoutes } from './routes/live.routes.ts';
+import { mqttAuthRoutes } from './routes/mqtt-auth.routes.ts';
 import { deviceLogRoutes } from './routes/manage/device-logs.routes.ts';
 import { deviceRoutes } from './routes/manage/devices.routes.ts';
 import { sessionRoutes } from './routes/manage/session.routes.ts';
@@ -105,6 +106,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   // Limits each frame; live updates are small and MQTT packets from devices a few hundred KB at most.
   await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
   await app.register(healthRoutes, { database: deps.database });
+  await app.register(mqttAuthRoutes, deps); // EMQX's auth hooks, with SKYVAULT_MQTT_HOOK_SECRET only
   await app.register(webAppRoutes, deps.webRoot ? { root: deps.webRoot } : {});
   await app.register(authenticatedRoutes, deps);
   return app;

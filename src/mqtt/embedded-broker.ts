@@ -1,20 +1,31 @@
 /**
  * The embedded MQTT broker (aedes 2, which accepts MQTT 3.1.1 and 5 clients: docs/protocol.md §13.1) for one
  * machine. Devices log in with a user's MQTT credentials and are held to their own gateway's topics
- * (gateway-acl.ts). Skyvault itself connects as an ordinary MQTT client with an internal account, so the
- * gateway code is the same whether this broker or an external one (SKYVAULT_MQTT_URL) carries the traffic.
+ * (gateway-acl.ts). Skyvault itself connects as an ordinary MQTT client with an internal principal
+ * (internal-principal.ts), so the gateway code is the same whether this broker or an external one
+ * (SKYVAULT_MQTT_URL) carries the traffic.
+ *
+ * Client ids and sessions belong to the account that opened them (issue 13, client-id-holds.ts): a client
+ * id in use by another account's connection, or carrying another account's kept session, is refused at
+ * CONNECT instead of taken over, so no account kicks another's dock or resumes its session; `skyvault-…`
+ * ids are Skyvault's own; a client id that is a device SN bound to another workspace is refused. Restored
+ * subscriptions go through the same ACL as new ones (aedes authorizes them again), and every delivery to
+ * a device is checked against its connection's gateway (`authorizeForward`), messages queued in a
+ * session included.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../shared/logger.ts';
-import { type AclDecision, type DeviceAccount, GatewayAcl } from './gateway-acl.ts';
+import { ClientIdHolds } from './client-id-holds.ts';
+import { type AclDecision, authorizeDeviceTopic, type DeviceAccount, GatewayAcl } from './gateway-acl.ts';
+import { isInternalUsername, isReservedClientId, sameSecret } from './internal-principal.ts';
 import { topologyOf } from '../dji/topology.wire.ts';
 import { parseEnvelope } from './envelope.ts';
-import { parseTopic, snOfTopic } from './topics.ts';
+import { parseTopic } from './topics.ts';
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -25,16 +36,24 @@ export interface EmbeddedBrokerOptions {
   authenticate(username: string, password: Buffer): Promise<DeviceAccount | undefined>;
   /** Whether a device SN is bound to another workspace than this one (DeviceService's rule): not to claim. */
   boundElsewhere(sn: string, workspaceId: string): Promise<boolean>;
-  /** Skyvault's own account on this broker: every topic, `$share` excluded (aedes has no shared subs). */
+  /**
+   * Skyvault's own principal on this broker (internal-principal.ts): every topic, `$share` excluded (aedes
+   * has no shared subscriptions). Its username is of the internal namespace in production.
+   */
   internal: { username: string; password: string };
   /** A gateway's connection ended (the broker is the only one who knows at once). */
   onGatewayDisconnected?: (gatewaySn: string) => void;
   logger: Logger;
 }
 
-/** aedes' CONNACK return code for bad credentials (MQTT 3.1.1 code 4; aedes maps it for MQTT 5). */
-const BAD_USERNAME_OR_PASSWORD = 4;
+/** aedes' CONNACK return codes (MQTT 3.1.1; aedes maps them to MQTT 5 reason codes). */
+const IDENTIFIER_REJECTED = 2; // MQTT 5: 0x85 Client Identifier not valid
 const SERVER_UNAVAILABLE = 3;
+const BAD_USERNAME_OR_PASSWORD = 4;
+/** The owner of Skyvault's own connections in the client id holds (device owners are `device:<username>`). */
+const INTERNAL_OWNER = 'internal';
+
+type Admission = 'ok' | 'bad-credentials' | 'client-id-refused';
 
 export class EmbeddedBroker {
   readonly acl = new GatewayAcl();
@@ -45,6 +64,8 @@ export class EmbeddedBroker {
   /** aedes reuses a client id on takeover; the ACL keys on each connection instead. */
   private readonly connectionIds = new WeakMap<Client, string>();
   private readonly internalClients = new WeakSet<Client>();
+  /** Which owner holds each client id (a live connection or a kept session). */
+  private readonly clientIds = new ClientIdHolds<Client>();
   private readonly clientsByConnection = new Map<string, Client>();
   private readonly publishChains = new Map<string, Promise<void>>();
   private boundPort = 0;
@@ -65,7 +86,14 @@ export class EmbeddedBroker {
     const broker = await Aedes.createBroker({
       authenticate: (client, username, password, done) => {
         this.authenticate(client, username, password).then(
-          (ok) => done(ok ? null : authError(BAD_USERNAME_OR_PASSWORD), ok),
+          (admission) => {
+            if (admission === 'ok') return done(null, true);
+            if (admission === 'client-id-refused') {
+              logger.warn({ clientId: client.id, username }, 'MQTT client id refused');
+              return done(authError(IDENTIFIER_REJECTED), false);
+            }
+            done(authError(BAD_USERNAME_OR_PASSWORD), false);
+          },
           (error: unknown) => {
             logger.error({ err: error }, 'MQTT authentication failed');
             done(authError(SERVER_UNAVAILABLE), false);
@@ -90,6 +118,12 @@ export class EmbeddedBroker {
           release();
         };
         void previous.then(() => this.authorizeOnePublish(client, connectionId, packet, finish));
+      },
+      // Every delivery to a device, queued ones of a resumed session included, is for its own gateway.
+      authorizeForward: (client, packet) => {
+        if (this.internalClients.has(client)) return packet;
+        const connectionId = this.connectionIds.get(client);
+        return connectionId !== undefined && this.acl.mayReceive(connectionId, packet.topic) ? packet : null;
       },
       authorizeSubscribe: (client, subscription, callback) => {
         if (this.internalClients.has(client)) {
@@ -117,6 +151,10 @@ export class EmbeddedBroker {
       },
     });
     broker.on('clientDisconnect', (client) => this.forget(client));
+    broker.on('sessionExpired', (client) => this.clientIds.sessionEnded(client.id, client));
+    broker.on('sessionLimitReached', (client, info) => {
+      if (info.reason === 'sessionExpiry') this.clientIds.sessionEnded(client.id, client);
+    });
     broker.on('clientError', (client, error) =>
       logger.debug({ clientId: client.id, err: error.message }, 'MQTT client error'),
     );
@@ -199,45 +237,52 @@ export class EmbeddedBroker {
     );
   }
 
-  /**
-   * The ACL's decision, plus one rule it cannot know: a connection claiming its gateway SN must belong to
-   * the workspace that SN is bound to (when bound). Otherwise any account could pose as another
-   * workspace's dock while that dock is offline, and be handed that workspace's upload credentials.
-   */
-  private async authorize(connectionId: string, topic: string): Promise<AclDecision> {
-    const account = this.acl.accountOfConnection(connectionId);
-    const sn = snOfTopic(topic);
-    if (account && sn !== undefined && this.acl.gatewayOf(connectionId) === undefined) {
-      if (await this.options.boundElsewhere(sn, account.workspaceId)) {
-        return { allowed: false, reason: `${sn} is bound to another workspace` };
-      }
-    }
-    return this.acl.check(connectionId, topic);
+  /** The one topic rule (gateway-acl.ts), with DeviceService's ownership rule. */
+  private authorize(connectionId: string, topic: string): Promise<AclDecision> {
+    return authorizeDeviceTopic(this.acl, connectionId, topic, this.options.boundElsewhere);
   }
 
+  /**
+   * Checks the credentials, then the client id: reserved to Skyvault (`skyvault-…`), a device SN bound to
+   * another workspace, or held by another owner (client-id-holds.ts) are refused. The id is claimed in the
+   * same synchronous step as the last check.
+   */
   private async authenticate(
     client: Client,
     username: string | undefined,
     password: Buffer | undefined,
-  ): Promise<boolean> {
-    if (username === undefined || password === undefined) return false;
+  ): Promise<Admission> {
+    if (username === undefined || password === undefined) return 'bad-credentials';
     const { internal } = this.options;
-    if (username === internal.username) {
-      const expected = Buffer.from(internal.password, 'utf8');
-      const ok = expected.length === password.length && timingSafeEqual(expected, password);
-      if (ok) this.internalClients.add(client);
-      return ok;
+    if (username === internal.username || isInternalUsername(username)) {
+      // Never a device account, whatever the database holds.
+      if (username !== internal.username || !sameSecret(Buffer.from(internal.password, 'utf8'), password)) {
+        return 'bad-credentials';
+      }
+      if (client.closed || !this.clientIds.claim(client.id, INTERNAL_OWNER, client)) {
+        return 'client-id-refused';
+      }
+      this.internalClients.add(client);
+      client.conn.once('close', () => this.clientIds.closed(client.id, client));
+      return 'ok';
     }
     const account = await this.options.authenticate(username, password);
-    if (!account) return false;
+    if (!account) return 'bad-credentials';
+    if (isReservedClientId(client.id)) return 'client-id-refused';
+    if (await this.options.boundElsewhere(client.id, account.workspaceId)) return 'client-id-refused';
+    if (client.closed || !this.clientIds.claim(client.id, `device:${account.username}`, client)) {
+      return 'client-id-refused';
+    }
+    client.conn.once('close', () => this.clientIds.closed(client.id, client));
     const connectionId = randomUUID();
     this.connectionIds.set(client, connectionId);
     this.clientsByConnection.set(connectionId, client);
     this.acl.connected(connectionId, account);
-    return true;
+    return 'ok';
   }
 
   private forget(client: Client): void {
+    this.clientIds.closed(client.id, client);
     const connectionId = this.connectionIds.get(client);
     if (connectionId === undefined) return;
     const gateway = this.acl.gatewayOf(connectionId);

@@ -24,6 +24,28 @@ interface Connection {
 
 export type AclDecision = { allowed: true; takenFrom?: string } | { allowed: false; reason: string };
 
+/**
+ * The ACL's decision, plus one rule it cannot know: a connection claiming its gateway SN must belong to
+ * the workspace that SN is bound to (when bound). Otherwise any account could pose as another workspace's
+ * dock while that dock is offline, and be handed that workspace's upload credentials. The one topic rule
+ * of the embedded broker and of the external broker's hooks (broker-hooks.ts).
+ */
+export async function authorizeDeviceTopic(
+  acl: GatewayAcl,
+  connectionId: string,
+  topic: string,
+  boundElsewhere: (sn: string, workspaceId: string) => Promise<boolean>,
+): Promise<AclDecision> {
+  const account = acl.accountOfConnection(connectionId);
+  const sn = snOfTopic(topic);
+  if (account && sn !== undefined && acl.gatewayOf(connectionId) === undefined) {
+    if (await boundElsewhere(sn, account.workspaceId)) {
+      return { allowed: false, reason: `${sn} is bound to another workspace` };
+    }
+  }
+  return acl.check(connectionId, topic);
+}
+
 export class GatewayAcl {
   private readonly connections = new Map<string, Connection>();
   /** SN (gateway or sub-device) → connection id holding it. */
@@ -57,6 +79,17 @@ export class GatewayAcl {
     return { allowed: false, reason: `${topic} belongs to another device than ${connection.gateway}` };
   }
 
+  /**
+   * May this connection receive a message on `topic`? Its gateway's and sub-devices' topics only; binds
+   * nothing (a connection that has not used a device topic yet receives nothing).
+   */
+  mayReceive(connectionId: string, topic: string): boolean {
+    const connection = this.connections.get(connectionId);
+    const sn = snOfTopic(topic);
+    if (!connection || connection.gateway === undefined || sn === undefined) return false;
+    return sn === connection.gateway || connection.subDevices.has(sn);
+  }
+
   /** The sub-devices the gateway announced in `update_topo` (replacing the previous list). */
   setSubDevices(connectionId: string, sns: string[]): void {
     const connection = this.connections.get(connectionId);
@@ -68,6 +101,11 @@ export class GatewayAcl {
       sns.filter((sn) => sn !== connection.gateway && this.mayHold(connection, sn)),
     );
     for (const sn of connection.subDevices) this.holders.set(sn, connectionId);
+  }
+
+  /** The sub-devices the connection's gateway announced. */
+  subDevicesOf(connectionId: string): string[] {
+    return [...(this.connections.get(connectionId)?.subDevices ?? [])];
   }
 
   /** The account of the live connection holding this SN (gateway or sub-device). */

@@ -40,6 +40,19 @@ export const ERRORS = {
     message: 'The access token has expired: refresh it or log in again.',
   },
   InvalidCredentials: { status: 200, code: 401, message: 'Invalid username or password.' },
+  // Login limits (features/auth/login-limiter.ts, password-hasher.ts): answered with Retry-After.
+  TooManyLogins: {
+    status: 429,
+    code: 429,
+    message: 'Too many login attempts for this account or from this address; try again later.',
+    transient: true,
+  },
+  PasswordCheckBusy: {
+    status: 429,
+    code: 429,
+    message: 'Too many passwords are being checked at once; try again in a moment.',
+    transient: true,
+  },
   WorkspaceForbidden: {
     status: 403,
     code: 403,
@@ -57,6 +70,12 @@ export const ERRORS = {
     status: 403,
     code: 100403,
     message: 'The object key is outside the prefix issued to this workspace.',
+  },
+  ObjectKeyInvalid: {
+    status: 400,
+    code: 100400,
+    message:
+      'The object key is not a valid key: it has a "." or ".." segment, an empty segment, a control character or invalid UTF-8, or more than 1,024 bytes.',
   },
   ObjectNotInStorage: {
     status: 200,
@@ -146,6 +165,14 @@ export const ERRORS = {
     mqttResult: 1,
     message: 'Skyvault does not implement this method.',
   },
+  // The MQTT broker hooks (EMQX asking Skyvault to authenticate and authorize clients); never Pilot.
+  HookSecretMissing: {
+    status: 401,
+    code: 401,
+    message:
+      'No hook secret: the broker must send SKYVAULT_MQTT_HOOK_SECRET in the x-skyvault-hook-secret header.',
+  },
+  HookSecretInvalid: { status: 403, code: 403, message: 'The hook secret is not this server’s.' },
   RouteNotFound: { status: 404, code: 404, message: 'There is nothing at this address.' },
   Internal: {
     status: 500,

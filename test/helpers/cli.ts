@@ -12,7 +12,7 @@ const BIN = path.resolve(import.meta.dirname, '../../bin/skyvault.js');
  * a few seconds of CPU (tsx loads the sources and dependencies); on a loaded 2-core machine, with other
  * test files starting theirs at the same time, several times that.
  */
-export const CLI_TIMEOUT_MS = 60_000;
+export const CLI_TIMEOUT_MS = 120_000;
 
 /** What every `skyvault serve` of the tests has: loopback, free ports, quiet logs, cheap hashing. */
 export function serveEnv(dataDir: string): Record<string, string> {

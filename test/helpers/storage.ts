@@ -2,9 +2,11 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SignatureV4 } from '@smithy/signature-v4';
 import * as Minio from 'minio';
 import { createLogger } from '../../src/shared/logger.ts';
 import { LocalStorageProvider } from '../../src/storage/local/local.provider.ts';
+import { Sha256 } from '../../src/storage/local/sigv4.ts';
 import type { StorageAction, UploadCredentials } from '../../src/storage/provider.ts';
 import { tempDir } from './test-app.ts';
 
@@ -91,5 +93,21 @@ export function minioClient(
     region: credentials.region,
     pathStyle: true,
     ...extra,
+  });
+}
+
+/** A SigV4 signer holding these credentials, for tests that build raw S3 requests by hand. */
+export function s3Signer(creds: UploadCredentials): SignatureV4 {
+  return new SignatureV4({
+    credentials: {
+      accessKeyId: creds.accessKeyId,
+      secretAccessKey: creds.accessKeySecret,
+      sessionToken: creds.securityToken,
+    },
+    region: REGION,
+    service: 's3',
+    sha256: Sha256,
+    uriEscapePath: false,
+    applyChecksum: false,
   });
 }

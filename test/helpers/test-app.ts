@@ -63,6 +63,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       SKYVAULT_LOG_LEVEL: options.captureLogs ? 'trace' : 'silent',
       // The lowest scrypt cost the settings allow: production's 15 made hashing most of a test's time.
       SKYVAULT_PASSWORD_HASH_COST: '10',
+      // One key for every test app: instances sharing a database must share it (a data dir's own
+      // secret.key is what `skyvault serve` tests use).
+      SKYVAULT_SECRET_KEY: 'skyvault-test-secret-key-0123456789abcdef',
       ...(database.url ? { SKYVAULT_DATABASE_URL: database.url } : {}),
       ...options.env,
     },

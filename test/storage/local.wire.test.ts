@@ -9,10 +9,9 @@ import { readdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { SignatureContext, Sha256, parseAuth, parseQuery } from '../../src/storage/local/sigv4.ts';
+import { SignatureContext, parseAuth, parseQuery } from '../../src/storage/local/sigv4.ts';
 import type { UploadCredentials } from '../../src/storage/provider.ts';
-import { BUCKET, REGION, startTestStorage, type TestStorage } from '../helpers/storage.ts';
+import { BUCKET, REGION, s3Signer, startTestStorage, type TestStorage } from '../helpers/storage.ts';
 
 interface RawResponse {
   status: number;
@@ -26,18 +25,7 @@ async function signedHeaders(
   headers: Record<string, string>,
 ) {
   const url = new URL(creds.endpoint);
-  const signer = new SignatureV4({
-    credentials: {
-      accessKeyId: creds.accessKeyId,
-      secretAccessKey: creds.accessKeySecret,
-      sessionToken: creds.securityToken,
-    },
-    region: REGION,
-    service: 's3',
-    sha256: Sha256,
-    uriEscapePath: false,
-    applyChecksum: false,
-  });
+  const signer = s3Signer(creds);
   const signed = await signer.sign({
     method,
     protocol: 'http:',

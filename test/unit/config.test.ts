@@ -61,6 +61,7 @@ describe('loadConfig', () => {
         publicUrl: undefined,
         replyTimeoutMs: 3000,
         retries: 2,
+        hookSecret: undefined,
         external: undefined,
       },
       dji: {
@@ -72,9 +73,14 @@ describe('loadConfig', () => {
       },
       auth: {
         jwtSecret: undefined,
+        secretKey: undefined,
         tokenTtlSeconds: 86400,
         refreshWindowSeconds: 604800,
         passwordHashCost: 15,
+        passwordHashConcurrency: 2,
+        passwordHashQueue: 16,
+        loginLimitPerAccount: 10,
+        loginLimitPerAddress: 30,
       },
       admin: { username: 'admin', password: undefined },
       log: { level: 'info' },

@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import Emittery from 'emittery';
 import { AppError } from '../../shared/app-error.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { isValidObjectKey } from '../../storage/object-key.ts';
 import type { StorageProvider } from '../../storage/provider.ts';
 import type { DeviceService } from '../devices/device.service.ts';
 import type { LogCommands } from './log-commands.ts';
@@ -439,12 +440,15 @@ export class LogTaskService {
     }));
   }
 
-  /** The keys a file may be stored under, in the order to try; never outside the workspace's prefix. */
+  /**
+   * The keys a file may be stored under, in the order to try: never outside the workspace's prefix,
+   * never a key that storage/object-key.ts refuses.
+   */
   private keysOf(workspaceId: string, file: LogTaskFile): string[] {
     const keys = [file.objectKey];
     const reported = file.reportedKey;
     if (reported && reported !== file.objectKey && reported.startsWith(`${logPrefix(workspaceId)}/`)) {
-      if (!reported.split('/').some((s) => s === '' || s === '.' || s === '..')) keys.push(reported);
+      if (isValidObjectKey(reported)) keys.push(reported);
     }
     return keys;
   }

@@ -8,6 +8,7 @@ import Emittery from 'emittery';
 import { AppError } from '../../shared/app-error.ts';
 import { newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { objectKeyProblem } from '../../storage/object-key.ts';
 import type { DeviceService } from '../devices/device.service.ts';
 import type { MediaRepo } from './media.repo.ts';
 import type { MediaService, MediaUploadReport } from './media.service.ts';
@@ -77,6 +78,16 @@ export class DockMediaService {
     report: Omit<MediaUploadReport, 'droneSn'>,
   ): Promise<DockUploadOutcome> {
     const { devices, logger } = this.options;
+    // Refused at once, bound gateway or not: a report kept for later would be refused then anyway.
+    const keyProblem = objectKeyProblem(report.objectKey);
+    if (keyProblem) {
+      const error = new AppError('ObjectKeyInvalid', keyProblem.message);
+      logger.warn(
+        { gatewaySn, objectKey: report.objectKey, reason: error.message },
+        'dock media report refused',
+      );
+      return 'refused';
+    }
     const { workspaceId, subDeviceSn: droneSn } = await devices.gatewayContext(gatewaySn);
     const full: MediaUploadReport = { ...report, droneSn };
     if (!workspaceId) {

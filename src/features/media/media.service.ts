@@ -12,6 +12,7 @@ import { isUniqueViolation } from '../../db/errors.ts';
 import type { MediaSource, MediaType } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { newId } from '../../shared/ids.ts';
+import { objectKeyProblem } from '../../storage/object-key.ts';
 import type { ObjectInfo, StorageProvider, UploadCredentials } from '../../storage/provider.ts';
 import { changesRecordedFile, type MediaFile, type MediaRepo, type NewMediaFile } from './media.repo.ts';
 
@@ -137,6 +138,10 @@ export class MediaService {
    * recorded; undefined when nothing was (a failed upload, only logged; or a copy of a file already held).
    */
   async recordUpload(workspaceId: string, report: MediaUploadReport): Promise<MediaFile | undefined> {
+    // A key that is not what it looks like (`<prefix>/../../<other>/…`, `<prefix>//x`) is refused before
+    // anything is recorded, failures included.
+    const keyProblem = objectKeyProblem(report.objectKey);
+    if (keyProblem) throw new AppError('ObjectKeyInvalid', keyProblem.message);
     const prefix = `${mediaPrefix(workspaceId)}/`;
     if (!report.objectKey.startsWith(prefix)) {
       throw new AppError(

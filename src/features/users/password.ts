@@ -4,8 +4,13 @@
  * configuration (SKYVAULT_PASSWORD_HASH_COST) and, with r and p, is stored in the hash string, so it can
  * change later without invalidating existing passwords: each is verified with its own parameters.
  * Format: `scrypt$<N>$<r>$<p>$<salt base64url>$<hash base64url>`.
+ *
+ * Where scrypt runs is the caller's choice (`scrypt` option). The default, node:crypto's asynchronous
+ * scrypt, runs on libuv's threadpool, which the object store's file I/O needs too: fine for one-off
+ * hashing (first start, the command line, tests), but a request path must pass PasswordHasher's
+ * (features/auth/password-hasher.ts), which runs it in worker threads of its own, a few at a time.
  */
-import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
 /** log2 of scrypt's N when no cost is given: OWASP's N=2^15. */
 export const DEFAULT_PASSWORD_HASH_COST = 15;
@@ -20,9 +25,35 @@ const MAX_R = 8;
 const MAX_P = 16;
 const KEY_LENGTH = 32;
 
+/** One scrypt computation, with everything it needs: what a worker thread is sent. */
+export interface ScryptJob {
+  /** NFC-normalized. */
+  password: string;
+  salt: Buffer;
+  keyLength: number;
+  N: number;
+  r: number;
+  p: number;
+  /** The memory scrypt may take, in bytes (node:crypto's `maxmem`). */
+  maxmem: number;
+}
+
+/** Runs one scrypt computation; resolves with the derived key. */
+export type ScryptFunction = (job: ScryptJob) => Promise<Buffer>;
+
+/** node:crypto's asynchronous scrypt: on libuv's threadpool (see the header). */
+export const scryptOnThreadpool: ScryptFunction = ({ password, salt, keyLength, N, r, p, maxmem }) =>
+  new Promise((resolve, reject) => {
+    scrypt(password, salt, keyLength, { N, r, p, maxmem }, (error, key) =>
+      error ? reject(error) : resolve(key),
+    );
+  });
+
 export interface HashPasswordOptions {
   /** log2 of scrypt's N, from 10 to 20; default 15. */
   cost?: number;
+  /** Where scrypt runs; default libuv's threadpool (see the header). */
+  scrypt?: ScryptFunction;
 }
 
 interface ScryptParameters {
@@ -31,12 +62,20 @@ interface ScryptParameters {
   p: number;
 }
 
-function derive(password: string, salt: Buffer, { N, r, p }: ScryptParameters): Promise<Buffer> {
-  const options: ScryptOptions = { N, r, p, maxmem: 256 * N * r };
-  return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFC'), salt, KEY_LENGTH, options, (error, key) =>
-      error ? reject(error) : resolve(key),
-    );
+function derive(
+  password: string,
+  salt: Buffer,
+  { N, r, p }: ScryptParameters,
+  run: ScryptFunction = scryptOnThreadpool,
+): Promise<Buffer> {
+  return run({
+    password: password.normalize('NFC'),
+    salt,
+    keyLength: KEY_LENGTH,
+    N,
+    r,
+    p,
+    maxmem: 256 * N * r,
   });
 }
 
@@ -56,7 +95,7 @@ function format({ N, r, p }: ScryptParameters, salt: Buffer, key: Buffer): strin
 export async function hashPassword(password: string, options: HashPasswordOptions = {}): Promise<string> {
   const parameters = { N: workFactor(options.cost ?? DEFAULT_PASSWORD_HASH_COST), r: R, p: P };
   const salt = randomBytes(16);
-  return format(parameters, salt, await derive(password, salt, parameters));
+  return format(parameters, salt, await derive(password, salt, parameters, options.scrypt));
 }
 
 /**
@@ -64,7 +103,11 @@ export async function hashPassword(password: string, options: HashPasswordOption
  * or asks for parameters out of bounds (the database row is not trusted to size our memory) matches
  * no password.
  */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+export async function verifyPassword(
+  password: string,
+  stored: string,
+  options: { scrypt?: ScryptFunction } = {},
+): Promise<boolean> {
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [, n, r, p, salt, hash] = parts as [string, string, string, string, string, string];
@@ -72,7 +115,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (!withinBounds(parameters) || !salt) return false;
   const expected = Buffer.from(hash, 'base64url');
   if (expected.length !== KEY_LENGTH) return false;
-  const actual = await derive(password, Buffer.from(salt, 'base64url'), parameters);
+  const actual = await derive(password, Buffer.from(salt, 'base64url'), parameters, options.scrypt);
   return timingSafeEqual(actual, expected);
 }
 

@@ -1,5 +1,11 @@
+/**
+ * The `users` table. SQL only, plus how one column is kept at rest: device MQTT passwords are sealed
+ * with the server's secret key (shared/secret-box.ts) when written and opened when read, so rows leave
+ * this repository with the password in clear and the database never holds it so.
+ */
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, UsersTable } from '../../db/schema.ts';
+import { isSealed, type SecretBox } from '../../shared/secret-box.ts';
 
 export type User = Selectable<UsersTable>;
 
@@ -8,22 +14,50 @@ export interface UserListItem extends User {
 }
 
 export class UserRepo {
-  constructor(private readonly db: Kysely<DB>) {}
+  /**
+   * `box` seals MQTT passwords. Without one (test factories writing rows directly), they are written as
+   * given; reading opens sealed values and passes plain ones through.
+   */
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly box?: SecretBox,
+  ) {}
 
-  findById(id: string): Promise<User | undefined> {
-    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  async findById(id: string): Promise<User | undefined> {
+    return this.opened(await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst());
   }
 
-  findByUsername(username: string): Promise<User | undefined> {
-    return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  async findByUsername(username: string): Promise<User | undefined> {
+    return this.opened(
+      await this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst(),
+    );
   }
 
-  findByMqttUsername(mqttUsername: string): Promise<User | undefined> {
-    return this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('mqttUsername', '=', mqttUsername)
-      .executeTakeFirst();
+  async findByMqttUsername(mqttUsername: string): Promise<User | undefined> {
+    return this.opened(
+      await this.db
+        .selectFrom('users')
+        .selectAll()
+        .where('mqttUsername', '=', mqttUsername)
+        .executeTakeFirst(),
+    );
+  }
+
+  /** Seals the MQTT passwords stored in clear (by a version before encryption); returns how many. */
+  async sealPlainMqttPasswords(now: number): Promise<number> {
+    if (!this.box) return 0;
+    const rows = await this.db.selectFrom('users').select(['id', 'mqttPassword']).execute();
+    let sealed = 0;
+    for (const row of rows.filter((r) => !isSealed(r.mqttPassword))) {
+      await this.db
+        .updateTable('users')
+        .set({ mqttPassword: this.box.seal(row.mqttPassword), updatedAt: now })
+        .where('id', '=', row.id)
+        .where('mqttPassword', '=', row.mqttPassword)
+        .execute();
+      sealed += 1;
+    }
+    return sealed;
   }
 
   async setPasswordHash(id: string, passwordHash: string, now: number): Promise<void> {
@@ -36,7 +70,11 @@ export class UserRepo {
   }
 
   async insert(user: User): Promise<void> {
-    await this.db.insertInto('users').values(user).execute();
+    const mqttPassword = this.box ? this.box.seal(user.mqttPassword) : user.mqttPassword;
+    await this.db
+      .insertInto('users')
+      .values({ ...user, mqttPassword })
+      .execute();
   }
 
   /** One page of a workspace's users, oldest first, with the total count. */
@@ -54,12 +92,18 @@ export class UserRepo {
       .orderBy('users.id')
       .offset(page.offset)
       .limit(page.limit)
-      .execute();
+      .execute()
+      .then((rows) => rows.map((row) => this.opened(row)!));
     const { total } = await this.db
       .selectFrom('users')
       .select((eb) => eb.fn.countAll<number | string>().as('total'))
       .where('workspaceId', '=', workspaceId)
       .executeTakeFirstOrThrow();
     return { items, total: Number(total) };
+  }
+
+  private opened<T extends User>(row: T | undefined): T | undefined {
+    if (!row || !this.box || !isSealed(row.mqttPassword)) return row;
+    return { ...row, mqttPassword: this.box.open(row.mqttPassword) };
   }
 }

@@ -5,6 +5,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { UserType } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
+import type { LoginLimiter } from '../auth/login-limiter.ts';
+import type { PasswordHasher } from '../auth/password-hasher.ts';
 import type { TokenClaims, TokenService } from '../auth/token.service.ts';
 import type { Workspace, WorkspaceRepo } from '../workspaces/workspace.repo.ts';
 import { unusablePasswordHash, verifyPassword } from './password.ts';
@@ -30,6 +32,10 @@ export class UserService {
   private readonly tokens: TokenService;
   /** Compared against when the username is unknown: the same work as a real account's hash. */
   private readonly unknownUserHash: string;
+  /** Where login hashes run (off libuv's threadpool, bounded); without one, password.ts's default. */
+  private readonly hasher: PasswordHasher | undefined;
+  /** Login rate limits per account and per address; without one, none. */
+  private readonly limiter: LoginLimiter | undefined;
 
   constructor(options: {
     users: UserRepo;
@@ -37,23 +43,45 @@ export class UserService {
     tokens: TokenService;
     /** scrypt cost (log2 N) of new password hashes. */
     passwordHashCost: number;
+    hasher?: PasswordHasher;
+    limiter?: LoginLimiter;
   }) {
     this.users = options.users;
     this.workspaces = options.workspaces;
     this.tokens = options.tokens;
     this.unknownUserHash = unusablePasswordHash(options.passwordHashCost);
+    this.hasher = options.hasher;
+    this.limiter = options.limiter;
   }
 
   /**
    * Checks the password and opens a session. `flag` is the client (1 web, 2 Pilot); unlike DJI's demo
    * any user may log in from either client, so one account works in the browser and in Pilot 2.
    * Unknown user and wrong password give the same answer, after the same amount of work.
+   * `from.address` is the client's address, for the per-address limit (LoginLimiter): TooManyLogins
+   * before any hashing when a limit is reached, PasswordCheckBusy when too many hashes wait already.
    */
-  async login(username: string, password: string, _flag: UserType): Promise<Session> {
-    const user = await this.users.findByUsername(username);
-    const valid = await verifyPassword(password, user?.passwordHash ?? this.unknownUserHash);
-    if (!user || !valid) throw new AppError('InvalidCredentials');
-    return this.openSession(user);
+  async login(
+    username: string,
+    password: string,
+    _flag: UserType,
+    from: { address: string } = { address: '' },
+  ): Promise<Session> {
+    const attempt = this.limiter?.admit(username, from.address);
+    let outcome: 'success' | 'failure' | 'unchecked' = 'unchecked';
+    try {
+      this.hasher?.checkRoom({ priority: attempt?.known ?? false });
+      const user = await this.users.findByUsername(username);
+      const stored = user?.passwordHash ?? this.unknownUserHash;
+      const valid = this.hasher
+        ? await this.hasher.verify(password, stored, { priority: attempt?.known ?? false })
+        : await verifyPassword(password, stored);
+      outcome = user && valid ? 'success' : 'failure';
+      if (!user || !valid) throw new AppError('InvalidCredentials');
+      return await this.openSession(user);
+    } finally {
+      attempt?.settle(outcome);
+    }
   }
 
   /** A new token for the holder of a valid (or recently expired) one, if its user still exists. */
@@ -66,7 +94,10 @@ export class UserService {
 
   /**
    * The MQTT account behind a device connection: the user whose MQTT credentials these are (the
-   * credentials Pilot's `thing` module and docks log in with), or undefined.
+   * credentials Pilot's `thing` module and docks log in with), or undefined. A constant-time comparison
+   * and no hashing (MQTT passwords are generated secrets, shown to administrators), so a flood of MQTT
+   * CONNECTs costs no scrypt; if these are ever hashed, verify them through the PasswordHasher and limit
+   * them like logins.
    */
   async mqttAccount(
     username: string,

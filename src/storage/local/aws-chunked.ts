@@ -7,6 +7,11 @@
  * In signed mode each chunk's signature is checked against the chain seeded by the request signature,
  * and a trailer signature (x-amz-trailer-signature) when trailers are signed. Trailing headers (the
  * checksum) are collected for the caller. No library implements this on the server side.
+ *
+ * The body cannot outgrow its declaration: a chunk header that would take the object past the declared
+ * decoded length (x-amz-decoded-content-length) is refused before any of its data is read, and the
+ * framing around the data is bounded too (header lines, trailers, what follows the final chunk), so a
+ * credential cannot make the store read or write more than it announced.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -15,6 +20,10 @@ import { S3Error } from './s3-errors.ts';
 import type { SignatureContext } from './sigv4.ts';
 
 const MAX_LINE = 4096;
+/** Trailing headers: clients send one or two (a checksum and its signature). */
+const MAX_TRAILER_LINES = 16;
+/** After the final chunk only line ends may follow (some clients add one CRLF). */
+const MAX_AFTER_END = 64;
 const CRLF = Buffer.from('\r\n');
 
 export interface ChunkSigning {
@@ -30,6 +39,9 @@ type State = 'size' | 'data' | 'data-end' | 'trailer' | 'done';
 export class AwsChunkedDecoder extends Transform {
   /** Trailing headers, lower-cased names, available after the stream ends. */
   readonly trailers: Record<string, string> = {};
+  /** Decoded bytes so far, counting the chunk being read in full (its header declared them). */
+  private announced = 0;
+  private afterEnd = 0;
   private state: State = 'size';
   private line = Buffer.alloc(0);
   private remaining = 0;
@@ -38,7 +50,14 @@ export class AwsChunkedDecoder extends Transform {
   private previousSignature: string;
   private readonly trailerLines: string[] = [];
 
-  constructor(private readonly signing: ChunkSigning | undefined) {
+  /**
+   * `maxBytes`: the decoded length the request declared; a chunk that would go past it is refused
+   * (IncompleteBody, as S3 answers a body that does not match x-amz-decoded-content-length).
+   */
+  constructor(
+    private readonly signing: ChunkSigning | undefined,
+    private readonly maxBytes = Number.MAX_SAFE_INTEGER,
+  ) {
     super();
     this.previousSignature = signing?.seedSignature ?? '';
   }
@@ -89,14 +108,18 @@ export class AwsChunkedDecoder extends Transform {
           offset = next;
           if (line === undefined) break;
           if (line.length === 0) await this.finishTrailers();
+          else if (this.trailerLines.length === MAX_TRAILER_LINES) throw malformed('too many trailers');
           else this.trailerLines.push(line.toString('latin1'));
           break;
         }
-        case 'done':
+        case 'done': {
           // Some clients end with an extra CRLF; anything else after the end is an error.
-          if (input.subarray(offset).toString('latin1').trim() !== '')
+          const rest = input.subarray(offset);
+          this.afterEnd += rest.length;
+          if (this.afterEnd > MAX_AFTER_END || rest.toString('latin1').trim() !== '')
             throw malformed('data after the final chunk');
           return;
+        }
       }
     }
   }
@@ -125,6 +148,14 @@ export class AwsChunkedDecoder extends Transform {
     const match = /^([0-9a-fA-F]{1,16})(?:;chunk-signature=([0-9a-f]{64}))?$/.exec(header);
     if (!match) throw malformed(`bad chunk header "${header.slice(0, 80)}"`);
     this.remaining = Number.parseInt(match[1]!, 16);
+    if (this.remaining > this.maxBytes - this.announced) {
+      throw new S3Error(
+        'IncompleteBody',
+        `The aws-chunked body carries more than the ${this.maxBytes} bytes declared in x-amz-decoded-content-length.`,
+        { NumberBytesExpected: String(this.maxBytes) },
+      );
+    }
+    this.announced += this.remaining;
     this.chunkSignature = match[2];
     if (this.signing && !this.chunkSignature) throw malformed('a chunk has no chunk-signature');
     this.chunkHash = this.signing ? createHash('sha256') : undefined;

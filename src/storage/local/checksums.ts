@@ -90,13 +90,25 @@ export class BodyDigests extends Transform {
   private results:
     { md5Hex: string; sha256Hex: string | undefined; checksum: string | undefined } | undefined;
 
-  constructor(options: { sha256: boolean; checksum: ChecksumAlgorithm | undefined }) {
+  private readonly limit: number;
+
+  /** `limit`: more bytes than this fail the stream (IncompleteBody) before they pass on. */
+  constructor(options: { sha256: boolean; checksum: ChecksumAlgorithm | undefined; limit?: number }) {
     super();
     this.sha256 = options.sha256 ? createHash('sha256') : undefined;
     this.extra = options.checksum ? checksummer(options.checksum) : undefined;
+    this.limit = options.limit ?? Number.POSITIVE_INFINITY;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (chunk.length > this.limit - this.bytes) {
+      callback(
+        new S3Error('IncompleteBody', `The body carries more than the ${this.limit} bytes declared.`, {
+          NumberBytesExpected: String(this.limit),
+        }),
+      );
+      return;
+    }
     this.bytes += chunk.length;
     this.md5.update(chunk);
     this.sha256?.update(chunk);

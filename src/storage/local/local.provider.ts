@@ -21,6 +21,7 @@ import type {
   UploadCredentialRequest,
   UploadCredentials,
 } from '../provider.ts';
+import { objectKeyProblem } from '../object-key.ts';
 import { BodyDigests } from './checksums.ts';
 import { CredentialAuthority } from './credentials.ts';
 import { ObjectStore } from './object-store.ts';
@@ -184,6 +185,8 @@ export class LocalStorageProvider implements StorageProvider {
     body: Readable | Buffer,
     options: { contentType?: string } = {},
   ): Promise<ObjectInfo> {
+    const problem = objectKeyProblem(key);
+    if (problem) throw new Error(`${problem.message} (${JSON.stringify(key.slice(0, 200))})`);
     const tmpPath = this.store.tmpPath();
     const digests = new BodyDigests({ sha256: false, checksum: undefined });
     try {

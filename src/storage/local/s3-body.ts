@@ -3,10 +3,17 @@
  * (never buffered: up to 5 GiB) while their digests are computed in the same pass, and are accepted only
  * once everything the client declared matches; the store then renames the file into place. Multipart and
  * delete requests carry small XML bodies, read whole and bounded.
+ *
+ * No body is read past what its request declared (Content-Length, or x-amz-decoded-content-length for
+ * aws-chunked bodies, itself at most 5 GiB): the first byte too many fails the request. A failed body is
+ * not read any further: the request is paused, not drained, its temporary file removed, and the endpoint
+ * answers the error and closes the connection (s3-server.ts), so the client stops sending.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { unlink } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import type { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AwsChunkedDecoder } from './aws-chunked.ts';
 import { announcedChecksum, BodyDigests } from './checksums.ts';
@@ -44,16 +51,19 @@ export async function receiveBody(
     throw new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size of 5 GiB.');
   let decoder: AwsChunkedDecoder | undefined;
   if (chunked) {
-    if (mode === 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') decoder = new AwsChunkedDecoder(undefined);
+    if (mode === 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') decoder = new AwsChunkedDecoder(undefined, size);
     else if (
       mode === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' ||
       mode === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER'
     ) {
-      decoder = new AwsChunkedDecoder({
-        context: c.signature,
-        seedSignature: auth.signature,
-        signedTrailer: mode.endsWith('-TRAILER'),
-      });
+      decoder = new AwsChunkedDecoder(
+        {
+          context: c.signature,
+          seedSignature: auth.signature,
+          signedTrailer: mode.endsWith('-TRAILER'),
+        },
+        size,
+      );
     } else
       throw new S3Error('InvalidArgument', `x-amz-content-sha256 "${mode}" is not a supported payload mode.`);
   } else if (mode !== UNSIGNED_PAYLOAD && !/^[0-9a-f]{64}$/.test(mode)) {
@@ -67,16 +77,20 @@ export async function receiveBody(
     throw new S3Error('InvalidRequest', 'x-amz-trailer needs an aws-chunked body.');
   }
   const hexHash = !chunked && mode !== UNSIGNED_PAYLOAD;
-  const digests = new BodyDigests({ sha256: hexHash, checksum: checksum?.algorithm });
+  const digests = new BodyDigests({ sha256: hexHash, checksum: checksum?.algorithm, limit: size });
   const tmpPath = c.endpoint.store.tmpPath();
   try {
     const out = createWriteStream(tmpPath);
-    await (decoder ? pipeline(req, decoder, digests, out) : pipeline(req, digests, out));
+    await readInto(req, decoder ? [decoder, digests] : [digests], out);
     const { md5Hex, sha256Hex, checksum: computed } = digests.digests();
     if (digests.bytes !== size) {
       throw new S3Error(
         'IncompleteBody',
         `You provided ${digests.bytes} bytes of the ${size} bytes declared.`,
+        {
+          NumberBytesExpected: String(size),
+          NumberBytesProvided: String(digests.bytes),
+        },
       );
     }
     if (hexHash && sha256Hex !== mode) {
@@ -110,24 +124,73 @@ export async function receiveBody(
   }
 }
 
-/** Reads a small XML body, checking its declared payload hash. */
-export async function readSmallBody(c: S3Context): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of c.req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > MAX_XML_BODY) throw new S3Error('InvalidRequest', 'The request body is too large.');
-    chunks.push(chunk);
+/**
+ * Streams the request body through `stages` into `out`. Unlike pipeline(req, …), a failure does not
+ * destroy the request (and with it the connection that is to carry the error answer): the request is
+ * unpiped, which pauses it, so nothing more is read from the client.
+ */
+async function readInto(
+  req: IncomingMessage,
+  stages: [Transform, ...Transform[]],
+  out: Writable,
+): Promise<void> {
+  const first = stages[0];
+  const done = pipeline([...stages, out]);
+  const onError = (error: Error) => first.destroy(error);
+  const onClose = () => {
+    if (!req.complete) first.destroy(new Error('The client closed the connection before the body ended.'));
+  };
+  req.once('error', onError);
+  req.once('close', onClose);
+  req.pipe(first);
+  try {
+    await done;
+  } finally {
+    req.unpipe(first);
+    req.off('error', onError);
+    req.off('close', onClose);
   }
-  const body = Buffer.concat(chunks);
+}
+
+/** Reads a small XML body (bounded, and refused before reading when it declares more), checking its payload hash. */
+export async function readSmallBody(c: S3Context): Promise<string> {
   const mode = c.auth.payloadHash;
+  if (mode.startsWith('STREAMING-'))
+    throw new S3Error('InvalidRequest', 'This request does not accept an aws-chunked body.');
+  const declared = Number(str(c.req.headers['content-length']) ?? 0);
+  if (declared > MAX_XML_BODY) throw new S3Error('InvalidRequest', 'The request body is too large.');
+  const body = await collect(c.req, MAX_XML_BODY);
   if (/^[0-9a-f]{64}$/.test(mode) && createHash('sha256').update(body).digest('hex') !== mode) {
     throw new S3Error(
       'XAmzContentSHA256Mismatch',
       "The provided 'x-amz-content-sha256' header does not match what was computed.",
     );
   }
-  if (mode.startsWith('STREAMING-'))
-    throw new S3Error('InvalidRequest', 'This request does not accept an aws-chunked body.');
   return body.toString('utf8');
+}
+
+/** The whole body, up to `max` bytes; past that it stops reading (pauses, without destroying) and fails. */
+function collect(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const settle = (error: Error | undefined) => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (error) {
+        req.pause();
+        reject(error);
+      } else resolve(Buffer.concat(chunks));
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > max) settle(new S3Error('InvalidRequest', 'The request body is too large.'));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => settle(undefined);
+    const onError = (error: Error) => settle(error);
+    const onClose = () => {
+      if (!req.complete) settle(new Error('The client closed the connection before the body ended.'));
+    };
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }

@@ -18,6 +18,7 @@ const STATUS = {
   InvalidRange: 416,
   InvalidRequest: 400,
   InvalidToken: 400,
+  KeyTooLongError: 400,
   MalformedXML: 400,
   MethodNotAllowed: 405,
   MissingContentLength: 411,
@@ -29,6 +30,8 @@ const STATUS = {
   RequestTimeTooSkewed: 403,
   SignatureDoesNotMatch: 403,
   XAmzContentSHA256Mismatch: 400,
+  /** MinIO's code for a key it does not accept (`..` segments, `//`, control characters). */
+  XMinioInvalidObjectName: 400,
 } as const;
 
 export type S3ErrorCode = keyof typeof STATUS;
@@ -59,5 +62,19 @@ export function errorXml(error: S3Error, resource: string, requestId: string): s
   const extra = Object.entries(error.extra)
     .map(([k, v]) => `<${k}>${escapeXml(v)}</${k}>`)
     .join('');
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${error.code}</Code><Message>${escapeXml(error.message)}</Message>${extra}<Resource>${escapeXml(resource)}</Resource><RequestId>${requestId}</RequestId></Error>`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${error.code}</Code><Message>${escapeXml(error.message)}</Message>${extra}<Resource>${escapeXml(xmlSafe(resource))}</Resource><RequestId>${requestId}</RequestId></Error>`;
+}
+
+/**
+ * The resource of a refused request may hold what XML 1.0 cannot carry, even as a character reference
+ * (control characters, lone surrogates: the keys the store refuses): those are percent-encoded, so that
+ * clients can still parse the error.
+ */
+function xmlSafe(value: string): string {
+  // eslint-disable-next-line no-control-regex -- the characters XML 1.0 forbids
+  return value.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|\p{Cs}/gu, (c) =>
+    c.length === 1 && c.charCodeAt(0) < 0x80
+      ? `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`
+      : '\ufffd',
+  );
 }

@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { objectKeyProblem } from '../object-key.ts';
 import { MIN_PART_SIZE } from './object-store.ts';
 import { authenticate, authorize, type Permission } from './s3-auth.ts';
 import { getBucketLocation, headBucket, listBuckets, listObjects } from './s3-bucket.ts';
@@ -139,14 +140,18 @@ export class S3Endpoint {
       }
       throw new S3Error('NotImplemented', `${method} on a bucket is not supported by the embedded store.`);
     }
+    // Every write checks its key (object-key.ts); reads and deletes take keys literally, so a key that
+    // cannot be written names no object, and one stored before the rule can still be read and removed.
     switch (method) {
       case 'PUT':
         if (req.headers['x-amz-copy-source'])
           throw new S3Error('NotImplemented', 'CopyObject is not supported by the embedded store.');
+        writableKey(key);
         if (has('uploadId') || has('partNumber'))
           return op('upload parts of', 'put', key, async () => uploadPart(c));
         return op('write', 'put', key, async () => putObject(c));
       case 'POST':
+        if (has('uploads') || has('uploadId')) writableKey(key);
         if (has('uploads')) return op('write', 'put', key, async () => createUpload(c));
         if (has('uploadId')) return op('write', 'put', key, async () => completeUpload(c));
         break;
@@ -211,4 +216,16 @@ export class S3Endpoint {
     }
     if (bodyPending) res.once('finish', () => req.destroy());
   }
+}
+
+/** Refuses a key no object may have, as MinIO does (S3's KeyTooLongError past 1,024 bytes). */
+function writableKey(key: string): void {
+  const problem = objectKeyProblem(key);
+  if (!problem) return;
+  if (problem.kind === 'too-long')
+    throw new S3Error('KeyTooLongError', `Your key is too long. ${problem.message}`);
+  throw new S3Error(
+    'XMinioInvalidObjectName',
+    `Object name contains unsupported characters. ${problem.message}`,
+  );
 }

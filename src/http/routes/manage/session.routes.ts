@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { UserType } from '../../../db/schema.ts';
+import { retryAfterOf } from '../../../features/auth/login-limiter.ts';
 import type { Session, UserService } from '../../../features/users/user.service.ts';
 import { Envelope, ErrorResponses, ok } from '../../envelope.ts';
 import { tokenOf } from '../../plugins/auth.ts';
@@ -37,14 +38,23 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
       schema: {
         tags: ['session'],
         summary: 'Log in; answers the access token and the MQTT credentials for devices',
-        description: 'A wrong username or password answers HTTP 200 with code 401, as DJI clients expect.',
+        description:
+          'A wrong username or password answers HTTP 200 with code 401, as DJI clients expect. Too many attempts for one account or from one address (SKYVAULT_LOGIN_LIMIT_ACCOUNT, SKYVAULT_LOGIN_LIMIT_ADDRESS), or too many passwords being checked at once, answer HTTP 429 with Retry-After.',
         body: LoginBody,
         response: { 200: Envelope(SessionDto), ...ErrorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { username, password, flag } = request.body;
-      const session = await users.login(username, password, flag as UserType);
+      // request.ip: the peer, or the X-Forwarded-For client when the peer is a trusted proxy
+      // (SKYVAULT_TRUST_PROXY).
+      const session = await users
+        .login(username, password, flag as UserType, { address: request.ip })
+        .catch((error: unknown) => {
+          const seconds = retryAfterOf(error);
+          if (seconds !== undefined) void reply.header('retry-after', String(seconds));
+          throw error;
+        });
       return render(session, addresses.mqttAddress(request));
     },
   );
