@@ -106,7 +106,13 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   // Limits each frame; live updates are small and MQTT packets from devices a few hundred KB at most.
   await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
   await app.register(healthRoutes, { database: deps.database });
-  await app.register(mqttAuthRoutes, deps); // EMQX's auth hooks, with SKYVAULT_MQTT_HOOK_SECRET only
+  // EMQX's auth hooks, with SKYVAULT_MQTT_HOOK_SECRET only.
+  await app.register(mqttAuthRoutes, {
+    hookSecret: deps.config.mqtt.hookSecret,
+    users: deps.users,
+    devices: deps.devices,
+    logger: deps.logger,
+  });
   await app.register(webAppRoutes, deps.webRoot ? { root: deps.webRoot } : {});
   await app.register(authenticatedRoutes, deps);
   return app;

@@ -110,6 +110,12 @@ export class UserService {
     return { username: user.mqttUsername, workspaceId: user.workspaceId };
   }
 
+  /** The MQTT account of this MQTT username, without checking a password (the broker already did). */
+  async mqttAccountNamed(username: string): Promise<{ username: string; workspaceId: string } | undefined> {
+    const user = await this.users.findByMqttUsername(username);
+    return user ? { username: user.mqttUsername, workspaceId: user.workspaceId } : undefined;
+  }
+
   async current(claims: TokenClaims): Promise<{ user: User; workspace: Workspace }> {
     const user = await this.users.findById(claims.userId);
     if (!user) throw new AppError('UserNotFound');

@@ -15,30 +15,35 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { UserRepo } from '../../features/users/user.repo.ts';
+import type { DeviceService } from '../../features/devices/device.service.ts';
+import type { UserService } from '../../features/users/user.service.ts';
 import { BrokerHooks } from '../../mqtt/broker-hooks.ts';
 import { sameSecret } from '../../mqtt/internal-principal.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { ErrorResponses } from '../envelope.ts';
-import type { HttpDeps } from '../server.ts';
+import type { Logger } from '../../shared/logger.ts';
 
 export const HOOK_SECRET_HEADER = 'x-skyvault-hook-secret';
 
 const tags = ['mqtt hooks'];
 const MaybeText = Type.Optional(Type.Union([Type.String(), Type.Null()]));
 
-export const mqttAuthRoutes: FastifyPluginAsyncTypebox<HttpDeps> = async (app, deps) => {
-  const secret = deps.config.mqtt.hookSecret;
+export interface MqttAuthRoutesOptions {
+  /** SKYVAULT_MQTT_HOOK_SECRET; undefined = no hook routes. */
+  hookSecret: string | undefined;
+  users: Pick<UserService, 'mqttAccount' | 'mqttAccountNamed'>;
+  devices: Pick<DeviceService, 'boundElsewhere' | 'find'>;
+  logger: Logger;
+}
+
+export const mqttAuthRoutes: FastifyPluginAsyncTypebox<MqttAuthRoutesOptions> = async (app, deps) => {
+  const secret = deps.hookSecret;
   if (!secret) return;
-  const userRepo = new UserRepo(deps.database.db);
   const hooks = new BrokerHooks({
     secret,
     authenticate: (username, password) => deps.users.mqttAccount(username, password),
     // The broker authenticated this username (through the hook above): its account, without password.
-    accountOf: async (username) => {
-      const user = await userRepo.findByMqttUsername(username);
-      return user ? { username: user.mqttUsername, workspaceId: user.workspaceId } : undefined;
-    },
+    accountOf: (username) => deps.users.mqttAccountNamed(username),
     boundElsewhere: (sn, workspaceId) => deps.devices.boundElsewhere(sn, workspaceId),
     parentOf: async (sn) => (await deps.devices.find(sn))?.parentSn ?? undefined,
     logger: deps.logger.child({ component: 'mqtt-hooks' }),
