@@ -29,7 +29,7 @@ export function logModule(value: unknown): LogModule | undefined {
   return name === '0' || name === '3' ? name : undefined;
 }
 
-/** Epoch ms of a list time, whichever unit the device used: seconds are below 10^12 until 33658. */
+/** Epoch ms of a time sent in seconds or milliseconds (list times, `happen_time`): seconds are below 10^12 until 33658. */
 export function logTimeMs(value: number | undefined): number | undefined {
   if (value === undefined) return undefined;
   return value < 1e12 ? value * 1000 : value;

@@ -51,7 +51,7 @@ export interface DeviceModuleLogs extends ModuleLogs {
 
 export interface StartUpload {
   description: string;
-  /** Epoch ms (a seconds value is read as seconds, decision §10.42). */
+  /** Epoch ms. */
   happenAt: number | undefined;
   files: { module: LogModule; deviceSn: string | undefined; logs: DeviceLog[] }[];
 }
@@ -185,12 +185,7 @@ export class LogTaskService {
         username: user.username,
         description: request.description,
         modules: modules.join(','),
-        happenAt:
-          request.happenAt === undefined
-            ? null
-            : request.happenAt < 1e12
-              ? request.happenAt * 1000
-              : request.happenAt,
+        happenAt: request.happenAt ?? null,
         status: 1,
         uploadStatus: null,
         result: 0,

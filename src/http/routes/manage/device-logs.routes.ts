@@ -166,7 +166,8 @@ export const deviceLogRoutes: FastifyPluginAsyncTypebox<DeviceLogRoutesOptions> 
         request.params.device_sn,
         {
           description: body.logs_information ?? '',
-          happenAt: body.happen_time ?? undefined,
+          // Milliseconds, or seconds as DJI's Postman example sends (decision §10.42).
+          happenAt: logTimeMs(body.happen_time ?? undefined),
           files: body.files.map((f, i) => ({
             module: modules[i]!,
             deviceSn: f.device_sn || undefined,
