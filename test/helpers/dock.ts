@@ -137,3 +137,12 @@ export async function serveServices(dock: TestDock, script: ServiceScript): Prom
  */
 export const sendProgress = (dock: TestDock, bid: string, data: unknown, needReply = false) =>
   dock.send('events', 'fileupload_progress', data, { bid, needReply, timeoutMs: needReply ? 10_000 : 1 });
+
+/** A Dock 1 (3-1-0) coming online with one M30 aircraft, as its `update_topo` says it (§1.5). */
+export const dockTopology = (aircraftSn: string) => ({
+  domain: 3,
+  type: 1,
+  sub_type: 0,
+  thing_version: '1.1.2',
+  sub_devices: [{ sn: aircraftSn, domain: 0, type: 67, sub_type: 0, index: 'A' }],
+});

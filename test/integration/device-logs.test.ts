@@ -14,6 +14,7 @@ import type { DeviceLogsDto } from '../../src/http/routes/manage/device-logs.dto
 import { testDialects } from '../helpers/databases.ts';
 import {
   connectDock,
+  dockTopology,
   mqttAccountOf,
   sendProgress,
   type ServiceMessage,
@@ -29,13 +30,7 @@ import { until } from '../helpers/wait.ts';
 const DOCK = 'DOCKLOGS00000001';
 const AIRCRAFT = '1581F5BKD225D00LOG1';
 const OTHER_DOCK = 'DOCKLOGS00000002';
-const topology = {
-  domain: 3,
-  type: 1,
-  sub_type: 0,
-  thing_version: '1.1.2',
-  sub_devices: [{ sn: AIRCRAFT, domain: 0, type: 67, sub_type: 0, index: 'A' }],
-};
+const topology = dockTopology(AIRCRAFT);
 
 type FileProgress = DeviceLogsDto['logs_progress'][number];
 interface Listing {

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { testDialects } from '../helpers/databases.ts';
 import {
   connectDock,
+  dockTopology,
   mqttAccountOf,
   type ServiceMessage,
   type ServiceScript,
@@ -25,13 +26,7 @@ import { until } from '../helpers/wait.ts';
 
 const DOCK = 'DOCKKEYS00000001';
 const AIRCRAFT = '1581F5BKD225D00KEY1';
-const topology = {
-  domain: 3,
-  type: 1,
-  sub_type: 0,
-  thing_version: '1.1.2',
-  sub_devices: [{ sn: AIRCRAFT, domain: 0, type: 67, sub_type: 0, index: 'A' }],
-};
+const topology = dockTopology(AIRCRAFT);
 
 /** Bad keys under the workspace's media prefix `p` (each one starts with `p/`). */
 const badKeys = (p: string): [string, string][] => [
