@@ -9,6 +9,7 @@ import { ConfigError, loadConfig } from './config/config.ts';
 import { openDatabase } from './db/database.ts';
 import { bootstrap } from './features/bootstrap.ts';
 import { Repositories } from './features/repositories.ts';
+import { isRole, type Role, ROLES } from './features/users/roles.ts';
 import { createUser, resetPassword } from './features/users/user-admin.ts';
 import { ADMIN_USAGE } from './admin-usage.ts';
 import { isAppError } from './shared/app-error.ts';
@@ -23,7 +24,7 @@ export interface AdminIo {
 
 export async function admin(args: string[], io: AdminIo): Promise<number> {
   const [action, ...rest] = args;
-  let values: { username?: string; workspace?: string; pilot?: boolean; config?: string };
+  let values: { username?: string; workspace?: string; role?: string; config?: string };
   try {
     if (action !== 'reset-password' && action !== 'create-user') {
       throw new Error(
@@ -35,11 +36,13 @@ export async function admin(args: string[], io: AdminIo): Promise<number> {
       options: {
         username: { type: 'string' },
         workspace: { type: 'string' },
-        pilot: { type: 'boolean', default: false },
+        role: { type: 'string', default: 'administrator' },
         config: { type: 'string', short: 'c' },
       },
     }));
     if (action === 'create-user' && !values.username) throw new Error('create-user needs --username');
+    if (!isRole(values.role))
+      throw new Error(`--role must be one of ${ROLES.join(', ')}, not "${values.role}"`);
   } catch (error) {
     io.err(`${(error as Error).message}\n\nUsage:\n${ADMIN_USAGE}`);
     return 2;
@@ -69,11 +72,9 @@ export async function admin(args: string[], io: AdminIo): Promise<number> {
         now,
       });
       const workspaceId = values.workspace ?? defaultWorkspaceId;
-      const userType = values.pilot ? 2 : 1;
-      const created = await createUser(repos, { workspaceId, username: values.username!, userType }, options);
-      io.out(
-        `Created ${values.pilot ? 'the DJI Pilot 2 user' : 'the user'} "${values.username}" in workspace ${workspaceId}.`,
-      );
+      const role = values.role as Role;
+      const created = await createUser(repos, { workspaceId, username: values.username!, role }, options);
+      io.out(`Created the ${role} "${values.username}" in workspace ${workspaceId}.`);
       io.out(`Password: ${created.password}`);
       io.out('It is shown only this once: keep it somewhere safe.');
     }

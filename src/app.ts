@@ -11,8 +11,10 @@ import type { Config } from './config/config.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { LoginLimiter } from './features/auth/login-limiter.ts';
 import { PasswordHasher } from './features/auth/password-hasher.ts';
+import { SessionRepo } from './features/auth/session.repo.ts';
+import { SessionService } from './features/auth/session.service.ts';
 import { TokenService } from './features/auth/token.service.ts';
-import { type BootstrapResult, bootstrap, ensureAdmin } from './features/bootstrap.ts';
+import { type BootstrapResult, bootstrap, ensureAdmin, PLATFORM_NAME } from './features/bootstrap.ts';
 import { Repositories } from './features/repositories.ts';
 import { DeviceService } from './features/devices/device.service.ts';
 import { LiveEvents } from './features/events/live-events.ts';
@@ -24,7 +26,9 @@ import { MediaLibraryService } from './features/media/media-library.service.ts';
 import { MediaService } from './features/media/media.service.ts';
 import { MediaZipRepo } from './features/media/media-zip.repo.ts';
 import { MediaZipService } from './features/media/media-zip.service.ts';
+import { AccountService } from './features/users/account.service.ts';
 import { UserService } from './features/users/user.service.ts';
+import { WorkspaceService } from './features/workspaces/workspace.service.ts';
 import { PublicAddresses } from './http/public-address.ts';
 import { connectLiveUpdates } from './http/routes/live.wire.ts';
 import { createHttpServer } from './http/server.ts';
@@ -72,6 +76,8 @@ export interface SkyvaultApp {
   devices: DeviceService;
   /** Remote device logs: upload tasks and their progress. */
   logTasks: LogTaskService;
+  /** Workspaces as server administrators manage them (deletions run in the background). */
+  workspaces: WorkspaceService;
   /** Live updates for the web (WebSocket), across instances on PostgreSQL. */
   live: LiveEvents;
   /** The embedded MQTT broker; undefined when SKYVAULT_MQTT_URL names an external one. */
@@ -117,10 +123,18 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       concurrency: config.auth.passwordHashConcurrency,
       maxQueued: config.auth.passwordHashQueue,
     });
+    // Every login is a session a request checks (features/auth/session.service.ts): logout, revocation,
+    // an absolute lifetime.
+    const sessions = new SessionService({
+      repo: new SessionRepo(database.db),
+      tokens,
+      lifetimeSeconds: config.auth.sessionLifetimeSeconds,
+      now,
+    });
     const users = new UserService({
       users: repos.users,
       workspaces: repos.workspaces,
-      tokens,
+      sessions,
       passwordHashCost: config.auth.passwordHashCost,
       hasher,
       limiter: new LoginLimiter({
@@ -213,6 +227,29 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       serviceRetries: config.mqtt.retries,
       logger: mqttLogger,
     });
+    // Accounts (issue 13): an account that may no longer use MQTT as it did is disconnected from the
+    // embedded broker at once; an external broker refuses it at its next authorization (docs/mqtt.md).
+    const onMqttAccountRevoked = broker ? (name: string) => void broker.disconnectAccount(name) : undefined;
+    const accounts = new AccountService({
+      users: repos.users,
+      workspaces: repos.workspaces,
+      sessions,
+      hasher,
+      passwordHashCost: config.auth.passwordHashCost,
+      onMqttAccountRevoked,
+      now,
+    });
+    const workspaceService = new WorkspaceService({
+      workspaces: repos.workspaces,
+      users: repos.users,
+      storage: store,
+      defaultWorkspaceId: boot.defaultWorkspaceId,
+      platformName: PLATFORM_NAME,
+      forgetSessions: () => sessions.forgetAll(),
+      onMqttAccountRevoked,
+      logger: logger.child({ component: 'workspaces' }),
+      now,
+    });
     const dockMedia = new DockMediaService({
       media,
       devices,
@@ -248,8 +285,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       config,
       logger,
       database,
-      tokens,
+      sessions,
       users,
+      accounts,
+      workspaces: workspaceService,
+      defaultWorkspaceId: boot.defaultWorkspaceId,
       media,
       library,
       zips,
@@ -294,6 +334,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       enricher,
       devices,
       logTasks,
+      workspaces: workspaceService,
       live,
       broker,
       gateway,
@@ -303,6 +344,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         const addresses = await startParts(parts);
         // Only now that every listener is up: a start that failed has created no admin nobody saw.
         await adminOnce();
+        await workspaceService.resumeDeletions();
         return addresses;
       },
       ensureAdmin: adminOnce,
@@ -310,6 +352,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         if (closed) return;
         closed = true;
         try {
+          await workspaceService.close();
           await stopParts(parts);
         } finally {
           await hasher.close();

@@ -77,6 +77,8 @@ export interface Config {
     secretKey: string | undefined;
     tokenTtlSeconds: number;
     refreshWindowSeconds: number;
+    /** Absolute lifetime of a login (session), seconds. */
+    sessionLifetimeSeconds: number;
     /** log2 of scrypt's N for new password hashes (SKYVAULT_PASSWORD_HASH_COST). */
     passwordHashCost: number;
     /** Password hashes at once, and logins that may wait for one (SKYVAULT_PASSWORD_HASH_*). */
@@ -177,6 +179,7 @@ export function buildConfig(s: SettingValues, tls: TlsConfig | undefined, cwd: s
       secretKey: s.SKYVAULT_SECRET_KEY,
       tokenTtlSeconds: s.SKYVAULT_TOKEN_TTL,
       refreshWindowSeconds: s.SKYVAULT_TOKEN_REFRESH_WINDOW,
+      sessionLifetimeSeconds: s.SKYVAULT_SESSION_LIFETIME,
       passwordHashCost: s.SKYVAULT_PASSWORD_HASH_COST,
       passwordHashConcurrency: s.SKYVAULT_PASSWORD_HASH_CONCURRENCY,
       passwordHashQueue: s.SKYVAULT_PASSWORD_HASH_QUEUE,

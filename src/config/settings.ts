@@ -186,6 +186,11 @@ export const SETTINGS = {
     doc: 'How long after expiry a token may still be exchanged for a new one at token/refresh, in seconds.',
     parse: positiveInt('seconds', 365 * 86400),
   },
+  SKYVAULT_SESSION_LIFETIME: {
+    default: '2592000',
+    doc: 'Absolute lifetime of a login, in seconds (30 days by default): refreshing its token never extends it past this, and then the user logs in again. Keep it longer than a mission: Pilot 2 leaves the cloud when its session ends. Logout, a password change, disabling or removing the user end sessions at once.',
+    parse: positiveInt('seconds', 365 * 86400),
+  },
   SKYVAULT_PASSWORD_HASH_COST: {
     default: '15',
     doc: 'Cost of password hashing: log2 of the scrypt work factor N, from 10 to 20; each step doubles time and memory (15 takes 32 MiB). Tests and small devices may lower it. Existing hashes keep the cost they were made with, which is stored in the hash.',

@@ -19,6 +19,8 @@ export interface WorkspacesTable {
   bindCode: string;
   createdAt: number;
   updatedAt: number;
+  /** Epoch ms when deletion started (its objects go, then its rows); null otherwise. */
+  deletingAt: number | null;
 }
 
 /** DJI user types: 1 = web user, 2 = pilot (the `flag` of the login call). */
@@ -36,6 +38,27 @@ export interface UsersTable {
   mqttPassword: string;
   createdAt: number;
   updatedAt: number;
+  /** The user's role in its workspace (features/users/roles.ts). */
+  role: Role;
+  /** 1 = server administrator: manages workspaces and their accounts. */
+  serverAdmin: number;
+  /** Epoch ms when an administrator disabled the user; null = enabled. */
+  disabledAt: number | null;
+}
+
+/** Roles within a workspace (features/users/roles.ts says what each may do). */
+export type Role = 'administrator' | 'operator' | 'viewer' | 'device';
+
+/** One login: a token names its session, which ends at logout, at its lifetime, or when revoked. */
+export interface SessionsTable {
+  id: string;
+  userId: string;
+  /** The login's client (`flag`): 1 web, 2 Pilot 2. */
+  client: UserType;
+  createdAt: number;
+  /** Epoch ms: the absolute end of the session, however often its token is refreshed. */
+  expiresAt: number;
+  refreshedAt: number;
 }
 
 export type MediaSource = 'pilot' | 'dock';
@@ -269,6 +292,7 @@ export interface DB {
   serverSettings: ServerSettingsTable;
   workspaces: WorkspacesTable;
   users: UsersTable;
+  sessions: SessionsTable;
   mediaFiles: MediaFilesTable;
   mediaUploadFailures: MediaUploadFailuresTable;
   fileGroups: FileGroupsTable;

@@ -78,6 +78,7 @@ export async function bootstrap(repos: Repositories, options: BootstrapOptions):
       bindCode: readableCode(6),
       createdAt: options.now,
       updatedAt: options.now,
+      deletingAt: null,
     });
     return { defaultWorkspaceId, jwtSecret, storageSecret };
   });
@@ -112,6 +113,10 @@ export async function ensureAdmin(
       userType: 1,
       mqttUsername: options.adminUsername,
       mqttPassword: randomSecret(18),
+      // The first admin administers the default workspace and the server (every workspace).
+      role: 'administrator',
+      serverAdmin: 1,
+      disabledAt: null,
       createdAt: options.now,
       updatedAt: options.now,
     });

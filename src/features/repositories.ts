@@ -23,7 +23,8 @@ export class Repositories {
 
   /** `secrets` seals the secrets some tables keep (device MQTT passwords). */
   constructor(
-    private readonly db: Kysely<DB>,
+    /** The handle these repositories use (for repositories built elsewhere over the same one). */
+    readonly db: Kysely<DB>,
     private readonly secrets?: SecretBox,
   ) {
     this.settings = new SettingsRepo(db);

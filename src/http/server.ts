@@ -15,7 +15,7 @@ import { createWebSocketStream } from 'ws';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
-import type { TokenService } from '../features/auth/token.service.ts';
+import type { SessionService } from '../features/auth/session.service.ts';
 import type { DeviceService } from '../features/devices/device.service.ts';
 import type { LiveEvents } from '../features/events/live-events.ts';
 import type { LogTaskService } from '../features/logs/log-task.service.ts';
@@ -23,13 +23,16 @@ import type { DockMediaService } from '../features/media/dock-media.service.ts';
 import type { MediaLibraryService } from '../features/media/media-library.service.ts';
 import type { MediaService } from '../features/media/media.service.ts';
 import type { MediaZipService } from '../features/media/media-zip.service.ts';
+import type { AccountService } from '../features/users/account.service.ts';
 import type { UserService } from '../features/users/user.service.ts';
+import type { WorkspaceService } from '../features/workspaces/workspace.service.ts';
 import type { Logger } from '../shared/logger.ts';
 import { StartupError } from '../shared/startup-error.ts';
 import { ErrorEnvelope } from './envelope.ts';
 import { installErrorHandling } from './errors.ts';
 import { installAuth, TOKEN_HEADER } from './plugins/auth.ts';
 import type { PublicAddresses } from './public-address.ts';
+import { accountRoutes } from './routes/api/accounts.routes.ts';
 import { apiRoutes } from './routes/api/index.ts';
 import { mediaLibraryRoutes } from './routes/dji/media-library.routes.ts';
 import { pilotMediaRoutes } from './routes/dji/pilot-media.routes.ts';
@@ -47,8 +50,13 @@ export interface HttpDeps {
   config: Config;
   logger: Logger;
   database: Database;
-  tokens: TokenService;
+  sessions: SessionService;
   users: UserService;
+  /** A workspace's users as its administrators manage them. */
+  accounts: AccountService;
+  /** Workspaces as server administrators manage them. */
+  workspaces: WorkspaceService;
+  defaultWorkspaceId: string;
   media: MediaService;
   library: MediaLibraryService;
   /** Zips of many library files, streamed (the web library's "download selected"). */
@@ -87,7 +95,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   // DJI's demo web front end may run on another origin; tokens travel in a header, not cookies.
   await app.register(cors, {
     origin: true,
-    methods: ['GET', 'POST', 'PUT', 'DELETE'],
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['content-type', TOKEN_HEADER, 'x-request-id'],
   });
   await app.register(swagger, {
@@ -120,7 +128,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
 
 /** Every API route, inside the context where a token is required unless a route is marked public. */
 const authenticatedRoutes: FastifyPluginAsync<HttpDeps> = async (api, deps) => {
-  installAuth(api, deps.tokens);
+  installAuth(api, deps.sessions);
   await api.register(sessionRoutes, { users: deps.users, addresses: deps.addresses });
   await api.register(userRoutes, { users: deps.users, addresses: deps.addresses });
   await api.register(pilotMediaRoutes, { media: deps.media, addresses: deps.addresses });
@@ -132,7 +140,14 @@ const authenticatedRoutes: FastifyPluginAsync<HttpDeps> = async (api, deps) => {
     addresses: deps.addresses,
     linkTtlSeconds: deps.config.storage.credentialTtlSeconds,
   });
-  await api.register(liveRoutes, { tokens: deps.tokens, live: deps.live });
+  await api.register(accountRoutes, {
+    users: deps.users,
+    accounts: deps.accounts,
+    sessions: deps.sessions,
+    workspaces: deps.workspaces,
+    defaultWorkspaceId: deps.defaultWorkspaceId,
+  });
+  await api.register(liveRoutes, { sessions: deps.sessions, live: deps.live });
   await api.register(pilotPageRoutes, { config: deps.config, users: deps.users, addresses: deps.addresses });
   await api.register(apiRoutes, deps);
   if (deps.mqttOverWebSocket) {

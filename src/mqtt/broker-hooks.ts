@@ -26,6 +26,11 @@ import { snOfTopic } from './topics.ts';
 export const CLIENT_ID_HOLD_MS = 2 * 60 * 60 * 1000;
 /** How long a client id's gateway binding is kept without a request about it. */
 export const CONNECTION_IDLE_MS = 5 * 60 * 1000;
+/**
+ * How long an account found usable is taken as still usable: after that the next authorization reads it
+ * again, so a disabled, removed or viewer account is refused within this delay (the same as sessions).
+ */
+export const ACCOUNT_RECHECK_MS = 5_000;
 
 export interface AuthenticationRequest {
   clientid?: string | undefined;
@@ -73,6 +78,8 @@ export class BrokerHooks {
   /** One "connection" per client id: EMQX keeps one live connection per client id. */
   private readonly acl = new GatewayAcl();
   private readonly lastSeen = new Map<string, number>();
+  /** When each client id's account was last read and found usable. */
+  private readonly verifiedAt = new Map<string, number>();
   /** Client id → the owner (`device:<username>` or `internal`) that last used it, and when. */
   private readonly owners = new Map<string, { owner: string; at: number }>();
   private lastSweep = 0;
@@ -155,11 +162,18 @@ export class BrokerHooks {
    * instance authenticated it, or this one restarted since) the username's, registered now.
    */
   private async connectionAccount(clientId: string, username: string): Promise<DeviceAccount | undefined> {
-    this.lastSeen.set(clientId, this.now());
+    const now = this.now();
+    this.lastSeen.set(clientId, now);
     const known = this.acl.accountOfConnection(clientId);
-    if (known?.username === username) return known;
+    if (known?.username === username && now - (this.verifiedAt.get(clientId) ?? 0) < ACCOUNT_RECHECK_MS) {
+      return known;
+    }
     const account = await this.options.accountOf(username);
-    if (!account) return undefined;
+    if (!account) {
+      this.verifiedAt.delete(clientId);
+      return undefined;
+    }
+    this.verifiedAt.set(clientId, now);
     if (this.acl.accountOfConnection(clientId)?.username !== username) this.acl.connected(clientId, account);
     return account;
   }
@@ -187,6 +201,7 @@ export class BrokerHooks {
     for (const [clientId, at] of this.lastSeen) {
       if (now - at >= CONNECTION_IDLE_MS) {
         this.lastSeen.delete(clientId);
+        this.verifiedAt.delete(clientId);
         this.acl.disconnected(clientId);
       }
     }

@@ -180,6 +180,21 @@ export class EmbeddedBroker {
     return this.boundPort;
   }
 
+  /**
+   * Closes every live connection of a device account (disabled, removed, made a viewer, its MQTT password
+   * rotated): to come back it must log in again, with what the account allows now. Returns how many.
+   */
+  disconnectAccount(username: string): number {
+    let closed = 0;
+    for (const [connectionId, client] of [...this.clientsByConnection]) {
+      if (this.acl.accountOfConnection(connectionId)?.username !== username) continue;
+      client.close();
+      closed += 1;
+    }
+    if (closed > 0) this.options.logger.info({ username, connections: closed }, 'MQTT account disconnected');
+    return closed;
+  }
+
   /** Serves one MQTT connection arriving over another transport (MQTT over WebSocket on the HTTP port). */
   handle(stream: Duplex, request?: IncomingMessage): void {
     if (!this.broker) {

@@ -58,6 +58,44 @@ export const ERRORS = {
     code: 403,
     message: 'The access token does not belong to this workspace.',
   },
+  // Sessions and roles (issue 13, docs/accounts.md).
+  SessionEnded: {
+    status: 401,
+    code: 401,
+    message:
+      'This session has ended (logged out, its lifetime is over, the password was changed or the account disabled): log in again.',
+  },
+  RoleForbidden: { status: 403, code: 403, message: 'Your role in this workspace does not allow this.' },
+  AccountDisabled: { status: 200, code: 403, message: 'This account is disabled: ask an administrator.' },
+  ClientNotAllowed: {
+    status: 200,
+    code: 403,
+    message:
+      'This account cannot log in from this client: viewers use the web app only, device accounts Pilot 2 only.',
+  },
+  UsernameTaken: {
+    status: 409,
+    code: 409,
+    message: 'A user (or device account) with this name exists already.',
+  },
+  NotYourself: {
+    status: 409,
+    code: 409,
+    message: 'You cannot demote, disable or remove your own account (ask another administrator).',
+  },
+  WorkspaceProtected: {
+    status: 409,
+    code: 409,
+    message: 'This workspace cannot be deleted: it is the default workspace or your own.',
+  },
+  ConfirmationMismatch: {
+    status: 400,
+    code: 400,
+    message: 'Confirm by sending the workspace name exactly as it is in `confirm`.',
+  },
+  WrongPassword: { status: 200, code: 401, message: 'The current password is not correct.' },
+  UserNotInWorkspace: { status: 404, code: 404, message: 'There is no such user in this workspace.' },
+  WorkspaceMissing: { status: 404, code: 404, message: 'There is no such workspace.' },
   // A valid token whose user or workspace was deleted: the session really is over, so 401.
   UserNotFound: { status: 401, code: 401, message: 'The user of this access token no longer exists.' },
   WorkspaceNotFound: {

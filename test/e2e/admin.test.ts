@@ -15,11 +15,11 @@ function serve(t: TestContext, env: Record<string, string>) {
   return cli;
 }
 
-async function login(base: string, username: string, password: string) {
+async function login(base: string, username: string, password: string, flag = 1) {
   const response = await fetch(`${base}/manage/api/v1/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password, flag: 1 }),
+    body: JSON.stringify({ username, password, flag }),
   });
   return ((await response.json()) as { code: number }).code;
 }
@@ -56,7 +56,7 @@ describe('skyvault admin, and a first start that fails', () => {
 
     // Each command loads the code anew (seconds on a busy machine): the independent ones run side by side.
     const reset = runCli(['admin', 'reset-password'], env);
-    const created = runCli(['admin', 'create-user', '--username', 'pilot7', '--pilot'], env);
+    const created = runCli(['admin', 'create-user', '--username', 'pilot7', '--role', 'device'], env);
     const nobody = runCli(['admin', 'reset-password', '--username', 'nobody'], env);
     const bad = runCli(['admin', 'rename'], env);
     assert.equal(await reset.exited(), 0, reset.stderr());
@@ -76,7 +76,8 @@ describe('skyvault admin, and a first start that fails', () => {
     const base = urlOf(await again.waitFor('Try it:'));
     assert.notEqual(await login(base, 'admin', old), 0, 'the old password no longer works');
     assert.equal(await login(base, 'admin', fresh), 0);
-    assert.equal(await login(base, 'pilot7', pilotPassword), 0);
+    assert.equal(await login(base, 'pilot7', pilotPassword, 2), 0, 'a device account logs in from Pilot 2');
+    assert.equal(await login(base, 'pilot7', pilotPassword, 1), 403, 'but not into the web app');
     assert.equal(await again.stop('SIGTERM'), 0);
   });
 });

@@ -11,6 +11,7 @@ import { type Browser, type BrowserContextOptions, type Page } from 'playwright-
 import { launchChromium, SHOTS } from '../helpers/browser.ts';
 import { createUser, createWorkspace } from '../helpers/factories.ts';
 import { startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
+import { until } from '../helpers/wait.ts';
 
 const LICENCE = { id: '123456', key: 'test-app-key', license: 'test-app-license==' };
 const PILOT = { username: 'pilot1', password: 'pilot1-password' };
@@ -234,6 +235,13 @@ describe('the Pilot 2 page', () => {
     );
     assert.equal(await page.evaluate("localStorage.getItem('skyvault.pilot.session')"), null);
     assert.equal(await page.isVisible('#screen-login'), true);
+    // …and ends the session on the server: the token the page held no longer works.
+    await until('the logged-out token is refused', async () => {
+      const current = await fetch(`${base}/manage/api/v1/users/current`, {
+        headers: { 'x-auth-token': stored.access_token },
+      });
+      return current.status === 401 || undefined;
+    });
     await page.context().close();
   });
 

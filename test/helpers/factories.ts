@@ -1,6 +1,6 @@
 /** Rows for tests, written through the real repositories. */
 import type { Kysely } from 'kysely';
-import type { DB, UserType } from '../../src/db/schema.ts';
+import type { DB, Role, UserType } from '../../src/db/schema.ts';
 import { hashPassword } from '../../src/features/users/password.ts';
 import { UserRepo } from '../../src/features/users/user.repo.ts';
 import { WorkspaceRepo } from '../../src/features/workspaces/workspace.repo.ts';
@@ -16,6 +16,7 @@ export async function createWorkspace(db: Kysely<DB>, name = 'Other workspace'):
     bindCode: readableCode(8),
     createdAt: Date.now(),
     updatedAt: Date.now(),
+    deletingAt: null,
   });
   return id;
 }
@@ -25,7 +26,7 @@ export async function createUser(
   workspaceId: string,
   username: string,
   password = 'user-password',
-  options: { userType?: UserType; createdAt?: number } = {},
+  options: { userType?: UserType; role?: Role; serverAdmin?: boolean; createdAt?: number } = {},
 ): Promise<string> {
   const id = newId();
   const at = options.createdAt ?? Date.now();
@@ -37,6 +38,10 @@ export async function createUser(
     userType: options.userType ?? 2,
     mqttUsername: `mqtt-${username}`,
     mqttPassword: `mqtt-pass-${username}`,
+    // A web user (type 1) administers its workspace unless told otherwise; a Pilot user operates.
+    role: options.role ?? (options.userType === 1 ? 'administrator' : 'operator'),
+    serverAdmin: options.serverAdmin ? 1 : 0,
+    disabledAt: null,
     createdAt: at,
     updatedAt: at,
   });

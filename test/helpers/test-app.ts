@@ -28,7 +28,8 @@ export interface TestApp {
   logs: string[];
   inject: SkyvaultApp['http']['inject'];
   /** Logs in as the admin; returns the login `data`. */
-  login(username?: string, password?: string): Promise<LoginData>;
+  /** `flag`: the client, 1 web (default), 2 Pilot 2 (device accounts log in only so). */
+  login(username?: string, password?: string, flag?: 1 | 2): Promise<LoginData>;
   close(): Promise<void>;
 }
 
@@ -40,6 +41,8 @@ export interface LoginData {
   mqtt_username: string;
   mqtt_password: string;
   mqtt_addr: string;
+  role: string;
+  server_admin: boolean;
   access_token: string;
   expires_at: number;
 }
@@ -96,11 +99,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     dataDir,
     logs,
     inject: app.http.inject.bind(app.http),
-    async login(username = 'admin', password = ADMIN_PASSWORD) {
+    async login(username = 'admin', password = ADMIN_PASSWORD, flag = 1) {
       const response = await app.http.inject({
         method: 'POST',
         url: '/manage/api/v1/login',
-        payload: { username, password, flag: 1 },
+        payload: { username, password, flag },
       });
       const body = response.json();
       if (body.code !== 0) throw new Error(`login failed: ${response.body}`);

@@ -33,11 +33,16 @@ for (const dialect of testDialects()) {
         'mqtt_addr',
         'mqtt_password',
         'mqtt_username',
+        'role',
+        'server_admin',
         'user_id',
         'user_type',
         'username',
         'workspace_id',
       ]);
+      // The first admin administers the default workspace and the server.
+      assert.equal(body.data.role, 'administrator');
+      assert.equal(body.data.server_admin, true);
       assert.equal(body.data.username, 'admin');
       assert.equal(body.data.user_type, 1);
       assert.equal(body.data.workspace_id, t.app.bootstrap.defaultWorkspaceId);
@@ -92,11 +97,15 @@ for (const dialect of testDialects()) {
       );
       assert.equal((await get('/manage/api/v1/users/current', `${h}.${forged}.${s}`)).statusCode, 401);
       assert.equal(
-        (await get(`/manage/api/v1/users/${otherWorkspace}/users`, `${h}.${forged}.${s}`)).statusCode,
+        (await get(`/manage/api/v1/devices/${otherWorkspace}/devices`, `${h}.${forged}.${s}`)).statusCode,
         401,
       );
 
-      const wrongWorkspace = await get(`/manage/api/v1/users/${otherWorkspace}/users`, login.access_token);
+      // Even the server administrator reaches another workspace's accounts only, never its content.
+      const wrongWorkspace = await get(
+        `/manage/api/v1/devices/${otherWorkspace}/devices`,
+        login.access_token,
+      );
       assert.equal(wrongWorkspace.statusCode, 403);
       assert.equal(wrongWorkspace.json().code, 403);
 
@@ -162,12 +171,13 @@ for (const dialect of testDialects()) {
       );
       assert.equal(third.data.list[0].workspace_name, 'Default workspace');
       assert.match(third.data.list[0].create_time, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
-      // DJI's members page shows them: an administrator sees them, a Pilot user does not.
+      // DJI's members page shows them, to administrators: an operator may not list the users at all.
       assert.equal(third.data.list[0].mqtt_password, 'mqtt-pass-pilot3');
+      assert.equal(third.data.list[0].role, 'operator');
       const pilot = await t.login('pilot3', 'pw');
-      const asPilot = (await get(`/manage/api/v1/users/${ws}/users`, pilot.access_token)).json();
-      assert.equal(asPilot.data.list.length, 5);
-      assert.ok(asPilot.data.list.every((u: { mqtt_password?: string }) => u.mqtt_password === undefined));
+      const asPilot = await get(`/manage/api/v1/users/${ws}/users`, pilot.access_token);
+      assert.equal(asPilot.statusCode, 403);
+      assert.equal(asPilot.json().message, 'Your role in this workspace does not allow this.');
       const defaults = (await get(`/manage/api/v1/users/${ws}/users`, login.access_token)).json();
       assert.deepEqual(defaults.data.pagination, { page: 1, page_size: 10, total: 5 });
       assert.equal((await page(0, 2)).statusCode, 400);
@@ -175,7 +185,7 @@ for (const dialect of testDialects()) {
 
     it('a user of another workspace logs in to its own workspace only', async () => {
       const other = await createWorkspace(t.app.database.db, 'Team B');
-      await createUser(t.app.database.db, other, 'bob', 'bob-password');
+      await createUser(t.app.database.db, other, 'bob', 'bob-password', { role: 'administrator' });
       const bob = await t.login('bob', 'bob-password');
       assert.equal(bob.workspace_id, other);
       const ws = t.app.bootstrap.defaultWorkspaceId;

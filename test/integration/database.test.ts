@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { sql } from 'kysely';
+import BetterSqlite3 from 'better-sqlite3';
+import { CamelCasePlugin, Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import type { DB } from '../../src/db/schema.ts';
+import { migrations } from '../../src/db/migrations/index.ts';
 import { migrateToLatest, openDatabase } from '../../src/db/database.ts';
 import { prepareQuery } from '../../src/db/prepared.ts';
 import { Repositories } from '../../src/features/repositories.ts';
@@ -47,6 +50,7 @@ for (const dialect of testDialects()) {
         'media_upload_failures',
         'pending_device_reports',
         'server_settings',
+        'sessions',
         'users',
         'workspaces',
       ]);
@@ -72,6 +76,7 @@ for (const dialect of testDialects()) {
           bindCode: 'BC-NUM',
           createdAt: now,
           updatedAt: now,
+          deletingAt: null,
         })
         .execute();
       const row = await database.db
@@ -88,6 +93,8 @@ for (const dialect of testDialects()) {
         userType: 1 as const,
         mqttUsername: 'mq-a',
         mqttPassword: 'p',
+        role: 'administrator' as const,
+        serverAdmin: 0,
         createdAt: now,
         updatedAt: now,
       };
@@ -181,6 +188,62 @@ for (const dialect of testDialects()) {
     });
   });
 }
+
+describe('migration 0010-accounts', () => {
+  it('gives existing users a role without taking access away, and makes the first admin a server admin', async () => {
+    const dir = tempDir();
+    const connection = new BetterSqlite3(path.join(dir, 'old.db'));
+    connection.pragma('foreign_keys = ON');
+    const db = new Kysely<DB>({
+      dialect: new SqliteDialect({ database: connection }),
+      plugins: [new CamelCasePlugin()],
+    });
+    try {
+      const names = Object.keys(migrations);
+      const upTo = (last: string) =>
+        new Migrator({
+          db,
+          provider: {
+            getMigrations: async () =>
+              Object.fromEntries(names.slice(0, names.indexOf(last) + 1).map((n) => [n, migrations[n]!])),
+          },
+        });
+      assert.equal((await upTo('0009-enrichment-failures').migrateToLatest()).error, undefined);
+      await sql`insert into server_settings (key, value) values ('default_workspace_id', 'w-def')`.execute(
+        db,
+      );
+      for (const ws of ['w-def', 'w-other']) {
+        await sql`insert into workspaces (id, name, description, platform_name, bind_code, created_at, updated_at)
+          values (${ws}, ${ws}, '', 'p', ${'BC-' + ws}, 1, 1)`.execute(db);
+      }
+      const user = (id: string, ws: string, type: number, at: number) =>
+        sql`insert into users (id, workspace_id, username, password_hash, user_type, mqtt_username, mqtt_password, created_at, updated_at)
+          values (${id}, ${ws}, ${id}, 'h', ${type}, ${'mq-' + id}, 'p', ${at}, ${at})`.execute(db);
+      await user('pilot-first', 'w-def', 2, 1);
+      await user('admin', 'w-def', 1, 2);
+      await user('web-later', 'w-def', 1, 3);
+      await user('web-elsewhere', 'w-other', 1, 0);
+      assert.equal((await upTo('0010-accounts').migrateToLatest()).error, undefined);
+      const rows = await db
+        .selectFrom('users')
+        .select(['id', 'role', 'serverAdmin', 'disabledAt'])
+        .orderBy('id')
+        .execute();
+      assert.deepEqual(
+        rows.map((r) => [r.id, r.role, Number(r.serverAdmin), r.disabledAt]),
+        [
+          ['admin', 'administrator', 1, null],
+          ['pilot-first', 'operator', 0, null],
+          ['web-elsewhere', 'administrator', 0, null],
+          ['web-later', 'administrator', 0, null],
+        ],
+      );
+    } finally {
+      await db.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('openDatabase refusals', () => {
   it('explains an unreachable PostgreSQL in one sentence without the password', async () => {

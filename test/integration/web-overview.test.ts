@@ -41,13 +41,21 @@ describe('the web overview', () => {
     assert.equal(data.map_tiles, 'https://tiles.example/{z}/{x}/{y}.png');
   });
 
-  it('hides the device password from a Pilot user, and refuses another workspace', async () => {
-    await createUser(t.app.database.db, ws, 'pilot-overview', 'pilot-overview-password');
-    const pilot = await t.login('pilot-overview', 'pilot-overview-password');
-    const response = await overview(pilot.access_token);
+  it('hides the device password from a viewer (no MQTT access), and refuses another workspace', async () => {
+    await createUser(t.app.database.db, ws, 'viewer-overview', 'viewer-overview-password', {
+      role: 'viewer',
+    });
+    const viewer = await t.login('viewer-overview', 'viewer-overview-password');
+    const response = await overview(viewer.access_token);
     assert.equal(response.statusCode, 200);
     assert.equal(response.json().data.mqtt_password, null);
-    assert.equal(response.json().data.mqtt_username, pilot.mqtt_username);
+    assert.equal(response.json().data.mqtt_username, viewer.mqtt_username);
+    assert.equal(response.json().data.user.role, 'viewer');
+    assert.equal(viewer.mqtt_password, '', 'nor in the login answer');
+    // An operator connects devices: it sees its own device account's password, as the login gave it.
+    await createUser(t.app.database.db, ws, 'operator-overview', 'operator-overview-password');
+    const operator = await t.login('operator-overview', 'operator-overview-password');
+    assert.equal((await overview(operator.access_token)).json().data.mqtt_password, operator.mqtt_password);
     const other = await createWorkspace(t.app.database.db, 'Overview elsewhere');
     assert.equal((await overview(token, other)).statusCode, 403);
   });

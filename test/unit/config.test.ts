@@ -76,6 +76,7 @@ describe('loadConfig', () => {
         secretKey: undefined,
         tokenTtlSeconds: 86400,
         refreshWindowSeconds: 604800,
+        sessionLifetimeSeconds: 2592000,
         passwordHashCost: 15,
         passwordHashConcurrency: 2,
         passwordHashQueue: 16,

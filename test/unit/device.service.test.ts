@@ -28,6 +28,7 @@ describe(DeviceService.name, () => {
         description: '',
         platformName: 'Skyvault',
         bindCode: `code-${id}`,
+        deletingAt: null,
         createdAt: now,
         updatedAt: now,
       });

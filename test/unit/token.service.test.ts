@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { TokenService } from '../../src/features/auth/token.service.ts';
 import { AppError } from '../../src/shared/app-error.ts';
 
-const claims = { userId: 'u1', username: 'alice', userType: 2, workspaceId: 'w1' };
+const claims = { userId: 'u1', username: 'alice', userType: 2, workspaceId: 'w1', sessionId: 's1' };
 
 function service(now: { t: number }, secret = 'x'.repeat(40)) {
   return new TokenService({ secret, ttlSeconds: 3600, refreshWindowSeconds: 86400, now: () => now.t });
@@ -72,5 +72,18 @@ describe(TokenService.name, () => {
     const { token } = await service(now, 'z'.repeat(40)).issue(claims);
     now.t += 3601_000;
     assert.equal(await refusal(service(now).verifyForRefresh(token)), 'TokenInvalid');
+  });
+
+  it('never issues a token past its session end, and refuses a token that names no session', async () => {
+    const now = { t: Date.UTC(2026, 0, 1) };
+    const sut = service(now);
+    const sessionEnd = now.t / 1000 + 600;
+    const { token, expiresAt } = await sut.issue(claims, sessionEnd);
+    assert.equal(expiresAt, sessionEnd, 'clipped to the session, not the 3600 s lifetime');
+    assert.equal((await sut.verify(token)).sessionId, 's1');
+    // A token signed with the right key but from before sessions existed (no `sid`).
+    const { sessionId: _, ...old } = claims;
+    const legacy = await sut.issue(old as typeof claims);
+    assert.equal(await refusal(sut.verify(legacy.token)), 'TokenInvalid');
   });
 });

@@ -13,6 +13,7 @@ import * as m0006 from './0006-media-renditions.ts';
 import * as m0007 from './0007-library-indexes.ts';
 import * as m0008 from './0008-log-tasks.ts';
 import * as m0009 from './0009-enrichment-failures.ts';
+import * as m0010 from './0010-accounts.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-init': m0001,
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0007-library-indexes': m0007,
   '0008-log-tasks': m0008,
   '0009-enrichment-failures': m0009,
+  '0010-accounts': m0010,
 };

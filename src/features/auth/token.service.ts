@@ -19,6 +19,8 @@ export interface TokenClaims {
   username: string;
   userType: number;
   workspaceId: string;
+  /** The login this token belongs to (`sid`, features/auth/session.service.ts): ended there, refused here. */
+  sessionId: string;
   /** Expiry, epoch seconds. */
   expiresAt: number;
 }
@@ -51,9 +53,13 @@ export class TokenService {
     });
   }
 
-  async issue(claims: Omit<TokenClaims, 'expiresAt'>): Promise<{ token: string; expiresAt: number }> {
+  /** A token for these claims, valid for the configured lifetime but never past `notAfter` (epoch s). */
+  async issue(
+    claims: Omit<TokenClaims, 'expiresAt'>,
+    notAfter = Number.POSITIVE_INFINITY,
+  ): Promise<{ token: string; expiresAt: number }> {
     const issuedAt = Math.floor(this.now() / 1000);
-    const expiresAt = issuedAt + this.options.ttlSeconds;
+    const expiresAt = Math.min(issuedAt + this.options.ttlSeconds, Math.floor(notAfter));
     const token = this.sign({
       sub: claims.userId,
       iat: issuedAt,
@@ -63,6 +69,7 @@ export class TokenService {
       username: claims.username,
       user_type: String(claims.userType),
       workspace_id: claims.workspaceId,
+      sid: claims.sessionId,
       // Unique per token: a refresh in the same second as the login still hands out a new token.
       jti: randomUUID(),
     });
@@ -94,9 +101,11 @@ export class TokenService {
         cause: error instanceof TokenError ? error.code : error,
       });
     }
-    const { sub, username, user_type: userType, workspace_id: workspaceId, exp, nbf } = payload;
+    const { sub, username, user_type: userType, workspace_id: workspaceId, sid, exp, nbf } = payload;
     if (
       typeof sub !== 'string' ||
+      // Tokens from before sessions existed name none: their holder logs in again.
+      typeof sid !== 'string' ||
       typeof username !== 'string' ||
       typeof workspaceId !== 'string' ||
       typeof exp !== 'number' ||
@@ -104,6 +113,6 @@ export class TokenService {
     ) {
       throw new AppError('TokenInvalid');
     }
-    return { userId: sub, username, userType: Number(userType), workspaceId, expiresAt: exp };
+    return { userId: sub, username, userType: Number(userType), workspaceId, sessionId: sid, expiresAt: exp };
   }
 }

@@ -1,14 +1,14 @@
 /**
  * What an operator does to accounts from the command line (`skyvault admin …`, src/admin.ts) when no
- * one can log in: give a user a new password, create a user. Passwords are generated and returned once,
- * to be printed; only their hashes are stored.
+ * one can log in: give a user a new password, create a user. The same rules as the web's account
+ * management (AccountService): generated passwords returned once, to be printed; a reset ends the
+ * user's sessions.
  */
-import { isUniqueViolation } from '../../db/errors.ts';
-import type { UserType } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
-import { newId, randomSecret, readableCode } from '../../shared/ids.ts';
+import { SessionRepo } from '../auth/session.repo.ts';
 import type { Repositories } from '../repositories.ts';
-import { hashPassword } from './password.ts';
+import { AccountService } from './account.service.ts';
+import type { Role } from './roles.ts';
 
 /** Sets a new generated password for `username`; returns it. UserNotFound when there is no such user. */
 export async function resetPassword(
@@ -18,49 +18,46 @@ export async function resetPassword(
 ): Promise<string> {
   const user = await repos.users.findByUsername(username);
   if (!user) throw new AppError('UserNotFound', `There is no user "${username}".`);
-  const password = readableCode(16);
-  await repos.users.setPasswordHash(
-    user.id,
-    await hashPassword(password, { cost: options.passwordHashCost }),
-    options.now,
-  );
-  return password;
+  return accountsOf(repos, options).resetPassword(undefined, user.workspaceId, user.id);
 }
 
 /**
- * Creates a user in a workspace with a generated password (returned) and its own MQTT account (the
- * username, as for the first admin). A taken username is refused.
+ * Creates a user with a role in a workspace, with a generated password (returned) and its own MQTT
+ * account (the username, as for the first admin). A taken username is refused.
  */
 export async function createUser(
   repos: Repositories,
-  request: { workspaceId: string; username: string; userType: UserType },
+  request: { workspaceId: string; username: string; role: Role },
   options: { passwordHashCost: number; now: number },
 ): Promise<{ password: string; mqttUsername: string }> {
   if (!(await repos.workspaces.findById(request.workspaceId))) {
     throw new AppError('WorkspaceNotFound', `There is no workspace ${request.workspaceId}.`);
   }
-  const password = readableCode(16);
-  const passwordHash = await hashPassword(password, { cost: options.passwordHashCost });
   try {
-    await repos.users.insert({
-      id: newId(),
-      workspaceId: request.workspaceId,
-      username: request.username,
-      passwordHash,
-      userType: request.userType,
-      mqttUsername: request.username,
-      mqttPassword: randomSecret(18),
-      createdAt: options.now,
-      updatedAt: options.now,
-    });
+    const { user, password } = await accountsOf(repos, options).create(request.workspaceId, request);
+    return { password, mqttUsername: user.mqttUsername };
   } catch (error) {
-    if (isUniqueViolation(error)) {
+    if (error instanceof AppError && error.kind === 'UsernameTaken') {
       throw new AppError(
-        'BadRequest',
+        'UsernameTaken',
         `A user (or device account) named "${request.username}" exists already.`,
       );
     }
     throw error;
   }
-  return { password, mqttUsername: request.username };
+}
+
+function accountsOf(repos: Repositories, options: { passwordHashCost: number; now: number }): AccountService {
+  const sessions = new SessionRepo(repos.db);
+  return new AccountService({
+    users: repos.users,
+    workspaces: repos.workspaces,
+    // No server runs here: ending sessions is deleting their rows (servers see it within seconds).
+    sessions: {
+      endAllOf: async (userId, except) => (await sessions.deleteByUser(userId, except)).length,
+      forgetUser: () => {},
+    },
+    passwordHashCost: options.passwordHashCost,
+    now: () => options.now,
+  });
 }

@@ -64,6 +64,42 @@ export class UserRepo {
     await this.db.updateTable('users').set({ passwordHash, updatedAt: now }).where('id', '=', id).execute();
   }
 
+  /** Changes a user's role, type or state (never its MQTT password: setMqttPassword seals that). */
+  async update(
+    id: string,
+    fields: Partial<Pick<User, 'role' | 'userType' | 'disabledAt' | 'serverAdmin'>>,
+    now: number,
+  ): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ ...fields, updatedAt: now })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async setMqttPassword(id: string, mqttPassword: string, now: number): Promise<void> {
+    const stored = this.box ? this.box.seal(mqttPassword) : mqttPassword;
+    await this.db
+      .updateTable('users')
+      .set({ mqttPassword: stored, updatedAt: now })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.deleteFrom('users').where('id', '=', id).execute();
+  }
+
+  /** The MQTT usernames of a workspace's users (to disconnect them when it goes). */
+  async mqttUsernamesOf(workspaceId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('users')
+      .select('mqttUsername')
+      .where('workspaceId', '=', workspaceId)
+      .execute();
+    return rows.map((r) => r.mqttUsername);
+  }
+
   /** Whether any user exists at all. */
   async any(): Promise<boolean> {
     return (await this.db.selectFrom('users').select('id').limit(1).executeTakeFirst()) !== undefined;

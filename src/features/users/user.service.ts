@@ -7,9 +7,12 @@ import type { UserType } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
 import type { LoginLimiter } from '../auth/login-limiter.ts';
 import type { PasswordHasher } from '../auth/password-hasher.ts';
-import type { TokenClaims, TokenService } from '../auth/token.service.ts';
+import type { Caller, SessionService } from '../auth/session.service.ts';
+import type { TokenClaims } from '../auth/token.service.ts';
 import type { Workspace, WorkspaceRepo } from '../workspaces/workspace.repo.ts';
-import { unusablePasswordHash, verifyPassword } from './password.ts';
+import { hashPassword, unusablePasswordHash, verifyPassword } from './password.ts';
+import { checkPassword } from './account.service.ts';
+import { allows, hasMqttAccess, mayLogInFrom } from './roles.ts';
 import type { User, UserListItem, UserRepo } from './user.repo.ts';
 
 export interface Session {
@@ -29,7 +32,8 @@ export class UserService {
   private readonly users: UserRepo;
   private readonly workspaces: WorkspaceRepo;
 
-  private readonly tokens: TokenService;
+  private readonly sessions: SessionService;
+  private readonly passwordHashCost: number;
   /** Compared against when the username is unknown: the same work as a real account's hash. */
   private readonly unknownUserHash: string;
   /** Where login hashes run (off libuv's threadpool, bounded); without one, password.ts's default. */
@@ -40,7 +44,7 @@ export class UserService {
   constructor(options: {
     users: UserRepo;
     workspaces: WorkspaceRepo;
-    tokens: TokenService;
+    sessions: SessionService;
     /** scrypt cost (log2 N) of new password hashes. */
     passwordHashCost: number;
     hasher?: PasswordHasher;
@@ -48,7 +52,8 @@ export class UserService {
   }) {
     this.users = options.users;
     this.workspaces = options.workspaces;
-    this.tokens = options.tokens;
+    this.sessions = options.sessions;
+    this.passwordHashCost = options.passwordHashCost;
     this.unknownUserHash = unusablePasswordHash(options.passwordHashCost);
     this.hasher = options.hasher;
     this.limiter = options.limiter;
@@ -56,15 +61,17 @@ export class UserService {
 
   /**
    * Checks the password and opens a session. `flag` is the client (1 web, 2 Pilot); unlike DJI's demo
-   * any user may log in from either client, so one account works in the browser and in Pilot 2.
-   * Unknown user and wrong password give the same answer, after the same amount of work.
+   * administrators and operators may log in from either client, so one account works in the browser and
+   * in Pilot 2; viewers only from the web, device accounts only from Pilot 2 (roles.ts). Unknown user
+   * and wrong password give the same answer, after the same amount of work; only then are a disabled
+   * account or a client the role may not use told apart.
    * `from.address` is the client's address, for the per-address limit (LoginLimiter): TooManyLogins
    * before any hashing when a limit is reached, PasswordCheckBusy when too many hashes wait already.
    */
   async login(
     username: string,
     password: string,
-    _flag: UserType,
+    flag: UserType,
     from: { address: string } = { address: '' },
   ): Promise<Session> {
     const attempt = this.limiter?.admit(username, from.address);
@@ -78,18 +85,47 @@ export class UserService {
         : await verifyPassword(password, stored);
       outcome = user && valid ? 'success' : 'failure';
       if (!user || !valid) throw new AppError('InvalidCredentials');
-      return await this.openSession(user);
+      if (user.disabledAt !== null) throw new AppError('AccountDisabled');
+      if (!mayLogInFrom(user.role, flag)) throw new AppError('ClientNotAllowed');
+      const workspace = await this.liveWorkspace(user.workspaceId);
+      const { token, expiresAt } = await this.sessions.open(user, flag);
+      return { user, workspace, accessToken: token, expiresAt };
     } finally {
       attempt?.settle(outcome);
     }
   }
 
-  /** A new token for the holder of a valid (or recently expired) one, if its user still exists. */
+  /** A new token of the same session for the holder of a valid (or recently expired) one. */
   async refresh(token: string | undefined): Promise<Session> {
-    const claims = await this.tokens.verifyForRefresh(token);
-    const user = await this.users.findById(claims.userId);
-    if (!user || user.workspaceId !== claims.workspaceId) throw new AppError('TokenInvalid');
-    return this.openSession(user);
+    const renewed = await this.sessions.renew(token);
+    const user = await this.users.findById(renewed.claims.userId);
+    if (!user) throw new AppError('SessionEnded');
+    const workspace = await this.liveWorkspace(user.workspaceId);
+    return { user, workspace, accessToken: renewed.token, expiresAt: renewed.expiresAt };
+  }
+
+  /** Logout: ends the caller's session (its tokens stop working at once on this instance). */
+  async logout(caller: Caller): Promise<void> {
+    await this.sessions.end(caller.sessionId);
+  }
+
+  /**
+   * The caller changes their own password, proving the current one; every other session of theirs ends
+   * (a stolen token stops working), the one asking stays.
+   */
+  async changePassword(caller: Caller, current: string, next: string): Promise<{ endedSessions: number }> {
+    const user = await this.users.findById(caller.userId);
+    if (!user) throw new AppError('SessionEnded');
+    const valid = this.hasher
+      ? await this.hasher.verify(current, user.passwordHash, { priority: true })
+      : await verifyPassword(current, user.passwordHash);
+    if (!valid) throw new AppError('WrongPassword');
+    checkPassword(next);
+    const hash = this.hasher
+      ? await this.hasher.hash(next, this.passwordHashCost)
+      : await hashPassword(next, { cost: this.passwordHashCost });
+    await this.users.setPasswordHash(user.id, hash, Date.now());
+    return { endedSessions: await this.sessions.endAllOf(user.id, caller.sessionId) };
   }
 
   /**
@@ -104,16 +140,27 @@ export class UserService {
     password: Buffer,
   ): Promise<{ username: string; workspaceId: string } | undefined> {
     const user = await this.users.findByMqttUsername(username);
-    if (!user) return undefined;
+    if (!user || !(await this.mayUseMqtt(user))) return undefined;
     const expected = Buffer.from(user.mqttPassword, 'utf8');
     if (expected.length !== password.length || !timingSafeEqual(expected, password)) return undefined;
     return { username: user.mqttUsername, workspaceId: user.workspaceId };
   }
 
-  /** The MQTT account of this MQTT username, without checking a password (the broker already did). */
+  /**
+   * The MQTT account of this MQTT username, without checking a password (the broker already did); none
+   * once the account may no longer use MQTT (disabled, a viewer, its workspace being deleted).
+   */
   async mqttAccountNamed(username: string): Promise<{ username: string; workspaceId: string } | undefined> {
     const user = await this.users.findByMqttUsername(username);
-    return user ? { username: user.mqttUsername, workspaceId: user.workspaceId } : undefined;
+    return user && (await this.mayUseMqtt(user))
+      ? { username: user.mqttUsername, workspaceId: user.workspaceId }
+      : undefined;
+  }
+
+  private async mayUseMqtt(user: User): Promise<boolean> {
+    if (user.disabledAt !== null || !hasMqttAccess(user.role)) return false;
+    const workspace = await this.workspaces.findById(user.workspaceId);
+    return workspace !== undefined && workspace.deletingAt === null;
   }
 
   async current(claims: TokenClaims): Promise<{ user: User; workspace: Workspace }> {
@@ -126,10 +173,10 @@ export class UserService {
 
   /**
    * The caller's device account (the MQTT credentials a dock is configured with), from the user that
-   * `current` gave: its password only for an administrator, by the same rule as `list`.
+   * `current` gave: its password only for a role that may manage devices and has MQTT access.
    */
-  deviceAccount(claims: TokenClaims, user: User): { username: string; password: string | null } {
-    return { username: user.mqttUsername, password: isAdministrator(claims) ? user.mqttPassword : null };
+  deviceAccount(caller: Caller, user: User): { username: string; password: string | null } {
+    return { username: user.mqttUsername, password: mayHoldMqttPassword(caller) ? user.mqttPassword : null };
   }
 
   async currentWorkspace(claims: TokenClaims): Promise<Workspace> {
@@ -139,11 +186,11 @@ export class UserService {
   }
 
   /**
-   * One page of the workspace's users. Their MQTT passwords (which DJI's members page shows) only for
-   * an administrator: until roles exist (issue 13), a web user (user_type 1); Pilot users never.
+   * One page of the workspace's users (administrators only, by the route's permission), with their MQTT
+   * passwords, which DJI's members page shows.
    */
   async list(
-    caller: TokenClaims,
+    caller: Caller,
     workspaceId: string,
     page: Page,
   ): Promise<{ items: UserListItem[]; total: number; showMqttPasswords: boolean }> {
@@ -151,24 +198,19 @@ export class UserService {
       offset: (page.page - 1) * page.pageSize,
       limit: page.pageSize,
     });
-    return { items, total, showMqttPasswords: isAdministrator(caller) };
+    return { items, total, showMqttPasswords: allows(caller, 'users.manage') };
   }
 
-  private async openSession(user: User): Promise<Session> {
-    const workspace = await this.workspaces.findById(user.workspaceId);
+  private async liveWorkspace(workspaceId: string): Promise<Workspace> {
+    const workspace = await this.workspaces.findById(workspaceId);
     if (!workspace) throw new AppError('WorkspaceNotFound');
-    const { token, expiresAt } = await this.tokens.issue({
-      userId: user.id,
-      username: user.username,
-      userType: user.userType,
-      workspaceId: user.workspaceId,
-    });
-    return { user, workspace, accessToken: token, expiresAt };
+    if (workspace.deletingAt !== null)
+      throw new AppError('AccountDisabled', 'This workspace is being deleted.');
+    return workspace;
   }
 }
 
-/** Who may see other users' MQTT credentials: web users (user_type 1) until roles exist. */
-function isAdministrator(claims: TokenClaims): boolean {
-  return claims.userType === WEB_USER;
+/** Whether the caller sees their own MQTT password (to configure a dock): roles with MQTT access. */
+function mayHoldMqttPassword(caller: Caller): boolean {
+  return hasMqttAccess(caller.role);
 }
-const WEB_USER = 1;

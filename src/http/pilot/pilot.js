@@ -536,6 +536,11 @@
   }
 
   function logout() {
+    // Ends the session on the server too, so the token stops working (docs/accounts.md); the page logs
+    // out locally whatever the answer.
+    if (session && session.access_token) {
+      request('POST', '/api/v1/session/logout', undefined, session.access_token).catch(function () {});
+    }
     if (bridge) {
       if (loaded.indexOf('thing') >= 0) call('thingDisconnect');
       loaded

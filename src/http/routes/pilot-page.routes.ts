@@ -75,6 +75,7 @@ export const pilotPageRoutes: FastifyPluginAsyncTypebox<PilotPageRoutesOptions> 
   app.get(
     '/api/v1/pilot/setup',
     {
+      config: { permission: 'pilot' },
       schema: {
         tags: ['pilot'],
         summary: 'What the Pilot 2 page gives the JSBridge: the DJI app licence and the addresses to use',

@@ -214,6 +214,7 @@ export const libraryApiRoutes: FastifyPluginAsyncTypebox<LibraryApiRoutesOptions
   app.get(
     '/api/v1/workspaces/:workspace_id/media',
     {
+      config: { permission: 'library.read' },
       schema: {
         tags,
         security,
@@ -254,6 +255,7 @@ export const libraryApiRoutes: FastifyPluginAsyncTypebox<LibraryApiRoutesOptions
   app.get(
     '/api/v1/workspaces/:workspace_id/media/facets',
     {
+      config: { permission: 'library.read' },
       schema: {
         tags,
         security,
@@ -282,6 +284,7 @@ export const libraryApiRoutes: FastifyPluginAsyncTypebox<LibraryApiRoutesOptions
   app.get(
     '/api/v1/workspaces/:workspace_id/media/map',
     {
+      config: { permission: 'library.read' },
       schema: {
         tags,
         security,
@@ -320,6 +323,7 @@ export const libraryApiRoutes: FastifyPluginAsyncTypebox<LibraryApiRoutesOptions
   app.get(
     '/api/v1/workspaces/:workspace_id/media/:file_id',
     {
+      config: { permission: 'library.read' },
       schema: {
         tags,
         security,
@@ -344,6 +348,7 @@ export const libraryApiRoutes: FastifyPluginAsyncTypebox<LibraryApiRoutesOptions
   app.delete(
     '/api/v1/workspaces/:workspace_id/media',
     {
+      config: { permission: 'library.write' },
       schema: {
         tags,
         security,
@@ -360,6 +365,7 @@ export const libraryApiRoutes: FastifyPluginAsyncTypebox<LibraryApiRoutesOptions
   app.get(
     '/api/v1/workspaces/:workspace_id/file-groups',
     {
+      config: { permission: 'library.read' },
       schema: {
         tags,
         security,

@@ -9,6 +9,7 @@ import { claimsOf } from '../../plugins/auth.ts';
 import type { Config } from '../../../config/config.ts';
 import type { UserService } from '../../../features/users/user.service.ts';
 import type { PublicAddresses } from '../../public-address.ts';
+import { RoleSchema } from '../manage/manage.dto.ts';
 
 export interface OverviewRoutesOptions {
   users: UserService;
@@ -25,11 +26,16 @@ const OverviewDto = Type.Object({
     platform_name: Type.String(),
     bind_code: Type.String({ description: 'device binding code, typed into a dock’s configuration' }),
   }),
-  user: Type.Object({ username: Type.String(), user_type: Type.Integer() }),
+  user: Type.Object({
+    username: Type.String(),
+    user_type: Type.Integer(),
+    role: RoleSchema(),
+    server_admin: Type.Boolean({ description: 'may manage every workspace' }),
+  }),
   pilot_url: Type.String({ description: 'the URL to type into Pilot 2 → Cloud Service → Open Platforms' }),
   mqtt_address: Type.String({ description: 'the MQTT address devices reach' }),
   mqtt_username: Type.String({ description: 'the device account (this user’s MQTT credentials)' }),
-  mqtt_password: Nullable(Type.String({ description: 'shown to administrators only; null for other users' })),
+  mqtt_password: Nullable(Type.String({ description: 'null for viewers, who have no MQTT access' })),
   map_tiles: Nullable(Type.String({ description: 'SKYVAULT_MAP_TILES; null = plain background' })),
   version: Type.String(),
 });
@@ -41,6 +47,7 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<OverviewRoutesOptions> = 
   app.get(
     '/api/v1/workspaces/:workspace_id/overview',
     {
+      config: { permission: 'library.read' },
       schema: {
         tags: ['web library'],
         security: [{ token: [] }],
@@ -61,7 +68,12 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<OverviewRoutesOptions> = 
           platform_name: workspace.platformName,
           bind_code: workspace.bindCode,
         },
-        user: { username: user.username, user_type: user.userType },
+        user: {
+          username: user.username,
+          user_type: user.userType,
+          role: user.role,
+          server_admin: user.serverAdmin === 1,
+        },
         pilot_url: `${addresses.baseUrl(request).replace(/\/+$/, '')}/pilot`,
         mqtt_address: addresses.mqttAddress(request),
         mqtt_username: account.username,

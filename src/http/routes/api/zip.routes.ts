@@ -43,7 +43,7 @@ export const zipRoutes: FastifyPluginAsyncTypebox<ZipRoutesOptions> = async (app
   app.post(
     '/api/v1/workspaces/:workspace_id/media/zip',
     {
-      config: { tokenInForm: true },
+      config: { permission: 'library.read', tokenInForm: true },
       schema: {
         tags: ['web library'],
         security: [{ token: [] }],

@@ -138,6 +138,7 @@ export const mediaLibraryRoutes: FastifyPluginAsyncTypebox<MediaLibraryRoutesOpt
   app.get(
     '/media/api/v1/files/:workspace_id/files',
     {
+      config: { permission: 'library.read' },
       schema: {
         tags,
         security,
@@ -175,6 +176,7 @@ export const mediaLibraryRoutes: FastifyPluginAsyncTypebox<MediaLibraryRoutesOpt
   app.get(
     '/media/api/v1/files/:workspace_id/file/:file_id',
     {
+      config: { permission: 'library.read' },
       schema: {
         tags,
         security,
@@ -195,6 +197,7 @@ export const mediaLibraryRoutes: FastifyPluginAsyncTypebox<MediaLibraryRoutesOpt
   app.get(
     '/media/api/v1/files/:workspace_id/file/:file_id/url',
     {
+      config: { permission: 'library.read' },
       schema: {
         tags,
         security,
@@ -216,6 +219,7 @@ export const mediaLibraryRoutes: FastifyPluginAsyncTypebox<MediaLibraryRoutesOpt
   app.delete(
     '/media/api/v1/files/:workspace_id/file/:file_id',
     {
+      config: { permission: 'library.write' },
       schema: {
         tags,
         security,
@@ -233,6 +237,7 @@ export const mediaLibraryRoutes: FastifyPluginAsyncTypebox<MediaLibraryRoutesOpt
   app.delete(
     '/media/api/v1/files/:workspace_id/files',
     {
+      config: { permission: 'library.write' },
       schema: {
         tags,
         security,
@@ -251,6 +256,7 @@ export const mediaLibraryRoutes: FastifyPluginAsyncTypebox<MediaLibraryRoutesOpt
   app.get(
     '/media/api/v1/files/:workspace_id/groups',
     {
+      config: { permission: 'library.read' },
       schema: {
         tags,
         security,

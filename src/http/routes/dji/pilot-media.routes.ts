@@ -58,6 +58,7 @@ export const pilotMediaRoutes: FastifyPluginAsyncTypebox<PilotMediaRoutesOptions
   app.post(
     '/media/api/v1/workspaces/:workspace_id/fast-upload',
     {
+      config: { permission: 'pilot' },
       schema: {
         tags,
         security,
@@ -87,6 +88,7 @@ export const pilotMediaRoutes: FastifyPluginAsyncTypebox<PilotMediaRoutesOptions
   app.post(
     '/media/api/v1/workspaces/:workspace_id/files/tiny-fingerprints',
     {
+      config: { permission: 'pilot' },
       schema: {
         tags,
         security,
@@ -102,6 +104,7 @@ export const pilotMediaRoutes: FastifyPluginAsyncTypebox<PilotMediaRoutesOptions
   app.get(
     '/media/api/v1/workspaces/:workspace_id/files/tiny-fingerprints',
     {
+      config: { permission: 'pilot' },
       schema: {
         tags,
         security,
@@ -118,6 +121,7 @@ export const pilotMediaRoutes: FastifyPluginAsyncTypebox<PilotMediaRoutesOptions
   app.post(
     '/media/api/v1/workspaces/:workspace_id/upload-callback',
     {
+      config: { permission: 'pilot' },
       schema: {
         tags,
         security,
@@ -138,6 +142,7 @@ export const pilotMediaRoutes: FastifyPluginAsyncTypebox<PilotMediaRoutesOptions
   app.post(
     '/media/api/v1/workspaces/:workspace_id/group-upload-callback',
     {
+      config: { permission: 'pilot' },
       schema: {
         tags,
         security,
@@ -163,6 +168,7 @@ export const pilotMediaRoutes: FastifyPluginAsyncTypebox<PilotMediaRoutesOptions
     app.route({
       method,
       url: '/storage/api/v1/workspaces/:workspace_id/sts',
+      config: { permission: 'pilot' },
       schema: {
         tags,
         security,

@@ -58,6 +58,7 @@ export const deviceLogRoutes: FastifyPluginAsyncTypebox<DeviceLogRoutesOptions> 
   app.get(
     `${base}/logs`,
     {
+      config: { permission: 'devices.read' },
       schema: {
         tags,
         security,
@@ -128,6 +129,7 @@ export const deviceLogRoutes: FastifyPluginAsyncTypebox<DeviceLogRoutesOptions> 
   app.post(
     `${base}/logs`,
     {
+      config: { permission: 'devices.write' },
       schema: {
         tags,
         security,
@@ -187,6 +189,7 @@ export const deviceLogRoutes: FastifyPluginAsyncTypebox<DeviceLogRoutesOptions> 
   app.delete(
     `${base}/logs`,
     {
+      config: { permission: 'devices.write' },
       schema: {
         tags,
         security,
@@ -214,6 +217,7 @@ export const deviceLogRoutes: FastifyPluginAsyncTypebox<DeviceLogRoutesOptions> 
   app.get(
     `${base}/logs-uploaded`,
     {
+      config: { permission: 'devices.read' },
       schema: {
         tags,
         security,
@@ -273,6 +277,7 @@ export const deviceLogRoutes: FastifyPluginAsyncTypebox<DeviceLogRoutesOptions> 
   app.delete(
     `${base}/logs/:logs_id`,
     {
+      config: { permission: 'devices.write' },
       schema: {
         tags,
         security,
@@ -291,6 +296,7 @@ export const deviceLogRoutes: FastifyPluginAsyncTypebox<DeviceLogRoutesOptions> 
   app.get(
     '/manage/api/v1/workspaces/:workspace_id/logs/:logs_id/url/:file_id',
     {
+      config: { permission: 'devices.read' },
       schema: {
         tags,
         security,

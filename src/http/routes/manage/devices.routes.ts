@@ -27,6 +27,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
   app.get(
     '/manage/api/v1/devices/:workspace_id/devices',
     {
+      config: { permission: 'devices.read' },
       schema: {
         tags,
         security,
@@ -63,6 +64,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
   app.get(
     '/manage/api/v1/devices/:workspace_id/devices/bound',
     {
+      config: { permission: 'devices.read' },
       schema: {
         tags,
         security,
@@ -97,6 +99,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
   app.get(
     '/manage/api/v1/devices/:workspace_id/devices/:device_sn',
     {
+      config: { permission: 'devices.read' },
       schema: {
         tags,
         security,
@@ -114,6 +117,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
   app.post(
     '/manage/api/v1/devices/:device_sn/binding',
     {
+      config: { permission: 'pilot' },
       schema: {
         tags,
         security,
@@ -139,6 +143,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
   app.delete(
     '/manage/api/v1/devices/:device_sn/unbinding',
     {
+      config: { permission: 'devices.write' },
       schema: {
         tags,
         security,
@@ -156,6 +161,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = asyn
   app.post(
     '/wayline/api/v1/workspaces/:workspace_id/jobs/:job_id/media-highest',
     {
+      config: { permission: 'devices.write' },
       schema: {
         tags,
         security,

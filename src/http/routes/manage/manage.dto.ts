@@ -4,8 +4,16 @@
  */
 import { Type } from 'typebox';
 import type { User, UserListItem } from '../../../features/users/user.repo.ts';
+import { hasMqttAccess, ROLES } from '../../../features/users/roles.ts';
 import type { Workspace } from '../../../features/workspaces/workspace.repo.ts';
 import { formatDjiDateTime } from '../../../shared/time.ts';
+
+export function RoleSchema() {
+  return Type.Union(
+    ROLES.map((r) => Type.Literal(r)),
+    { description: "the user's role in its workspace (docs/accounts.md)" },
+  );
+}
 
 export const UserDto = Type.Object({
   user_id: Type.String(),
@@ -13,8 +21,10 @@ export const UserDto = Type.Object({
   workspace_id: Type.String({ format: 'uuid' }),
   user_type: Type.Integer({ description: '1 web user, 2 pilot' }),
   mqtt_username: Type.String(),
-  mqtt_password: Type.String(),
+  mqtt_password: Type.String({ description: 'empty for viewers, who have no MQTT access' }),
   mqtt_addr: Type.String({ description: 'tcp|ssl|ws|wss://host:port the device logs in to' }),
+  role: RoleSchema(),
+  server_admin: Type.Boolean({ description: 'manages every workspace and its accounts' }),
 });
 
 export const SessionDto = Type.Object({
@@ -38,6 +48,8 @@ export const UserListItemDto = Type.Object({
   user_type: Type.Integer(),
   mqtt_username: Type.String(),
   mqtt_password: Type.Optional(Type.String({ description: 'only for administrators' })),
+  role: RoleSchema(),
+  disabled: Type.Boolean(),
   create_time: Type.String({ description: 'yyyy-MM-dd HH:mm:ss, server time zone' }),
 });
 
@@ -48,8 +60,10 @@ export function userDto(user: User, mqttAddr: string) {
     workspace_id: user.workspaceId,
     user_type: user.userType,
     mqtt_username: user.mqttUsername,
-    mqtt_password: user.mqttPassword,
+    mqtt_password: hasMqttAccess(user.role) ? user.mqttPassword : '',
     mqtt_addr: mqttAddr,
+    role: user.role,
+    server_admin: user.serverAdmin === 1,
   };
 }
 
@@ -72,6 +86,8 @@ export function userListItemDto(user: UserListItem, withMqttPassword: boolean) {
     user_type: user.userType,
     mqtt_username: user.mqttUsername,
     ...(withMqttPassword ? { mqtt_password: user.mqttPassword } : {}),
+    role: user.role,
+    disabled: user.disabledAt !== null,
     create_time: formatDjiDateTime(user.createdAt),
   };
 }

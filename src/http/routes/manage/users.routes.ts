@@ -25,6 +25,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (a
   app.get(
     '/manage/api/v1/users/current',
     {
+      config: { permission: 'session' },
       schema: {
         tags: ['users'],
         summary: 'The logged-in user, with the MQTT address and credentials its devices use',
@@ -41,6 +42,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (a
   app.get(
     '/manage/api/v1/workspaces/current',
     {
+      config: { permission: 'session' },
       schema: {
         tags: ['workspaces'],
         summary: "The logged-in user's workspace",
@@ -54,6 +56,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (a
   app.get(
     '/manage/api/v1/users/:workspace_id/users',
     {
+      config: { permission: 'users.manage' },
       schema: {
         tags: ['users'],
         summary: "One page of the workspace's users, oldest first",
