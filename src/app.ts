@@ -243,6 +243,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       workspaces: repos.workspaces,
       users: repos.users,
       storage: store,
+      // Credentials issued just before a deletion write until they expire; a minute's margin for clocks.
+      credentialTtlMs: (config.storage.credentialTtlSeconds + 60) * 1000,
       defaultWorkspaceId: boot.defaultWorkspaceId,
       platformName: PLATFORM_NAME,
       forgetSessions: () => sessions.forgetAll(),
@@ -344,7 +346,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         const addresses = await startParts(parts);
         // Only now that every listener is up: a start that failed has created no admin nobody saw.
         await adminOnce();
-        await workspaceService.resumeDeletions();
+        await workspaceService.start();
         return addresses;
       },
       ensureAdmin: adminOnce,

@@ -1,6 +1,6 @@
 /** The `sessions` table: one row per login (features/auth/session.service.ts). SQL only. */
 import type { Kysely, Selectable } from 'kysely';
-import type { DB, Role, SessionsTable } from '../../db/schema.ts';
+import type { DB, Role, SessionsTable, UserType } from '../../db/schema.ts';
 
 export type SessionRow = Selectable<SessionsTable>;
 
@@ -11,6 +11,8 @@ export interface SessionState {
   workspaceId: string;
   role: Role;
   serverAdmin: boolean;
+  /** The client the session logged in from (1 web, 2 Pilot 2). */
+  client: UserType;
   /** Epoch ms: the session's absolute end. */
   expiresAt: number;
   userDisabled: boolean;
@@ -32,6 +34,7 @@ export class SessionRepo {
       .select([
         'sessions.id',
         'sessions.userId',
+        'sessions.client',
         'sessions.expiresAt',
         'users.workspaceId',
         'users.role',
@@ -48,6 +51,7 @@ export class SessionRepo {
       workspaceId: row.workspaceId,
       role: row.role,
       serverAdmin: Number(row.serverAdmin) === 1,
+      client: Number(row.client) as UserType,
       expiresAt: Number(row.expiresAt),
       userDisabled: row.disabledAt !== null,
       workspaceDeleting: row.deletingAt !== null,

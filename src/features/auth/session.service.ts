@@ -6,7 +6,8 @@
  *   hands out a token that never outlives it, then the user logs in again. Long enough that a Pilot in
  *   the field is not thrown out mid-mission (Pilot 2 leaves the cloud on 401, docs/protocol.md §10.52).
  * - It ends at once at logout, and for every session of a user whose password changes (but the session
- *   that changed it), who is disabled or removed, or whose workspace is being deleted.
+ *   that changed it), who is disabled or removed, or whose workspace is being deleted; and a session
+ *   from a client the user's role may no longer use (roles.ts `mayLogInFrom`) ends with the change.
  * - Each request reads the session with its user's role and state in one query. The answer is kept for
  *   CHECK_CACHE_MS so that a busy client costs one query per few seconds, not one per request; this
  *   instance forgets it at once when it ends a session itself, other instances within CHECK_CACHE_MS.
@@ -15,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import type { UserType } from '../../db/schema.ts';
 import { AppError } from '../../shared/app-error.ts';
-import type { Role } from '../users/roles.ts';
+import { mayLogInFrom, type Role } from '../users/roles.ts';
 import type { SessionRepo, SessionState } from './session.repo.ts';
 import type { TokenClaims, TokenService } from './token.service.ts';
 
@@ -162,6 +163,9 @@ export class SessionService {
       state.workspaceId !== claims.workspaceId ||
       state.userDisabled ||
       state.workspaceDeleting ||
+      // A role changed to one that may not use this client (an operator made a device account keeps no
+      // web session).
+      !mayLogInFrom(state.role, state.client) ||
       state.expiresAt <= now
     ) {
       throw new AppError('SessionEnded');

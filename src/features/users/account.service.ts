@@ -8,7 +8,9 @@
  * the session of an administrator resetting their own); the MQTT connections of an account that is
  * disabled, removed, made a viewer, or whose MQTT password is rotated (`onMqttAccountRevoked`).
  * An administrator cannot demote, disable or remove themself, so a workspace is never left without the
- * administrator who was managing it.
+ * administrator who was managing it. Only a server administrator may change a server administrator's
+ * account: a reset password is answered to whoever resets it, so a workspace administrator who could
+ * reset one would log in as them and manage every workspace.
  */
 import { isUniqueViolation } from '../../db/errors.ts';
 import { AppError } from '../../shared/app-error.ts';
@@ -23,6 +25,8 @@ import type { User, UserListItem, UserRepo } from './user.repo.ts';
 export interface Actor {
   userId: string;
   sessionId: string;
+  /** Whether the actor is a server administrator (who alone may change another one's account). */
+  serverAdmin: boolean;
 }
 
 /** What ends a user's sessions (SessionService; the command line's bare repository). */
@@ -107,7 +111,7 @@ export class AccountService {
     userId: string,
     change: UserChange,
   ): Promise<User> {
-    const user = await this.member(workspaceId, userId);
+    const user = await this.member(workspaceId, userId, actor);
     const demoted = change.role !== undefined && change.role !== user.role && user.role === 'administrator';
     if (actor?.userId === userId && (demoted || change.disabled === true)) throw new AppError('NotYourself');
     const now = this.now();
@@ -130,7 +134,7 @@ export class AccountService {
 
   /** A new generated password; every session of the user ends (but the actor's own). */
   async resetPassword(actor: Actor | undefined, workspaceId: string, userId: string): Promise<string> {
-    const user = await this.member(workspaceId, userId);
+    const user = await this.member(workspaceId, userId, actor);
     const password = readableCode(16);
     await this.options.users.setPasswordHash(user.id, await this.hash(password), this.now());
     await this.options.sessions.endAllOf(user.id, actor?.userId === userId ? actor.sessionId : undefined);
@@ -139,10 +143,11 @@ export class AccountService {
 
   /** A new MQTT password for the user's device account; connections made with the old one are closed. */
   async rotateMqttPassword(
+    actor: Actor | undefined,
     workspaceId: string,
     userId: string,
   ): Promise<{ username: string; password: string }> {
-    const user = await this.member(workspaceId, userId);
+    const user = await this.member(workspaceId, userId, actor);
     const password = randomSecret(18);
     await this.options.users.setMqttPassword(user.id, password, this.now());
     this.revokeMqtt(user.mqttUsername);
@@ -150,7 +155,7 @@ export class AccountService {
   }
 
   async remove(actor: Actor | undefined, workspaceId: string, userId: string): Promise<void> {
-    const user = await this.member(workspaceId, userId);
+    const user = await this.member(workspaceId, userId, actor);
     if (actor?.userId === userId) throw new AppError('NotYourself');
     await this.options.sessions.endAllOf(userId);
     await this.options.users.delete(userId);
@@ -171,10 +176,17 @@ export class AccountService {
     return workspace;
   }
 
-  private async member(workspaceId: string, userId: string): Promise<User> {
+  /** A user of the workspace whom the actor may change (a server administrator: by another one only). */
+  private async member(workspaceId: string, userId: string, actor: Actor | undefined): Promise<User> {
     await this.workspace(workspaceId);
     const user = await this.options.users.findById(userId);
     if (!user || user.workspaceId !== workspaceId) throw new AppError('UserNotInWorkspace');
+    if (actor && !actor.serverAdmin && Number(user.serverAdmin) === 1) {
+      throw new AppError(
+        'RoleForbidden',
+        "Only a server administrator may change a server administrator's account.",
+      );
+    }
     return user;
   }
 

@@ -6,13 +6,16 @@
  * | permission         | administrator | operator | viewer | device |
  * |--------------------|:-:|:-:|:-:|:-:|
  * | session            | ✓ | ✓ | ✓ | ✓ |  the caller's own session, user and workspace
- * | pilot              | ✓ | ✓ |   | ✓ |  Pilot 2's upload API, binding an RC, dock priorities
+ * | pilot              | ✓ | ✓ |   | ✓ |  Pilot 2's upload API and setup, binding an RC
  * | library.read       | ✓ | ✓ | ✓ |   |  the library, downloads, live updates
  * | library.write      | ✓ | ✓ |   |   |  deleting media
  * | devices.read       | ✓ | ✓ | ✓ |   |  devices and their log history
- * | devices.write      | ✓ | ✓ |   |   |  unbinding, asking a dock for its logs
+ * | devices.write      | ✓ | ✓ |   |   |  unbinding, asking a dock for its logs, dock priorities
  * | users.manage       | ✓ |   |   |   |  the workspace's users, the bind code
  * | workspaces.manage  | server administrators only   |  every workspace
+ *
+ * A server administrator also holds users.manage, in every workspace (its own included), whatever its
+ * role.
  *
  * Logins: a viewer may not log in from Pilot 2, a device account only from Pilot 2 (and MQTT); viewers
  * have no MQTT access.
@@ -63,6 +66,7 @@ export interface Grantee {
 /** Whether a user with this role (and server-admin flag) holds the permission in its own workspace. */
 export function allows(who: Grantee, permission: Permission): boolean {
   if (permission === 'workspaces.manage') return who.serverAdmin;
+  if (permission === 'users.manage' && who.serverAdmin) return true;
   return GRANTS[who.role].has(permission);
 }
 

@@ -2,12 +2,15 @@
  * Workspaces as a server administrator manages them (issue 13, docs/accounts.md): create, rename,
  * delete. A workspace is a tenant: its users, devices, media and logs belong to it alone.
  *
- * Deleting one is confirmed by its name and happens in two steps. First, at once, it is marked
- * (`deleting_at`): its users can no longer log in, their sessions and MQTT connections end, and it is
- * listed as being deleted. Then, in the background, every object under its prefix (`<id>/…`: media,
- * thumbnails, previews, logs) is deleted, page by page, and last its rows (users, media, log tasks go
- * with it; its devices become unbound). A deletion cut short (a restart) resumes at the next start.
- * The default workspace and the administrator's own cannot be deleted.
+ * Deleting one is confirmed by its name and happens in three steps. First, at once, it is marked
+ * (`deleting_at`): its users can no longer log in, their sessions and MQTT connections end, no new
+ * upload credentials are issued for it, and it is listed as being deleted. Then, in the background,
+ * every object under its prefix (`<id>/…`: media, thumbnails, previews, logs) is deleted, page by page.
+ * Upload credentials handed out before the mark stay valid until they expire (cloud STS credentials
+ * cannot be revoked), so the last step waits for that: once `credentialTtlMs` has passed since the mark,
+ * the prefix is swept again and the rows go (users, media, log tasks with it; its devices become
+ * unbound). A deletion cut short (a restart) resumes at the next start. The default workspace and the
+ * administrator's own cannot be deleted.
  */
 import { AppError } from '../../shared/app-error.ts';
 import { newId, readableCode } from '../../shared/ids.ts';
@@ -20,6 +23,11 @@ export interface WorkspaceServiceOptions {
   workspaces: WorkspaceRepo;
   users: UserRepo;
   storage: Pick<StorageProvider, 'list' | 'delete'>;
+  /**
+   * How long upload credentials issued before a deletion may still write (SKYVAULT_CREDENTIAL_TTL, plus
+   * a margin): the final sweep waits this long after the mark.
+   */
+  credentialTtlMs: number;
   defaultWorkspaceId: string;
   platformName: string;
   /** Every session check cached before a deletion started is dropped (SessionService.forgetAll). */
@@ -30,12 +38,15 @@ export interface WorkspaceServiceOptions {
 }
 
 const PAGE = 500;
+/** How often deletions waiting for their final sweep are looked at. */
+const FINISH_CHECK_MS = 60_000;
 
 export class WorkspaceService {
   private readonly now: () => number;
   /** Deletions running in this process, by workspace id. */
   private readonly running = new Map<string, Promise<void>>();
   private closing = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: WorkspaceServiceOptions) {
     this.now = options.now ?? Date.now;
@@ -90,33 +101,60 @@ export class WorkspaceService {
     const now = this.now();
     await this.options.workspaces.update(id, { deletingAt: now }, now);
     this.options.forgetSessions();
-    for (const name of await this.options.users.mqttUsernamesOf(id))
-      void name;
-    this.purge(id);
+    for (const name of await this.options.users.mqttUsernamesOf(id)) {
+      this.options.onMqttAccountRevoked?.(name);
+    }
+    this.purge(id, now);
     return { ...workspace, deletingAt: now };
   }
 
-  /** Resumes deletions a previous run did not finish (called at start). */
-  async resumeDeletions(): Promise<void> {
-    for (const workspace of await this.options.workspaces.listDeleting()) this.purge(workspace.id);
+  /**
+   * At start: resumes the deletions a previous run did not finish (their objects are swept again, and
+   * those whose credentials have expired are finished), then looks every minute for deletions to finish.
+   */
+  async start(): Promise<void> {
+    for (const workspace of await this.options.workspaces.listDeleting()) {
+      this.purge(workspace.id, workspace.deletingAt ?? 0);
+    }
+    this.timer ??= setInterval(() => void this.finishDue(), FINISH_CHECK_MS).unref();
   }
 
-  /** Resolves when this process's deletion of the workspace is over (tests, shutdown). */
-  async whenDeleted(id: string): Promise<void> {
+  /** Finishes the deletions whose earlier credentials have all expired: a last sweep, then the rows. */
+  async finishDue(): Promise<void> {
+    const due = (await this.options.workspaces.listDeleting()).filter((w) => this.isDue(w.deletingAt ?? 0));
+    for (const workspace of due) this.purge(workspace.id, workspace.deletingAt ?? 0);
+    await Promise.allSettled(due.map((w) => this.running.get(w.id)));
+  }
+
+  /** Resolves when this process's current work on the workspace's deletion is done (tests, shutdown). */
+  async settled(id: string): Promise<void> {
     await this.running.get(id);
   }
 
   /** Stops running deletions after the object being deleted (they resume at the next start). */
   async close(): Promise<void> {
     this.closing = true;
+    if (this.timer) clearInterval(this.timer);
     await Promise.allSettled([...this.running.values()]);
   }
 
-  private purge(id: string): void {
+  private isDue(deletingAt: number): boolean {
+    return this.now() >= deletingAt + this.options.credentialTtlMs;
+  }
+
+  /** Sweeps the workspace's objects; once its credentials have expired, removes its rows too. */
+  private purge(id: string, deletingAt: number): void {
     if (this.running.has(id) || this.closing) return;
     const { logger } = this.options;
     const job = this.deleteObjects(id)
       .then(async (count) => {
+        if (!this.isDue(deletingAt)) {
+          logger.info(
+            { workspaceId: id, objects: count },
+            'workspace objects deleted; rows go once its credentials expire',
+          );
+          return;
+        }
         await this.options.workspaces.delete(id);
         logger.info({ workspaceId: id, objects: count }, 'workspace deleted');
       })

@@ -7,7 +7,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { SessionService } from '../../../features/auth/session.service.ts';
-import type { AccountService } from '../../../features/users/account.service.ts';
+import type { AccountService, Actor } from '../../../features/users/account.service.ts';
 import type { UserService } from '../../../features/users/user.service.ts';
 import type { WorkspaceService } from '../../../features/workspaces/workspace.service.ts';
 import { Envelope, ErrorResponses, ok } from '../../envelope.ts';
@@ -197,7 +197,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
     },
     async (request) => {
       const { workspace_id: workspaceId, user_id: userId } = request.params;
-      const { username, password } = await accounts.rotateMqttPassword(workspaceId, userId);
+      const { username, password } = await accounts.rotateMqttPassword(actorOf(request), workspaceId, userId);
       return ok({ mqtt_username: username, mqtt_password: password });
     },
   );
@@ -277,7 +277,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
         tags: ['accounts'],
         summary: 'Delete a workspace with all its objects and records, confirmed by its name',
         description:
-          'Answers 202 once the workspace is shut (its users can no longer log in, their devices are disconnected); its objects, then its rows, are deleted in the background, and it is listed with deleting=true until then. The default workspace and your own cannot be deleted.',
+          'Answers 202 once the workspace is shut (its users can no longer log in, their devices are disconnected); its objects are deleted in the background, and once the upload credentials handed out before have expired (SKYVAULT_CREDENTIAL_TTL) its prefix is swept again and its rows go; it is listed with deleting=true until then. The default workspace and your own cannot be deleted.',
         security,
         params: WorkspaceParams,
         querystring: Type.Object({
@@ -298,7 +298,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
   );
 };
 
-function actorOf(request: Parameters<typeof claimsOf>[0]) {
+function actorOf(request: Parameters<typeof claimsOf>[0]): Actor {
   const caller = claimsOf(request);
-  return { userId: caller.userId, sessionId: caller.sessionId };
+  return { userId: caller.userId, sessionId: caller.sessionId, serverAdmin: caller.serverAdmin };
 }
