@@ -89,6 +89,32 @@ describe('login limits (defaults: 10 failures a minute per account, 30 per addre
     assert.equal((await loginFrom(t, '203.0.113.5', 'admin', ADMIN_PASSWORD)).json().code, 0);
   });
 
+  it("counts wrong current passwords at a password change like failed logins (a stolen token can't guess)", async () => {
+    await createUser(t.app.database.db, workspace, 'pilot-pw', 'right-pw-0123');
+    const session = (await loginFrom(t, '198.18.7.1', 'pilot-pw', 'right-pw-0123')).json().data;
+    const change = (current: string) =>
+      t.inject({
+        method: 'POST',
+        url: '/api/v1/session/password',
+        remoteAddress: '127.0.0.1',
+        headers: { 'x-forwarded-for': '198.18.7.2', 'x-auth-token': session.access_token },
+        payload: { current_password: current, new_password: 'new-password-0123' },
+      });
+    // The login took a tenth of the account's tokens: 9 wrong guesses are left.
+    for (let i = 0; i < 9; i++) {
+      const response = await change(`guess-${i}`);
+      assert.equal(response.statusCode, 200, `${i}: ${response.body}`);
+      assert.equal(response.json().message, 'The current password is not correct.');
+    }
+    refusal(await change('right-pw-0123'), 'limit');
+    clock.t += 61_000;
+    assert.equal(
+      (await change('right-pw-0123')).json().code,
+      0,
+      'its user gets through once the minute is over',
+    );
+  });
+
   it('counts a successful login as a tenth of a failed one', async () => {
     await createUser(t.app.database.db, workspace, 'pilot-c', 'right-c');
     for (let i = 0; i < 50; i++) {

@@ -113,14 +113,28 @@ export class UserService {
    * The caller changes their own password, proving the current one; every other session of theirs ends
    * (a stolen token stops working), the one asking stays.
    */
-  async changePassword(caller: Caller, current: string, next: string): Promise<{ endedSessions: number }> {
+  async changePassword(
+    caller: Caller,
+    current: string,
+    next: string,
+    from: { address: string } = { address: '' },
+  ): Promise<{ endedSessions: number }> {
     const user = await this.users.findById(caller.userId);
     if (!user) throw new AppError('SessionEnded');
-    const valid = this.hasher
-      ? await this.hasher.verify(current, user.passwordHash, { priority: true })
-      : await verifyPassword(current, user.passwordHash);
-    if (!valid) throw new AppError('WrongPassword');
     checkPassword(next);
+    // Guessing the current password with a stolen token is limited like guessing it at login.
+    const attempt = this.limiter?.admit(user.username, from.address);
+    let outcome: 'success' | 'failure' | 'unchecked' = 'unchecked';
+    try {
+      this.hasher?.checkRoom({ priority: attempt?.known ?? false });
+      const valid = this.hasher
+        ? await this.hasher.verify(current, user.passwordHash, { priority: attempt?.known ?? false })
+        : await verifyPassword(current, user.passwordHash);
+      outcome = valid ? 'success' : 'failure';
+      if (!valid) throw new AppError('WrongPassword');
+    } finally {
+      attempt?.settle(outcome);
+    }
     const hash = this.hasher
       ? await this.hasher.hash(next, this.passwordHashCost)
       : await hashPassword(next, { cost: this.passwordHashCost });

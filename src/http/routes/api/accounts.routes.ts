@@ -6,6 +6,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { retryAfterOf } from '../../../features/auth/login-limiter.ts';
 import type { SessionService } from '../../../features/auth/session.service.ts';
 import type { AccountService, Actor } from '../../../features/users/account.service.ts';
 import type { UserService } from '../../../features/users/user.service.ts';
@@ -65,6 +66,8 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
       schema: {
         tags: ['accounts'],
         summary: 'Change your own password; your other sessions end',
+        description:
+          'Wrong current passwords count against the same limits as failed logins (HTTP 429 with Retry-After past them).',
         security,
         body: Type.Object({
           current_password: Type.String({ minLength: 1, maxLength: 1024 }),
@@ -73,9 +76,15 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
         response: { 200: Envelope(Type.Object({ ended_sessions: Type.Integer() })), ...ErrorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { current_password: current, new_password: next } = request.body;
-      const { endedSessions } = await users.changePassword(claimsOf(request), current, next);
+      const { endedSessions } = await users
+        .changePassword(claimsOf(request), current, next, { address: request.ip })
+        .catch((error: unknown) => {
+          const seconds = retryAfterOf(error);
+          if (seconds !== undefined) void reply.header('retry-after', String(seconds));
+          throw error;
+        });
       return ok({ ended_sessions: endedSessions });
     },
   );
