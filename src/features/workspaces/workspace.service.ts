@@ -123,7 +123,7 @@ export class WorkspaceService {
   async finishDue(): Promise<void> {
     const due = (await this.options.workspaces.listDeleting()).filter((w) => this.isDue(w.deletingAt ?? 0));
     for (const workspace of due) this.purge(workspace.id, workspace.deletingAt ?? 0);
-    await Promise.allSettled(due.map((w) => this.running.get(w.id)));
+    await Promise.allSettled(due.map((w) => this.settled(w.id)));
   }
 
   /** Resolves when this process's current work on the workspace's deletion is done (tests, shutdown). */
