@@ -1,6 +1,6 @@
 import { useEffect } from 'preact/hooks';
 import { lazy, LocationProvider, Route, Router } from 'preact-iso';
-import type { LoginAnswer } from './api.ts';
+import { type LoginAnswer, refused } from './api.ts';
 import { Header } from './components/Header.tsx';
 import { connectLive } from './live.ts';
 import { ConnectPage } from './pages/ConnectPage.tsx';
@@ -8,7 +8,9 @@ import { DevicesPage } from './pages/DevicesPage.tsx';
 import { GroupsPage } from './pages/GroupsPage.tsx';
 import { LibraryPage } from './pages/LibraryPage.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
-import { keepSessionFresh, session } from './session.ts';
+import { UsersPage } from './pages/UsersPage.tsx';
+import { WorkspacesPage } from './pages/WorkspacesPage.tsx';
+import { keepSessionFresh, session, sessionOf } from './session.ts';
 import { loadOverview, overview, toast } from './state.ts';
 
 // The map (and Leaflet, most of the app's weight) loads when first opened.
@@ -20,12 +22,7 @@ async function refresh(token: string) {
     headers: { 'x-auth-token': token },
   }).then((r) => r.json() as Promise<{ code: number; data: LoginAnswer }>);
   if (answer.code !== 0) throw new Error('refresh refused');
-  return {
-    token: answer.data.access_token,
-    username: answer.data.username,
-    workspaceId: answer.data.workspace_id,
-    expiresAt: answer.data.expires_at,
-  };
+  return sessionOf(answer.data);
 }
 
 export function App() {
@@ -42,6 +39,12 @@ export function App() {
       overview.value = null;
     };
   }, [workspaceId]);
+  // A request refused for the role: the role may have changed meanwhile, so the overview is read again
+  // (and the pages stop offering what the role no longer allows).
+  const refusals = refused.value;
+  useEffect(() => {
+    if (workspaceId && refusals > 0) void loadOverview(workspaceId).catch(() => undefined);
+  }, [refusals]);
 
   if (!current) return <LoginPage />;
   return (
@@ -55,6 +58,9 @@ export function App() {
             <Route path="/groups" component={GroupsPage} />
             <Route path="/devices" component={DevicesPage} />
             <Route path="/connect" component={ConnectPage} />
+            <Route path="/users" component={UsersPage} />
+            <Route path="/workspaces" component={WorkspacesPage} />
+            <Route path="/workspaces/:id/users" component={UsersPage} />
             <Route default component={LibraryPage} />
           </Router>
         </main>

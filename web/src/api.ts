@@ -2,7 +2,10 @@
  * The server's API as the web app uses it: the `x-auth-token` header, the `{code, message, data}`
  * envelope, and one error type whose message is the server's own plain-words explanation.
  */
-import { session, signOut } from './session.ts';
+import { signal } from '@preact/signals';
+import { type Role, session, signOut } from './session.ts';
+
+export type { LoginAnswer, Role } from './session.ts';
 
 export class ApiError extends Error {
   constructor(
@@ -13,6 +16,9 @@ export class ApiError extends Error {
     super(message);
   }
 }
+
+/** Counts answers refused for the caller's role (403), so the app re-reads who it is (App.tsx). */
+export const refused = signal(0);
 
 /** What went wrong, in words: an error's message, else the thrown value as text. */
 export const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -27,10 +33,11 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   const response = await send(method, path, body);
   const envelope = (await response.json().catch(() => undefined)) as Envelope<T> | undefined;
   if (!envelope) throw new ApiError(`${response.status} ${response.statusText}`, response.status, -1);
-  if (response.status === 401 || envelope.code === 401) {
-    // An expired or revoked session: back to the login page, saying why.
-    if (session.value) signOut(envelope.message);
-  }
+  // An expired or revoked session (HTTP 401): back to the login page, saying why. A wrong current
+  // password answers code 401 with HTTP 200, and the session goes on.
+  if (response.status === 401 && session.value) signOut(envelope.message);
+  // The role (or workspace) refused: what the page knows of the session is stale, the overview reloads.
+  if (response.status === 403 && !path.endsWith('/overview')) refused.value += 1;
   if (!response.ok || envelope.code !== 0) {
     throw new ApiError(envelope.message || response.statusText, response.status, envelope.code);
   }
@@ -141,7 +148,7 @@ export interface FileGroup {
 
 export interface Overview {
   workspace: { id: string; name: string; description: string; platform_name: string; bind_code: string };
-  user: { username: string; user_type: number };
+  user: { username: string; user_type: number; role: Role; server_admin: boolean };
   pilot_url: string;
   mqtt_address: string;
   mqtt_username: string;
@@ -150,12 +157,49 @@ export interface Overview {
   version: string;
 }
 
-export interface LoginAnswer {
+/** A user of a workspace as its administrators see it (`/api/v1/workspaces/{ws}/users`). */
+export interface Account {
+  user_id: string;
   username: string;
-  workspace_id: string;
-  access_token: string;
-  expires_at: number;
+  role: Role;
+  disabled: boolean;
+  server_admin: boolean;
+  mqtt_username: string;
+  /** Logins open now. */
+  sessions: number;
+  /** Epoch ms. */
+  created_at: number;
 }
+
+/** A workspace as server administrators list it (`/api/v1/workspaces`). */
+export interface WorkspaceItem {
+  workspace_id: string;
+  name: string;
+  description: string;
+  bind_code: string;
+  users: number;
+  devices: number;
+  /** Its objects and records are being deleted. */
+  deleting: boolean;
+  /** The workspace created on first start: it cannot be deleted. */
+  default: boolean;
+  created_at: number;
+}
+
+/** Sessions, a workspace's users and workspaces (docs/accounts.md). */
+export const accountPaths = {
+  logout: () => '/api/v1/session/logout',
+  password: () => '/api/v1/session/password',
+  users: (ws: string) => `/api/v1/workspaces/${ws}/users`,
+  user: (ws: string, id: string) => `/api/v1/workspaces/${ws}/users/${encodeURIComponent(id)}`,
+  userPassword: (ws: string, id: string) =>
+    `/api/v1/workspaces/${ws}/users/${encodeURIComponent(id)}/password`,
+  userMqttPassword: (ws: string, id: string) =>
+    `/api/v1/workspaces/${ws}/users/${encodeURIComponent(id)}/mqtt-password`,
+  bindCode: (ws: string) => `/api/v1/workspaces/${ws}/bind-code`,
+  workspaces: () => '/api/v1/workspaces',
+  workspace: (ws: string) => `/api/v1/workspaces/${encodeURIComponent(ws)}`,
+};
 
 /** Paths of the workspace's web API (docs/web-api.md). */
 export const paths = {

@@ -43,6 +43,11 @@ export function formatDateTime(epochMs: number): string {
   );
 }
 
+/** A date without the time: "29 Nov 2026" / "2026年11月29日". */
+export function formatDate(epochMs: number): string {
+  return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium' }).format(new Date(epochMs));
+}
+
 /** The local calendar day of a time, yyyy-mm-dd (the grid's grouping key). */
 export function dayKey(epochMs: number): string {
   const d = new Date(epochMs);

@@ -4,15 +4,44 @@
  */
 import { signal } from '@preact/signals';
 
+/** A user's role in its workspace (docs/accounts.md); server administrators also manage workspaces. */
+export type Role = 'administrator' | 'operator' | 'viewer' | 'device';
+
+/** The login (and token/refresh) answer, as far as the app uses it. */
+export interface LoginAnswer {
+  user_id: string;
+  username: string;
+  workspace_id: string;
+  access_token: string;
+  expires_at: number;
+  role: Role;
+  server_admin: boolean;
+}
+
 export interface Session {
   token: string;
   username: string;
   workspaceId: string;
   /** Epoch seconds. */
   expiresAt: number;
+  /** As of the login (or refresh); the overview has the current one (roles.ts). */
+  role?: Role;
+  serverAdmin?: boolean;
 }
 
 const KEY = 'skyvault.session';
+
+/** The session a login (or token refresh) answer opens. */
+export function sessionOf(answer: LoginAnswer): Session {
+  return {
+    token: answer.access_token,
+    username: answer.username,
+    workspaceId: answer.workspace_id,
+    expiresAt: answer.expires_at,
+    role: answer.role,
+    serverAdmin: answer.server_admin,
+  };
+}
 
 function stored(): Session | null {
   try {

@@ -10,7 +10,16 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 
 /** Paths the web app routes itself (web/src/App.tsx). */
-export const WEB_APP_PATHS = ['/', '/map', '/groups', '/devices', '/connect'];
+export const WEB_APP_PATHS = [
+  '/',
+  '/map',
+  '/groups',
+  '/devices',
+  '/connect',
+  '/users',
+  '/workspaces',
+  '/workspaces/:workspace_id/users',
+];
 
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../dist/web', import.meta.url));
 

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, type MediaDetail, paths } from '../api.ts';
 import { formatBytes, formatCoordinate, formatDateTime, formatDuration } from '../format.ts';
 import { t } from '../i18n.ts';
+import { can } from '../roles.ts';
 
 interface Props {
   workspaceId: string;
@@ -86,9 +87,11 @@ export function Detail({ workspaceId, fileId, onClose, onDelete, onMove, onShowO
                 <a class="button primary" href={file.download_url} download={file.name}>
                   {t('detail.download')}
                 </a>
-                <button type="button" class="danger-outline" onClick={() => onDelete(file)}>
-                  {t('detail.delete')}
-                </button>
+                {can('library.write') && (
+                  <button type="button" class="danger-outline" onClick={() => onDelete(file)}>
+                    {t('detail.delete')}
+                  </button>
+                )}
               </div>
               <Metadata file={file} onShowOnMap={onShowOnMap} />
             </>

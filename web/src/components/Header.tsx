@@ -1,8 +1,9 @@
 import { useLocation } from 'preact-iso';
 import { language, setLanguage, t } from '../i18n.ts';
 import { liveConnected } from '../live.ts';
-import { signOut } from '../session.ts';
+import { managesUsers, serverAdmin } from '../roles.ts';
 import { overview } from '../state.ts';
+import { AccountMenu } from './AccountMenu.tsx';
 
 export function LanguageSwitch() {
   return (
@@ -24,7 +25,10 @@ export function Header() {
   keep.delete('file');
   const carried = keep.toString() ? `?${keep.toString()}` : '';
   const tab = (href: string, label: string, carry = false) => (
-    <a href={carry ? `${href}${carried}` : href} class={path === href ? 'tab active' : 'tab'}>
+    <a
+      href={carry ? `${href}${carried}` : href}
+      class={path === href || (href !== '/' && path.startsWith(`${href}/`)) ? 'tab active' : 'tab'}
+    >
       {label}
     </a>
   );
@@ -40,6 +44,8 @@ export function Header() {
         {tab('/groups', t('nav.groups'))}
         {tab('/devices', t('nav.devices'))}
         {tab('/connect', t('nav.connect'))}
+        {managesUsers() && tab('/users', t('nav.users'))}
+        {serverAdmin.value && tab('/workspaces', t('nav.workspaces'))}
       </nav>
       <div class="header-end">
         <span
@@ -49,9 +55,7 @@ export function Header() {
         />
         {overview.value && <span class="workspace-name">{overview.value.workspace.name}</span>}
         <LanguageSwitch />
-        <button type="button" class="link-button" onClick={() => signOut()}>
-          {t('nav.signOut')}
-        </button>
+        <AccountMenu />
       </div>
     </header>
   );

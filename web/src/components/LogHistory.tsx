@@ -19,6 +19,7 @@ import { formatBytes, formatCount, formatDateTime } from '../format.ts';
 import { isMessageKey, type MessageKey, t } from '../i18n.ts';
 import { liveConnected, onLive } from '../live.ts';
 import { MODULES, moduleLabel } from '../logs.ts';
+import { can } from '../roles.ts';
 import { showToast } from '../state.ts';
 import { Confirm } from './Confirm.tsx';
 
@@ -148,14 +149,16 @@ function LogTask(props: {
         <span class="log-task-time">{formatDateTime(task.created_at)}</span>
         <span class="muted small">{t('logs.by', { user: task.user_name })}</span>
         <span class="log-task-actions">
-          {uploading && (
+          {uploading && can('devices.write') && (
             <button type="button" onClick={props.onCancel} disabled={props.cancelling}>
               {t('logs.cancel')}
             </button>
           )}
-          <button type="button" class="danger-outline" onClick={props.onDelete}>
-            {t('logs.delete')}
-          </button>
+          {can('devices.write') && (
+            <button type="button" class="danger-outline" onClick={props.onDelete}>
+              {t('logs.delete')}
+            </button>
+          )}
         </span>
       </div>
       <p class={task.logs_information ? 'log-task-info' : 'log-task-info muted'}>

@@ -15,6 +15,7 @@ import {
 import { formatBytes, formatCount, formatDateTime, formatTimeRange } from '../format.ts';
 import { t } from '../i18n.ts';
 import { MODULES, moduleLabel } from '../logs.ts';
+import { can } from '../roles.ts';
 import { showToast } from '../state.ts';
 
 /** A device time as epoch ms: the server's normalised value, else the raw one (seconds or ms). */
@@ -65,8 +66,10 @@ function LogModuleSection(props: {
   sn: string | undefined;
   selected: Set<number>;
   onSelect: (next: Set<number>) => void;
+  /** Listed only, nothing to choose (a viewer may not upload). */
+  readOnly?: boolean;
 }) {
-  const { module, entry, selected, onSelect } = props;
+  const { module, entry, selected, onSelect, readOnly } = props;
   const boots = [...(entry?.list ?? [])].sort(
     (a, b) => (startOf(b) ?? 0) - (startOf(a) ?? 0) || b.boot_index - a.boot_index,
   );
@@ -95,19 +98,26 @@ function LogModuleSection(props: {
         <p class="muted small">{t('logs.none')}</p>
       ) : (
         <>
-          <label class="check select-all">
-            <Checkbox
-              checked={all}
-              indeterminate={some}
-              onChange={(on) => onSelect(on ? new Set(boots.map((b) => b.boot_index)) : new Set())}
-            />
-            {t('logs.selectAll', { count: formatCount(boots.length) })}
-          </label>
+          {!readOnly && (
+            <label class="check select-all">
+              <Checkbox
+                checked={all}
+                indeterminate={some}
+                onChange={(on) => onSelect(on ? new Set(boots.map((b) => b.boot_index)) : new Set())}
+              />
+              {t('logs.selectAll', { count: formatCount(boots.length) })}
+            </label>
+          )}
           <ul class="boots">
             {boots.map((boot) => (
               <li key={boot.boot_index}>
-                <label class="check boot" data-boot-index={boot.boot_index}>
-                  <Checkbox checked={selected.has(boot.boot_index)} onChange={(on) => toggle(boot, on)} />
+                <label
+                  class={readOnly ? 'check boot read-only' : 'check boot'}
+                  data-boot-index={boot.boot_index}
+                >
+                  {!readOnly && (
+                    <Checkbox checked={selected.has(boot.boot_index)} onChange={(on) => toggle(boot, on)} />
+                  )}
                   <span class="boot-text">
                     <span>
                       {t('logs.boot', { index: boot.boot_index })}
@@ -142,6 +152,7 @@ export function LogListing(props: {
   const [happenAt, setHappenAt] = useState('');
   const [starting, setStarting] = useState(false);
   const [startError, setStartError] = useState<string | null>(null);
+  const writable = can('devices.write');
 
   useEffect(() => {
     let current = true;
@@ -214,7 +225,7 @@ export function LogListing(props: {
           {t('logs.refresh')}
         </button>
       </div>
-      <p class="muted small">{t('logs.onDeviceHelp')}</p>
+      <p class="muted small">{writable ? t('logs.onDeviceHelp') : t('logs.onDeviceHelpReadOnly')}</p>
       {loading && (
         <p class="loading-line" data-testid="log-listing-loading">
           <span class="spinner" aria-hidden="true" />
@@ -226,7 +237,22 @@ export function LogListing(props: {
           {t('logs.listFailed', { reason: error })}
         </p>
       )}
-      {listing && !loading && !error && (
+      {listing && !loading && !error && !writable && (
+        <div class="log-modules" data-testid="log-modules-read-only">
+          {MODULES.map((m) => (
+            <LogModuleSection
+              key={m}
+              module={m}
+              entry={entryOf(m)}
+              sn={entryOf(m)?.device_sn || (m === '3' ? dockSn : props.aircraftSn)}
+              selected={selected[m]}
+              onSelect={() => undefined}
+              readOnly
+            />
+          ))}
+        </div>
+      )}
+      {listing && !loading && !error && writable && (
         <form onSubmit={(e) => void submit(e)}>
           <div class="log-modules">
             {MODULES.map((m) => (

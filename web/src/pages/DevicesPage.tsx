@@ -9,6 +9,7 @@ import { OnlineState } from '../components/OnlineState.tsx';
 import { formatCount } from '../format.ts';
 import { t } from '../i18n.ts';
 import { devicesVersion } from '../live.ts';
+import { can } from '../roles.ts';
 import { session } from '../session.ts';
 import { showToast } from '../state.ts';
 
@@ -195,9 +196,11 @@ function DeviceList({ workspaceId }: { workspaceId: string }) {
                         {t('devices.logs')}
                       </a>
                     )}
-                    <button type="button" class="danger-outline" onClick={() => setUnbinding(gateway)}>
-                      {t('devices.unbind')}
-                    </button>
+                    {can('devices.write') && (
+                      <button type="button" class="danger-outline" onClick={() => setUnbinding(gateway)}>
+                        {t('devices.unbind')}
+                      </button>
+                    )}
                   </>
                 }
               />
@@ -216,7 +219,7 @@ function DeviceList({ workspaceId }: { workspaceId: string }) {
           <ConnectGuide intro={t('devices.emptyGuide')} />
         </div>
       )}
-      {devices && <BindForm workspaceId={workspaceId} onBound={reload} />}
+      {devices && can('pilot') && <BindForm workspaceId={workspaceId} onBound={reload} />}
       {unbinding && (
         <Confirm
           text={t('devices.unbindConfirm', { name: unbinding.device_name, sn: unbinding.device_sn })}

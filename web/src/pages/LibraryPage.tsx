@@ -9,6 +9,7 @@ import { apiFilters, hasFilters, toSearch } from '../filters.ts';
 import { formatBytes, formatCount } from '../format.ts';
 import { t } from '../i18n.ts';
 import { mediaVersion } from '../live.ts';
+import { can } from '../roles.ts';
 import { showToast } from '../state.ts';
 import { useFilterView } from '../useFilterView.ts';
 import { cancelZip, downloadZip, zipProgress } from '../zip.ts';
@@ -132,9 +133,11 @@ export function LibraryPage() {
             <button type="button" class="primary" onClick={zip} disabled={progress !== null}>
               {t('library.downloadZip')}
             </button>
-            <button type="button" class="danger-outline" onClick={() => setConfirmMany(true)}>
-              {t('library.delete')}
-            </button>
+            {can('library.write') && (
+              <button type="button" class="danger-outline" onClick={() => setConfirmMany(true)}>
+                {t('library.delete')}
+              </button>
+            )}
             <button type="button" class="link-button" onClick={() => setSelected(new Set())}>
               {t('library.clearSelection')}
             </button>

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, call, type LoginAnswer } from '../api.ts';
 import { LanguageSwitch } from '../components/Header.tsx';
 import { t } from '../i18n.ts';
-import { signedOutReason, signIn } from '../session.ts';
+import { sessionOf, signedOutReason, signIn } from '../session.ts';
 
 export function LoginPage() {
   const [username, setUsername] = useState('');
@@ -20,12 +20,7 @@ export function LoginPage() {
         password,
         flag: 1,
       });
-      signIn({
-        token: answer.access_token,
-        username: answer.username,
-        workspaceId: answer.workspace_id,
-        expiresAt: answer.expires_at,
-      });
+      signIn(sessionOf(answer));
     } catch (e) {
       setError(e instanceof ApiError ? e.message : t('common.error', { reason: String(e) }));
     } finally {
