@@ -367,6 +367,7 @@ export class MediaEnricher {
       );
     }
     let preview: Buffer;
+    const started = Date.now();
     try {
       preview = await sharp(input, { failOn: 'none', limitInputPixels: limit })
         .rotate()
@@ -376,7 +377,9 @@ export class MediaEnricher {
         .toBuffer();
     } catch (error) {
       const message = messageOf(error);
-      if (message.startsWith('timeout:'))
+      // libvips stopped at its timeout says so, or (a progressive JPEG cut off mid-scan) reports the
+      // truncated data instead: past the time limit, either is the limit.
+      if (message.startsWith('timeout:') || Date.now() - started >= timeoutSeconds * 1000)
         throw new Unrenderable(`rendering took more than ${timeoutSeconds} s and was stopped`, true);
       throw new Unrenderable(`the image cannot be decoded: ${message}`);
     }
