@@ -25,14 +25,18 @@ export interface TestStorage {
   close(): Promise<void>;
 }
 
-export async function startTestStorage(): Promise<TestStorage> {
+/** Root credentials of the test store (startTestStorage), as an operator would configure them. */
+export const ROOT_CREDENTIALS = { accessKey: 'SKYVAULTTESTROOT', secretKey: 'test-root-secret-0123456789' };
+
+export async function startTestStorage(options: { bucket?: string } = {}): Promise<TestStorage> {
   const dir = tempDir('skyvault-storage-');
   const clock = { offsetMs: 0 };
   const provider = new LocalStorageProvider({
     root: path.join(dir, 'objects'),
-    bucket: BUCKET,
+    bucket: options.bucket ?? BUCKET,
     region: REGION,
     secret: 'test-storage-secret',
+    rootCredentials: ROOT_CREDENTIALS,
     host: '127.0.0.1',
     port: 0,
     publicEndpoint: undefined,

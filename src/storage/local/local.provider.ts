@@ -1,7 +1,9 @@
 /**
  * The `local` storage provider: the embedded S3 endpoint (s3-server.ts) listening on its own port, over
  * the on-disk store (object-store.ts), with self-contained temporary credentials (credentials.ts).
- * Devices are told it is `minio` (path-style S3 with STS credentials), which DJI devices support.
+ * Devices are told it is `minio` (path-style S3 with STS credentials), which DJI devices support. With
+ * root credentials it also stands in for a MinIO server: S3 with the root keys, and STS AssumeRole
+ * with session policies (sts.ts, iam-policy.ts).
  * The server's own operations (head, get, put, delete, list) go to the store directly, not over HTTP.
  */
 import { createWriteStream } from 'node:fs';
@@ -23,7 +25,7 @@ import type {
 } from '../provider.ts';
 import { objectKeyProblem } from '../object-key.ts';
 import { BodyDigests } from './checksums.ts';
-import { CredentialAuthority } from './credentials.ts';
+import { CredentialAuthority, type RootCredentials } from './credentials.ts';
 import { ObjectStore } from './object-store.ts';
 import { S3Endpoint } from './s3-server.ts';
 import { Sha256, UNSIGNED_PAYLOAD, uriEncode } from './sigv4.ts';
@@ -46,6 +48,13 @@ export interface LocalStorageOptions {
   now?: () => number;
   /** See S3EndpointOptions.minPartSize (benchmarks only). */
   minPartSize?: number;
+  /**
+   * Long-term credentials, as MinIO's root user: requests signed with them (and no session token) may do
+   * anything in the bucket, and only they may call STS AssumeRole on the endpoint. Temporary credentials
+   * they obtain with a session policy may do exactly what the policy allows; without a policy, what root
+   * may do (as in MinIO). Undefined = no long-term credentials are accepted, and AssumeRole is refused.
+   */
+  rootCredentials?: RootCredentials | undefined;
 }
 
 export class LocalStorageProvider implements StorageProvider {
@@ -64,6 +73,10 @@ export class LocalStorageProvider implements StorageProvider {
     this.now = options.now ?? Date.now;
     this.store = new ObjectStore(options.root);
     this.authority = new CredentialAuthority(options.secret);
+    const root = options.rootCredentials;
+    if (root && (!root.accessKey || !root.secretKey)) {
+      throw new Error('The storage root credentials need both an access key and a secret key.');
+    }
   }
 
   /** Starts the S3 listener; resolves with the bound port. */
@@ -75,6 +88,7 @@ export class LocalStorageProvider implements StorageProvider {
       region: this.region,
       logger: this.options.logger,
       now: this.now,
+      rootCredentials: this.options.rootCredentials,
       ...(this.options.minPartSize ? { minPartSize: this.options.minPartSize } : {}),
     });
     const server = this.options.tls ? createHttpsServer(this.options.tls) : createHttpServer();

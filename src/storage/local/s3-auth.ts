@@ -1,35 +1,62 @@
 /**
  * Who may do what on the embedded S3 endpoint. A request is authenticated before anything else is read
  * (its body may be gigabytes, and `100 Continue` waits on this): sigv4.ts parses the signature and
- * enforces clock skew and presign expiry, the session token yields the claims and the derived secret
- * (credentials.ts), and the signature must match. The operation is then checked against the token's
- * scope. Every refusal a client without valid credentials can provoke is decided here.
+ * enforces clock skew and presign expiry, the credentials yield the principal and its secret, and the
+ * signature must match. The operation is then checked against what the principal may do. Every refusal a
+ * client without valid credentials can provoke is decided here.
+ *
+ * Principals:
+ * - `root`: the store's long-term credentials (`LocalStorageOptions.rootCredentials`) with no session
+ *   token: everything in the bucket, as MinIO's root user.
+ * - `scoped`: Skyvault's own temporary credentials (a key prefix or one key, and action letters;
+ *   credentials.ts `sv1`), checked with `allows()` as they always were.
+ * - `session`: STS AssumeRole credentials (credentials.ts `sv2`), valid while their parent is still the
+ *   configured root access key. With a session policy they may do exactly what it allows (MinIO: "even if
+ *   the parent is the root account, it must be restricted by it"); without one, what root may do.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { StorageAction } from '../provider.ts';
-import { allows, type CredentialAuthority, type CredentialClaims } from './credentials.ts';
+import {
+  allows,
+  type CredentialAuthority,
+  type CredentialClaims,
+  type RootCredentials,
+  type SessionClaims,
+} from './credentials.ts';
+import { type IamRequest, isAllowed } from './iam-policy.ts';
 import { S3Error } from './s3-errors.ts';
 import { type IncomingRequestParts, parseAuth, type ParsedAuth, SignatureContext } from './sigv4.ts';
+
+export type Principal =
+  | { kind: 'root'; accessKeyId: string }
+  | { kind: 'scoped'; claims: CredentialClaims }
+  | { kind: 'session'; session: SessionClaims };
 
 export interface Authenticated {
   auth: ParsedAuth;
   signature: SignatureContext;
-  claims: CredentialClaims;
+  principal: Principal;
 }
 
 /** What an operation needs the credentials to allow. */
 export interface Permission {
   name: string;
-  /** 'any' = any valid credential. */
+  /** For scoped credentials: the action ('any' = any valid credential). */
   action: StorageAction | 'any';
-  /** The key (or, for listings, prefix) the action applies to. */
+  /** For scoped credentials: the key (or, for listings, prefix) the action applies to. */
   target: string;
+  /**
+   * For session policies: the IAM requests of the operation, any one of which allowed suffices (most
+   * operations have one). Undefined = the operation checks each key it touches itself (DeleteObjects).
+   */
+  iam: IamRequest[] | undefined;
 }
 
-/** Checks the request's signature and session token; S3Error when either is missing or wrong. */
+/** Checks the request's signature and credentials; S3Error when either is missing or wrong. */
 export async function authenticate(
   parts: IncomingRequestParts,
   authority: CredentialAuthority,
+  root: RootCredentials | undefined,
   region: string,
   now: () => number,
 ): Promise<Authenticated> {
@@ -39,9 +66,27 @@ export async function authenticate(
       'AccessDenied',
       'Anonymous access is not allowed; sign the request with temporary credentials.',
     );
-  const verified = authority.verify(auth.accessKeyId, auth.sessionToken, Math.floor(now() / 1000));
-  if ('problem' in verified) throw tokenError(verified.problem, auth.sessionToken);
-  const signature = new SignatureContext(auth, verified.secretAccessKey);
+  let principal: Principal;
+  let secretAccessKey: string;
+  if (root && auth.sessionToken === undefined && auth.accessKeyId === root.accessKey) {
+    principal = { kind: 'root', accessKeyId: root.accessKey };
+    secretAccessKey = root.secretKey;
+  } else {
+    const verified = authority.verify(auth.accessKeyId, auth.sessionToken, Math.floor(now() / 1000));
+    if ('problem' in verified) throw tokenError(verified.problem, auth.sessionToken);
+    if (verified.kind === 'session' && verified.session.parentAccessKey !== root?.accessKey) {
+      throw new S3Error(
+        'InvalidToken',
+        'The provided token was issued to root credentials this store no longer has.',
+      );
+    }
+    principal =
+      verified.kind === 'scoped'
+        ? { kind: 'scoped', claims: verified.claims }
+        : { kind: 'session', session: verified.session };
+    secretAccessKey = verified.secretAccessKey;
+  }
+  const signature = new SignatureContext(auth, secretAccessKey);
   const expected = await signature.expectedRequestSignature(parts);
   if (!sameHex(expected, auth.signature)) {
     throw new S3Error(
@@ -49,14 +94,39 @@ export async function authenticate(
       'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
     );
   }
-  return { auth, signature, claims: verified.claims };
+  return { auth, signature, principal };
 }
 
-/** Refuses the operation unless the token's actions and scope allow it. */
-export function authorize(claims: CredentialClaims, permission: Permission): void {
-  if (permission.action !== 'any' && !allows(claims, permission.action, permission.target)) {
-    throw new S3Error('AccessDenied', `These credentials may not ${permission.name} "${permission.target}".`);
+/** Refuses the operation unless the principal may do it. */
+export function authorize(principal: Principal, permission: Permission): void {
+  if (!permits(principal, permission)) {
+    throw new S3Error(
+      'AccessDenied',
+      principal.kind === 'session'
+        ? `Access Denied: the session policy does not allow ${permission.iam?.[0]?.action ?? permission.name} on "${permission.iam?.[0]?.resource ?? permission.target}".`
+        : `These credentials may not ${permission.name} "${permission.target}".`,
+    );
   }
+}
+
+/** Whether the principal may do what `permission` describes. */
+export function permits(principal: Principal, permission: Permission): boolean {
+  switch (principal.kind) {
+    case 'root':
+      return true;
+    case 'scoped':
+      return permission.action === 'any' || allows(principal.claims, permission.action, permission.target);
+    case 'session': {
+      const policy = principal.session.policy;
+      if (!policy || !permission.iam) return true;
+      return permission.iam.some((request) => isAllowed(policy, request));
+    }
+  }
+}
+
+/** The IAM resource of an object, and of the bucket (key undefined). */
+export function s3Arn(bucket: string, key?: string): string {
+  return key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
 }
 
 /** Constant-time comparison of two signatures (hex strings), so timing reveals no matching prefix. */

@@ -170,7 +170,7 @@ export async function readSmallBody(c: S3Context): Promise<string> {
 }
 
 /** The whole body, up to `max` bytes; past that it stops reading (pauses, without destroying) and fails. */
-function collect(req: IncomingMessage, max: number): Promise<Buffer> {
+export function collect(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;

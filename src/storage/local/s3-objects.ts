@@ -1,11 +1,11 @@
 /**
  * S3 operations on single objects: PutObject, GetObject (with Range), HeadObject, DeleteObject, and
- * DeleteObjects, which names its keys in the body and so checks each against the credentials' scope
+ * DeleteObjects, which names its keys in the body and so checks each against what the credentials allow
  * itself (the dispatcher can only check what the URL names).
  */
 import { pipeline } from 'node:stream/promises';
 import type { ByteRange } from '../provider.ts';
-import { allows } from './credentials.ts';
+import { permits, s3Arn } from './s3-auth.ts';
 import { readSmallBody, receiveBody } from './s3-body.ts';
 import { S3Error } from './s3-errors.ts';
 import { contentTypeOf, type S3Context, sendXml, str } from './s3-request.ts';
@@ -58,7 +58,13 @@ export async function deleteObjects(c: S3Context): Promise<void> {
   const deleted: string[] = [];
   const errors: { key: string; error: S3Error }[] = [];
   for (const key of keys) {
-    if (!allows(c.claims, 'delete', key)) {
+    const permission = {
+      name: 'delete',
+      action: 'delete' as const,
+      target: key,
+      iam: [{ action: 's3:DeleteObject' as const, resource: s3Arn(c.endpoint.bucket, key) }],
+    };
+    if (!permits(c.principal, permission)) {
       errors.push({
         key,
         error: new S3Error('AccessDenied', 'These credentials may not delete this key.'),

@@ -5,13 +5,16 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/logger.ts';
-import type { CredentialAuthority, CredentialClaims } from './credentials.ts';
+import type { CredentialAuthority, RootCredentials } from './credentials.ts';
 import type { ObjectStore } from './object-store.ts';
+import type { Principal } from './s3-auth.ts';
 import type { ParsedAuth, SignatureContext } from './sigv4.ts';
 
 export interface S3EndpointOptions {
   store: ObjectStore;
   authority: CredentialAuthority;
+  /** The store's long-term credentials (all rights, and STS AssumeRole); undefined = none accepted. */
+  rootCredentials?: RootCredentials | undefined;
   bucket: string;
   region: string;
   logger: Logger;
@@ -43,7 +46,7 @@ export interface S3Context {
   key: string;
   auth: ParsedAuth;
   signature: SignatureContext;
-  claims: CredentialClaims;
+  principal: Principal;
 }
 
 export function sendXml(res: ServerResponse, status: number, body: string): void {

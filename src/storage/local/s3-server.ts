@@ -6,14 +6,33 @@
  * and `Expect: 100-continue` answered only after the signature is verified. No maintained embeddable S3
  * server exists for Node (s3rver stores aws-chunked framing inside objects, see docs/protocol.md §13.3).
  *
- * This file is the HTTP front only: it answers CORS (s3-cors.ts), authenticates (s3-auth.ts), picks the
- * operation from method, path and query, and renders errors. The operations are in s3-objects.ts, s3-multipart.ts and s3-bucket.ts.
+ * This file is the HTTP front only: it answers CORS (s3-cors.ts), hands `POST /` to STS (sts.ts),
+ * authenticates (s3-auth.ts), picks the operation from method, path and query with what it needs the
+ * credentials to allow, and renders errors. The operations are in s3-objects.ts, s3-multipart.ts and
+ * s3-bucket.ts.
+ *
+ * What each operation needs, for scoped credentials (action letters) and session policies (IAM, as AWS
+ * and MinIO map them; resource `arn:aws:s3:::<bucket>[/<key>]`):
+ *
+ * | operation                                               | scoped   | IAM action                              |
+ * | ------------------------------------------------------- | -------- | --------------------------------------- |
+ * | PutObject, CreateMultipartUpload, UploadPart, Complete… | put key  | s3:PutObject on the object              |
+ * | AbortMultipartUpload                                    | put key  | s3:AbortMultipartUpload on the object   |
+ * | ListParts                                               | put key  | s3:ListMultipartUploadParts on the object |
+ * | GetObject, HeadObject                                   | get key  | s3:GetObject on the object              |
+ * | DeleteObject; DeleteObjects (each key)                  | delete   | s3:DeleteObject on the object           |
+ * | ListObjects (V1, V2)                                    | list     | s3:ListBucket on the bucket, s3:prefix = the prefix parameter ('' if none) |
+ * | HeadBucket                                              | any      | s3:ListBucket on the bucket (no s3:prefix) |
+ * | GetBucketLocation                                       | any      | s3:GetBucketLocation on the bucket      |
+ * | ListMultipartUploads                                    | put      | s3:ListBucketMultipartUploads on the bucket |
+ * | ListBuckets                                             | any      | s3:ListAllMyBuckets on arn:aws:s3:::*, or s3:ListBucket / s3:GetBucketLocation on the bucket (MinIO lists the buckets either allows) |
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { objectKeyProblem } from '../object-key.ts';
 import { MIN_PART_SIZE } from './object-store.ts';
-import { authenticate, authorize, type Permission } from './s3-auth.ts';
+import type { IamRequest, S3Action } from './iam-policy.ts';
+import { authenticate, authorize, type Permission, s3Arn } from './s3-auth.ts';
 import { getBucketLocation, headBucket, listBuckets, listObjects } from './s3-bucket.ts';
 import { handleCors } from './s3-cors.ts';
 import { errorXml, S3Error } from './s3-errors.ts';
@@ -28,6 +47,7 @@ import {
 import { deleteObject, deleteObjects, getObject, putObject } from './s3-objects.ts';
 import { type EndpointSettings, type S3Context, type S3EndpointOptions, str } from './s3-request.ts';
 import { type IncomingRequestParts, parseQuery, safeDecode } from './sigv4.ts';
+import { handleSts, type StsSettings } from './sts.ts';
 
 export { MAX_PUT_SIZE } from './s3-body.ts';
 export { parseRange } from './s3-objects.ts';
@@ -39,9 +59,17 @@ interface Operation extends Permission {
 
 export class S3Endpoint {
   private readonly endpoint: EndpointSettings;
+  private readonly sts: StsSettings;
 
   constructor(private readonly options: S3EndpointOptions) {
     const now = options.now ?? Date.now;
+    this.sts = {
+      authority: options.authority,
+      root: options.rootCredentials,
+      region: options.region,
+      logger: options.logger,
+      now,
+    };
     this.endpoint = {
       store: options.store,
       bucket: options.bucket,
@@ -81,9 +109,15 @@ export class S3Endpoint {
         query,
         headers: req.headers,
       };
-      const { auth, signature, claims } = await authenticate(
+      // S3 has no POST on the service root: there, MinIO (and so the embedded store) serves STS.
+      if (parts.method === 'POST' && resource === '/') {
+        await handleSts(this.sts, req, res, parts, requestId, expectContinue);
+        return;
+      }
+      const { auth, signature, principal } = await authenticate(
         parts,
         this.options.authority,
+        this.options.rootCredentials,
         this.options.region,
         this.endpoint.now,
       );
@@ -96,9 +130,18 @@ export class S3Endpoint {
           `The bucket "${bucket}" does not exist; this endpoint serves "${this.options.bucket}".`,
         );
       }
-      const context: S3Context = { endpoint: this.endpoint, req, res, query, key, auth, signature, claims };
+      const context: S3Context = {
+        endpoint: this.endpoint,
+        req,
+        res,
+        query,
+        key,
+        auth,
+        signature,
+        principal,
+      };
       const operation = this.operation(context, bucket);
-      authorize(claims, operation);
+      authorize(principal, operation);
       if (expectContinue) res.writeContinue();
       await operation.run();
     } catch (error) {
@@ -114,26 +157,53 @@ export class S3Endpoint {
       name: string,
       action: Operation['action'],
       target: string,
+      iam: IamRequest[] | undefined,
       run: () => Promise<void>,
-    ): Operation => ({ name, action, target, run });
+    ): Operation => ({ name, action, target, iam, run });
+    const served = this.options.bucket;
+    const onBucket = (iamAction: S3Action, prefix?: string): IamRequest[] => [
+      { action: iamAction, resource: s3Arn(served), prefix },
+    ];
+    const onObject = (iamAction: S3Action): IamRequest[] => [
+      { action: iamAction, resource: s3Arn(served, key) },
+    ];
     if (bucket === '') {
-      if (method === 'GET') return op('ListBuckets', 'any', '', async () => listBuckets(c));
+      if (method === 'GET') {
+        const iam: IamRequest[] = [
+          { action: 's3:ListAllMyBuckets', resource: 'arn:aws:s3:::*' },
+          ...onBucket('s3:ListBucket'),
+          ...onBucket('s3:GetBucketLocation'),
+        ];
+        return op('ListBuckets', 'any', '', iam, async () => listBuckets(c));
+      }
       throw new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.');
     }
     if (key === '') {
       const prefix = str(query.prefix) ?? '';
       switch (method) {
         case 'GET':
-          if (has('location')) return op('GetBucketLocation', 'any', '', async () => getBucketLocation(c));
+          if (has('location'))
+            return op('GetBucketLocation', 'any', '', onBucket('s3:GetBucketLocation'), async () =>
+              getBucketLocation(c),
+            );
           if (has('uploads'))
-            return op('ListMultipartUploads', 'put', prefix, async () => listUploads(c, prefix));
-          return op('list', 'list', prefix, async () => listObjects(c, prefix));
+            return op(
+              'ListMultipartUploads',
+              'put',
+              prefix,
+              onBucket('s3:ListBucketMultipartUploads'),
+              async () => listUploads(c, prefix),
+            );
+          return op('list', 'list', prefix, onBucket('s3:ListBucket', prefix), async () =>
+            listObjects(c, prefix),
+          );
         case 'HEAD':
-          return op('HeadBucket', 'any', '', async () => headBucket(c));
+          return op('HeadBucket', 'any', '', onBucket('s3:ListBucket'), async () => headBucket(c));
         case 'PUT':
           throw new S3Error('BucketAlreadyOwnedByYou', `The bucket "${bucket}" already exists and is yours.`);
         case 'POST':
-          if (has('delete')) return op('DeleteObjects', 'any', '', async () => deleteObjects(c));
+          // Each key of the body is checked by deleteObjects itself.
+          if (has('delete')) return op('DeleteObjects', 'any', '', undefined, async () => deleteObjects(c));
           break;
         default:
           break;
@@ -148,21 +218,29 @@ export class S3Endpoint {
           throw new S3Error('NotImplemented', 'CopyObject is not supported by the embedded store.');
         writableKey(key);
         if (has('uploadId') || has('partNumber'))
-          return op('upload parts of', 'put', key, async () => uploadPart(c));
-        return op('write', 'put', key, async () => putObject(c));
+          return op('upload parts of', 'put', key, onObject('s3:PutObject'), async () => uploadPart(c));
+        return op('write', 'put', key, onObject('s3:PutObject'), async () => putObject(c));
       case 'POST':
         if (has('uploads') || has('uploadId')) writableKey(key);
-        if (has('uploads')) return op('write', 'put', key, async () => createUpload(c));
-        if (has('uploadId')) return op('write', 'put', key, async () => completeUpload(c));
+        if (has('uploads'))
+          return op('write', 'put', key, onObject('s3:PutObject'), async () => createUpload(c));
+        if (has('uploadId'))
+          return op('write', 'put', key, onObject('s3:PutObject'), async () => completeUpload(c));
         break;
       case 'GET':
-        if (has('uploadId')) return op('list parts of', 'put', key, async () => listParts(c));
-        return op('read', 'get', key, async () => getObject(c, false));
+        if (has('uploadId'))
+          return op('list parts of', 'put', key, onObject('s3:ListMultipartUploadParts'), async () =>
+            listParts(c),
+          );
+        return op('read', 'get', key, onObject('s3:GetObject'), async () => getObject(c, false));
       case 'HEAD':
-        return op('read', 'get', key, async () => getObject(c, true));
+        return op('read', 'get', key, onObject('s3:GetObject'), async () => getObject(c, true));
       case 'DELETE':
-        if (has('uploadId')) return op('abort uploads of', 'put', key, async () => abortUpload(c));
-        return op('delete', 'delete', key, async () => deleteObject(c));
+        if (has('uploadId'))
+          return op('abort uploads of', 'put', key, onObject('s3:AbortMultipartUpload'), async () =>
+            abortUpload(c),
+          );
+        return op('delete', 'delete', key, onObject('s3:DeleteObject'), async () => deleteObject(c));
       default:
         break;
     }

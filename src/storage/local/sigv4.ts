@@ -1,7 +1,8 @@
 /**
  * AWS Signature Version 4 verification for the embedded S3 endpoint: header auth
  * (`Authorization: AWS4-HMAC-SHA256 …`) and presigned query auth (`X-Amz-Signature=…`), plus the
- * chained signatures of `aws-chunked` bodies.
+ * chained signatures of `aws-chunked` bodies. The same endpoint answers STS `AssumeRole` (sts.ts), signed
+ * with service `sts` instead of `s3`: the service is part of the parsed credential scope.
  *
  * The signing math (canonical request, string to sign, signing key, HMAC) is @smithy/signature-v4's, the
  * library the AWS SDK signs with. What it does not do is written here: parsing what the client sent,
@@ -20,8 +21,13 @@ export const MAX_SKEW_SECONDS = 15 * 60;
 const MAX_PRESIGNED_EXPIRES = 7 * 24 * 3600;
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
+/** The signing services the endpoint accepts: S3 requests, and STS AssumeRole (sts.ts). */
+export type SigningService = 's3' | 'sts';
+
 export interface ParsedAuth {
   kind: 'header' | 'query';
+  /** The service of the credential scope. */
+  service: SigningService;
   accessKeyId: string;
   /** yyyymmdd of the credential scope. */
   shortDate: string;
@@ -31,7 +37,10 @@ export interface ParsedAuth {
   signedHeaders: string[];
   signature: string;
   sessionToken: string | undefined;
-  /** The x-amz-content-sha256 the client signed (UNSIGNED-PAYLOAD for presigned URLs). */
+  /**
+   * The x-amz-content-sha256 the client signed (UNSIGNED-PAYLOAD for presigned URLs). For `sts`, '' when
+   * the client sent none (AWS STS does not require it): the STS handler hashes the body itself.
+   */
   payloadHash: string;
 }
 
@@ -44,14 +53,18 @@ export interface IncomingRequestParts {
 }
 
 export function scopeOf(auth: ParsedAuth): string {
-  return `${auth.shortDate}/${auth.region}/s3/aws4_request`;
+  return `${auth.shortDate}/${auth.region}/${auth.service}/aws4_request`;
 }
 
-/** Reads the signature parameters from the Authorization header or the query; S3Error when malformed. */
+/**
+ * Reads the signature parameters from the Authorization header or the query; S3Error when malformed.
+ * The credential scope must name `service` (S3 requests: `s3`).
+ */
 export function parseAuth(
   request: IncomingRequestParts,
   region: string,
   nowMs: number,
+  service: SigningService = 's3',
 ): ParsedAuth | undefined {
   const header = single(request.headers.authorization);
   const query = request.query;
@@ -73,16 +86,17 @@ export function parseAuth(
     if (!longDate)
       throw new S3Error('AccessDenied', 'AWS authentication requires a valid x-amz-date header.');
     const payloadHash = single(request.headers['x-amz-content-sha256']);
-    if (!payloadHash)
+    if (!payloadHash && service === 's3')
       throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256.');
     auth = {
       kind: 'header',
-      ...parseCredential(match[1]!, 'AuthorizationHeaderMalformed'),
+      service,
+      ...parseCredential(match[1]!, 'AuthorizationHeaderMalformed', service),
       longDate,
       signedHeaders: match[2]!.split(';'),
       signature: match[3]!,
       sessionToken: single(request.headers['x-amz-security-token']),
-      payloadHash,
+      payloadHash: payloadHash ?? '',
     };
   } else if (query['X-Amz-Algorithm'] !== undefined || query['X-Amz-Signature'] !== undefined) {
     const param = (name: string) => {
@@ -110,7 +124,8 @@ export function parseAuth(
     }
     auth = {
       kind: 'query',
-      ...parseCredential(param('X-Amz-Credential'), 'AuthorizationQueryParametersError'),
+      service,
+      ...parseCredential(param('X-Amz-Credential'), 'AuthorizationQueryParametersError', service),
       longDate: param('X-Amz-Date'),
       signedHeaders: param('X-Amz-SignedHeaders').split(';'),
       signature: param('X-Amz-Signature'),
@@ -159,12 +174,18 @@ export function parseAuth(
 function parseCredential(
   credential: string,
   errorCode: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError',
+  service: SigningService,
 ): Pick<ParsedAuth, 'accessKeyId' | 'shortDate' | 'region'> {
   const parts = credential.split('/');
-  if (parts.length !== 5 || parts[3] !== 's3' || parts[4] !== 'aws4_request' || !/^\d{8}$/.test(parts[1]!)) {
+  if (
+    parts.length !== 5 ||
+    parts[3] !== service ||
+    parts[4] !== 'aws4_request' ||
+    !/^\d{8}$/.test(parts[1]!)
+  ) {
     throw new S3Error(
       errorCode,
-      `The credential "${credential}" is malformed; expected "<key>/<yyyymmdd>/<region>/s3/aws4_request".`,
+      `The credential "${credential}" is malformed; expected "<key>/<yyyymmdd>/<region>/${service}/aws4_request".`,
     );
   }
   return { accessKeyId: parts[0]!, shortDate: parts[1]!, region: parts[2]! };
@@ -208,7 +229,7 @@ export class SignatureContext {
     this.signer = new Signer({
       credentials: { accessKeyId: auth.accessKeyId, secretAccessKey },
       region: auth.region,
-      service: 's3',
+      service: auth.service,
       sha256: Sha256,
       uriEscapePath: false,
       applyChecksum: false,
