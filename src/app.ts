@@ -56,7 +56,9 @@ import { createLogger, type Logger } from './shared/logger.ts';
 import { reachableHosts } from './shared/network.ts';
 import { loadSecretKey, SecretBox } from './shared/secret-box.ts';
 import { VERSION } from './shared/version.ts';
-import { LocalStorageProvider } from './storage/local/local.provider.ts';
+import type { LocalStorageProvider } from './storage/local/local.provider.ts';
+import { openStorage } from './storage/open-storage.ts';
+import type { StorageProvider } from './storage/provider.ts';
 
 export interface BuildAppOptions {
   logger?: Logger;
@@ -70,7 +72,9 @@ export interface SkyvaultApp {
   database: Database;
   /** The repositories every service was given (one set, over `database`). */
   repos: Repositories;
-  storage: LocalStorageProvider;
+  storage: StorageProvider;
+  /** The embedded store, when SKYVAULT_STORAGE=local (it listens on its own port); undefined otherwise. */
+  embeddedStore: LocalStorageProvider | undefined;
   /** Background metadata and thumbnails of recorded media. */
   enricher: MediaEnricher;
   devices: DeviceService;
@@ -102,13 +106,14 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   const logger = options.logger ?? createLogger(config.log.level);
   const now = options.now ?? Date.now;
   const database = await openDatabase(config.database);
-  let storage: LocalStorageProvider | undefined;
+  let storage: StorageProvider | undefined;
   try {
     const secrets = new SecretBox(loadSecretKey(config.auth.secretKey, config.dataDir));
     const repos = new Repositories(database.db, secrets);
     const boot = await bootstrap(repos, {
       jwtSecret: config.auth.jwtSecret,
       secretKeyFingerprint: secrets.fingerprint(),
+      storageRoot: config.storage.rootCredentials,
       now: now(),
     });
     const tokens = new TokenService({
@@ -148,21 +153,15 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       mqttPublicUrl: config.mqtt.publicUrl,
       mqttPort: config.mqtt.port,
     });
-    storage = new LocalStorageProvider({
-      root: config.storage.root,
-      bucket: config.storage.bucket,
-      region: config.storage.region,
-      secret: boot.storageSecret,
-      host: config.http.host,
-      port: config.storage.port,
-      publicEndpoint: config.storage.publicEndpoint,
+    // The embedded store, or a cloud provider checked before anything listens (storage/open-storage.ts).
+    const opened = openStorage(config, boot, {
       defaultPublicHostname: config.http.publicUrl
         ? new URL(config.http.publicUrl).hostname
         : reachableHosts(config.http.host)[0]!.replace(/^\[|\]$/g, ''),
-      tls: config.http.tls,
       logger: logger.child({ component: 'storage' }),
       now,
     });
+    storage = opened.storage;
     const store = storage;
     const live = new LiveEvents({
       logger: logger.child({ component: 'live' }),
@@ -301,6 +300,10 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       dockMedia,
       logTasks,
       addresses,
+      storageHealth: {
+        kind: config.storage.kind === 'local' ? 'embedded' : config.storage.kind,
+        ping: opened.ping,
+      },
       version: VERSION,
     });
     await http.ready();
@@ -310,6 +313,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       logger,
       database,
       storage: store,
+      embeddedStore: opened.embedded,
+      checkStorage: () => opened.check(),
       live,
       broker,
       gateway,
@@ -333,6 +338,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       database,
       repos,
       storage: store,
+      embeddedStore: opened.embedded,
       enricher,
       devices,
       logTasks,

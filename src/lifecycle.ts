@@ -20,10 +20,12 @@ import type { MqttGateway } from './mqtt/mqtt-gateway.ts';
 import type { Logger } from './shared/logger.ts';
 import { StartupError } from './shared/startup-error.ts';
 import type { LocalStorageProvider } from './storage/local/local.provider.ts';
+import type { StorageProvider } from './storage/provider.ts';
 
 export interface ListeningAddresses {
   http: { protocol: 'http' | 'https'; host: string; port: number };
-  storage: { port: number };
+  /** The embedded store's port; undefined with cloud storage. */
+  storage: { port: number | undefined };
   /** The embedded broker's ports; undefined with an external broker (tlsPort: without TLS). */
   mqtt: { port: number | undefined; tlsPort: number | undefined };
 }
@@ -33,7 +35,11 @@ export interface RunningParts {
   config: Config;
   logger: Logger;
   database: Database;
-  storage: LocalStorageProvider;
+  storage: StorageProvider;
+  /** The embedded store, when it is the storage (it listens); undefined with cloud storage. */
+  embeddedStore: LocalStorageProvider | undefined;
+  /** Checks that cloud storage is usable before anything listens (StartupError otherwise). */
+  checkStorage: () => Promise<void>;
   live: LiveEvents;
   broker: EmbeddedBroker | undefined;
   gateway: MqttGateway;
@@ -45,13 +51,16 @@ export interface RunningParts {
 }
 
 export async function startParts(parts: RunningParts): Promise<ListeningAddresses> {
-  const { config, storage, live, broker, gateway, http, enricher, logTasks, logger } = parts;
-  let storagePort: number;
-  try {
-    storagePort = await storage.listen();
-  } catch (error) {
-    throw listenError(error, 'SKYVAULT_STORAGE_PORT', config.http.host, config.storage.port);
+  const { config, embeddedStore, live, broker, gateway, http, enricher, logTasks, logger } = parts;
+  let storagePort: number | undefined;
+  if (embeddedStore) {
+    try {
+      storagePort = await embeddedStore.listen();
+    } catch (error) {
+      throw listenError(error, 'SKYVAULT_STORAGE_PORT', config.http.host, config.storage.port);
+    }
   }
+  await parts.checkStorage();
   await live.start();
   let mqttPort: number | undefined;
   if (broker) {

@@ -74,7 +74,9 @@ async function describeStartup(app: SkyvaultApp, addresses: ListeningAddresses):
     `  Web and API:    ${urls.join('  ')}`,
     `  API reference:  ${main}/docs`,
     `  Health check:   ${main}/healthz`,
-    `  Object storage: ${app.storage.endpointFor(new URL(main).hostname.replace(/^\[|\]$/g, ''))} (S3 path-style, bucket "${config.storage.bucket}", region ${config.storage.region})`,
+    `  Object storage: ${app.storage.endpointFor(new URL(main).hostname.replace(/^\[|\]$/g, ''))} (${
+      config.storage.kind === 'local' ? 'embedded, S3 path-style' : config.storage.kind
+    }, bucket "${config.storage.bucket}", region ${config.storage.region})`,
     `  MQTT (devices): ${
       config.mqtt.external
         ? `external broker ${redactUrl(config.mqtt.external.url)}`
@@ -90,6 +92,12 @@ async function describeStartup(app: SkyvaultApp, addresses: ListeningAddresses):
   ];
   if (workspace)
     lines.push(`  Workspace:      ${workspace.name} (id ${workspace.id}, bind code ${workspace.bindCode})`);
+  const root = app.bootstrap.storageRoot;
+  if (config.storage.kind === 'local' && root.generated) {
+    lines.push(
+      `  Storage root:   access key "${root.accessKey}", secret key "${root.secretKey}" (for S3 clients and other Skyvault instances; generated on first start and shown only this once, or set SKYVAULT_STORAGE_ACCESS_KEY / _SECRET_KEY)`,
+    );
+  }
   const admin = app.bootstrap.createdAdmin;
   if (admin) {
     if (admin.generated) {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LogLevel, SettingValues } from './settings.ts';
+import type { StorageKind } from './parsers.ts';
 import { describe } from './sources.ts';
 
 /** The typed, frozen configuration the rest of Skyvault receives. */
@@ -32,7 +33,8 @@ export interface Config {
   dataDir: string;
   database: DatabaseConfig;
   storage: {
-    kind: 'local';
+    kind: StorageKind;
+    /** The embedded store's port (local). */
     port: number;
     bucket: string;
     region: string;
@@ -42,6 +44,10 @@ export interface Config {
     root: string;
     /** Lifetime of issued upload credentials and download links. */
     credentialTtlSeconds: number;
+    /** The embedded store's root credentials; undefined = generated once and kept in the database. */
+    rootCredentials: undefined | { accessKey: string; secretKey: string };
+    /** The cloud provider's connection (minio, aws); undefined with the embedded store. */
+    cloud: CloudStorageConfig | undefined;
   };
   mqtt: {
     port: number;
@@ -101,6 +107,53 @@ export interface Config {
   logs: { uploadTimeoutSeconds: number };
 }
 
+export interface CloudStorageConfig {
+  /** Where Skyvault reaches it; undefined = the provider's regional endpoint (aws). */
+  endpoint: string | undefined;
+  accessKey: string;
+  secretKey: string;
+  /** The role STS AssumeRole assumes (aws; MinIO ignores it). */
+  roleArn: string | undefined;
+}
+
+/**
+ * The storage settings that go together: the embedded store's root credentials both or neither; a cloud
+ * provider's endpoint (minio), keys and role (aws).
+ */
+export function readStorage(
+  s: Partial<SettingValues>,
+  problems: string[],
+): { rootCredentials: Config['storage']['rootCredentials']; cloud: CloudStorageConfig | undefined } {
+  let rootCredentials: Config['storage']['rootCredentials'];
+  const rootKey = s.SKYVAULT_STORAGE_ACCESS_KEY;
+  const rootSecret = s.SKYVAULT_STORAGE_SECRET_KEY;
+  if (rootKey && rootSecret) rootCredentials = { accessKey: rootKey, secretKey: rootSecret };
+  else if (rootKey || rootSecret) {
+    problems.push('SKYVAULT_STORAGE_ACCESS_KEY and SKYVAULT_STORAGE_SECRET_KEY must be set together.');
+  }
+  const kind = s.SKYVAULT_STORAGE;
+  if (kind === undefined || kind === 'local') return { rootCredentials, cloud: undefined };
+  const missing = [
+    kind === 'minio' && !s.SKYVAULT_S3_ENDPOINT ? 'SKYVAULT_S3_ENDPOINT' : undefined,
+    s.SKYVAULT_S3_ACCESS_KEY ? undefined : 'SKYVAULT_S3_ACCESS_KEY',
+    s.SKYVAULT_S3_SECRET_KEY ? undefined : 'SKYVAULT_S3_SECRET_KEY',
+    kind === 'aws' && !s.SKYVAULT_S3_ROLE_ARN ? 'SKYVAULT_S3_ROLE_ARN' : undefined,
+  ].filter((name) => name !== undefined);
+  if (missing.length > 0) {
+    problems.push(`SKYVAULT_STORAGE=${kind} needs ${missing.join(', ')} (docs/storage.md).`);
+    return { rootCredentials, cloud: undefined };
+  }
+  return {
+    rootCredentials,
+    cloud: {
+      endpoint: s.SKYVAULT_S3_ENDPOINT,
+      accessKey: s.SKYVAULT_S3_ACCESS_KEY!,
+      secretKey: s.SKYVAULT_S3_SECRET_KEY!,
+      roleArn: s.SKYVAULT_S3_ROLE_ARN,
+    },
+  };
+}
+
 /** SKYVAULT_TLS_CERT and SKYVAULT_TLS_KEY: neither (plain HTTP), or both, readable. */
 export function readTls(
   certFile: string | undefined,
@@ -127,7 +180,12 @@ export function readTls(
   return { certFile: path.resolve(cwd, certFile), keyFile: path.resolve(cwd, keyFile), cert, key };
 }
 
-export function buildConfig(s: SettingValues, tls: TlsConfig | undefined, cwd: string): Config {
+export function buildConfig(
+  s: SettingValues,
+  tls: TlsConfig | undefined,
+  storage: ReturnType<typeof readStorage>,
+  cwd: string,
+): Config {
   const dataDir = path.resolve(cwd, s.SKYVAULT_DATA_DIR);
   return {
     http: {
@@ -150,6 +208,8 @@ export function buildConfig(s: SettingValues, tls: TlsConfig | undefined, cwd: s
       publicEndpoint: s.SKYVAULT_S3_PUBLIC_ENDPOINT,
       root: path.join(dataDir, 'objects'),
       credentialTtlSeconds: s.SKYVAULT_CREDENTIAL_TTL,
+      rootCredentials: storage.rootCredentials,
+      cloud: storage.cloud,
     },
     mqtt: {
       port: s.SKYVAULT_MQTT_PORT,

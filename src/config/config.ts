@@ -4,7 +4,7 @@
  * parser; every problem is collected and reported together, one sentence each, as a ConfigError;
  * nothing falls back silently on a bad value.
  */
-import { buildConfig, type Config, readTls } from './build.ts';
+import { buildConfig, type Config, readStorage, readTls } from './build.ts';
 import { SettingProblem } from './parsers.ts';
 import {
   SETTING_NAMES,
@@ -49,9 +49,10 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   const { values, warnings } = readRawSettings(options.env, options.configFile, options.cwd, problems);
   const settings = parseSettings(values, problems);
   const tls = readTls(settings.SKYVAULT_TLS_CERT, settings.SKYVAULT_TLS_KEY, options.cwd, problems);
+  const storage = readStorage(settings, problems);
   if (problems.length > 0) throw new ConfigError(problems, warnings);
   // No problem: every setting parsed, and each one with a default has a value.
-  const config = buildConfig(settings as SettingValues, tls, options.cwd);
+  const config = buildConfig(settings as SettingValues, tls, storage, options.cwd);
   return { config: deepFreeze(config), warnings };
 }
 

@@ -91,13 +91,23 @@ export const postgresUrl: Parser<string> = (raw) => {
   return raw;
 };
 
-/** The object storage kinds the product names; only `local` is implemented. */
-export const storageKind: Parser<'local'> = (raw) => {
+/** The object storage kinds: the embedded store, or a cloud provider through its own STS. */
+export type StorageKind = 'local' | 'minio' | 'aws';
+
+export const storageKind: Parser<StorageKind> = (raw) => {
   const kind = parseEnum(raw, ['local', 'minio', 'aws', 'ali'] as const);
-  if (kind !== 'local') {
-    throw new SettingProblem(`is "${kind}", which this version does not support yet; use local`);
+  if (kind === 'ali') {
+    throw new SettingProblem('is "ali", which this version does not support yet; use local, minio or aws');
   }
   return kind;
+};
+
+/** An S3 access key id: letters, digits and a few signs, 3 to 128 characters. */
+export const accessKeyId: Parser<string> = (raw) => {
+  if (!/^[A-Za-z0-9._~+=/-]{3,128}$/.test(raw)) {
+    throw new SettingProblem('must be an access key id (3 to 128 letters, digits or ._~+=/-)');
+  }
+  return raw;
 };
 
 export const bucketName: Parser<string> = (raw) => {

@@ -4,6 +4,7 @@
  * (a test checks it); loadConfig parses each one with its `parse` and builds the Config from the results.
  */
 import {
+  accessKeyId,
   baseUrl,
   bucketName,
   hostAndPort,
@@ -82,13 +83,35 @@ export const SETTINGS = {
   },
   SKYVAULT_STORAGE: {
     default: 'local',
-    doc: 'Object storage: local (the embedded S3-compatible store in the data directory). minio, aws and ali are planned.',
+    doc: 'Object storage: local (the embedded S3-compatible store in the data directory), minio (a MinIO server) or aws (Amazon S3); the cloud ones need SKYVAULT_S3_ENDPOINT (minio), SKYVAULT_S3_ACCESS_KEY, SKYVAULT_S3_SECRET_KEY and, for aws, SKYVAULT_S3_ROLE_ARN (docs/storage.md). ali is planned.',
     parse: storageKind,
   },
   SKYVAULT_STORAGE_PORT: {
     default: '9000',
     doc: 'Port of the embedded S3 endpoint devices upload to (local storage); 0 picks a free port.',
     parse: port,
+  },
+  SKYVAULT_STORAGE_ACCESS_KEY: {
+    doc: "Access key of the embedded store's root credentials, for S3 clients and other Skyvault instances (SKYVAULT_STORAGE=minio pointed at this one); unset generates one on first start, printed once.",
+    parse: accessKeyId,
+  },
+  SKYVAULT_STORAGE_SECRET_KEY: {
+    doc: 'Secret key of those root credentials (at least 16 characters); set it with SKYVAULT_STORAGE_ACCESS_KEY.',
+    secret: true,
+    parse: nonEmpty('a secret', 16),
+  },
+  SKYVAULT_S3_ENDPOINT: {
+    doc: "URL Skyvault reaches the cloud storage at (minio: required, e.g. http://minio:9000; aws: unset for the region's endpoint). Devices and browsers are told SKYVAULT_S3_PUBLIC_ENDPOINT when it differs.",
+    parse: baseUrl(['http:', 'https:']),
+  },
+  SKYVAULT_S3_ACCESS_KEY: {
+    doc: 'Access key Skyvault signs its storage and STS requests with (minio, aws).',
+    parse: accessKeyId,
+  },
+  SKYVAULT_S3_SECRET_KEY: { doc: 'Secret key of SKYVAULT_S3_ACCESS_KEY.', secret: true, parse: text },
+  SKYVAULT_S3_ROLE_ARN: {
+    doc: 'Role assumed (STS AssumeRole) for the temporary credentials devices receive: required for aws; MinIO ignores it.',
+    parse: text,
   },
   SKYVAULT_S3_BUCKET: {
     default: 'skyvault',

@@ -14,6 +14,8 @@ import { hashPassword } from './users/password.ts';
 export interface BootstrapOptions {
   /** undefined = generate one and keep it in the database. */
   jwtSecret: string | undefined;
+  /** The embedded store's root credentials; undefined = generate them and keep them in the database. */
+  storageRoot?: { accessKey: string; secretKey: string } | undefined;
   /**
    * Proves which secret key seals the database's secrets (SecretBox.fingerprint): the first start
    * records it; a start with another key is refused before it could fail to open them.
@@ -27,6 +29,11 @@ export interface BootstrapResult {
   jwtSecret: string;
   /** Authenticates the embedded store's temporary credentials; shared by every instance. */
   storageSecret: string;
+  /**
+   * The embedded store's root credentials (for S3 clients and other Skyvault instances): configured,
+   * or generated on first start and kept in the database; `generated` in the start that made them.
+   */
+  storageRoot: { accessKey: string; secretKey: string; generated: boolean };
   /** Set by `ensureAdmin` in the start that created the admin user. */
   createdAdmin?: CreatedAdmin;
 }
@@ -63,13 +70,16 @@ export async function bootstrap(repos: Repositories, options: BootstrapOptions):
   }
   const jwtSecret = options.jwtSecret ?? (await settings.getOrInsert('jwt_secret', randomSecret(48)));
   const storageSecret = await settings.getOrInsert('storage_secret', randomSecret(48));
+  const storageRoot = await rootCredentials(repos, options.storageRoot);
   const existing = await settings.get('default_workspace_id');
-  if (existing) return { defaultWorkspaceId: existing, jwtSecret, storageSecret };
+  if (existing) return { defaultWorkspaceId: existing, jwtSecret, storageSecret, storageRoot };
 
   const workspaceId = newId();
   return repos.transaction(async (trx) => {
     const defaultWorkspaceId = await trx.settings.getOrInsert('default_workspace_id', workspaceId);
-    if (defaultWorkspaceId !== workspaceId) return { defaultWorkspaceId, jwtSecret, storageSecret };
+    if (defaultWorkspaceId !== workspaceId) {
+      return { defaultWorkspaceId, jwtSecret, storageSecret, storageRoot };
+    }
     await trx.workspaces.insert({
       id: workspaceId,
       name: DEFAULT_WORKSPACE_NAME,
@@ -80,7 +90,7 @@ export async function bootstrap(repos: Repositories, options: BootstrapOptions):
       updatedAt: options.now,
       deletingAt: null,
     });
-    return { defaultWorkspaceId, jwtSecret, storageSecret };
+    return { defaultWorkspaceId, jwtSecret, storageSecret, storageRoot };
   });
 }
 
@@ -129,3 +139,15 @@ export async function ensureAdmin(
 }
 
 const ADMIN_CREATED = 'admin_created';
+
+/** Configured root credentials, or the generated ones (made once, by whichever instance claims first). */
+async function rootCredentials(
+  repos: Repositories,
+  configured: { accessKey: string; secretKey: string } | undefined,
+): Promise<BootstrapResult['storageRoot']> {
+  if (configured) return { ...configured, generated: false };
+  const candidate = JSON.stringify({ accessKey: `SKYVAULT${readableCode(12)}`, secretKey: randomSecret(30) });
+  const kept = await repos.settings.getOrInsert('storage_root_credentials', candidate);
+  const { accessKey, secretKey } = JSON.parse(kept) as { accessKey: string; secretKey: string };
+  return { accessKey, secretKey, generated: kept === candidate };
+}

@@ -36,7 +36,7 @@ import { accountRoutes } from './routes/api/accounts.routes.ts';
 import { apiRoutes } from './routes/api/index.ts';
 import { mediaLibraryRoutes } from './routes/dji/media-library.routes.ts';
 import { pilotMediaRoutes } from './routes/dji/pilot-media.routes.ts';
-import { healthRoutes } from './routes/health.routes.ts';
+import { type HealthRoutesOptions, healthRoutes } from './routes/health.routes.ts';
 import { liveRoutes } from './routes/live.routes.ts';
 import { mqttAuthRoutes } from './routes/mqtt-auth.routes.ts';
 import { deviceLogRoutes } from './routes/manage/device-logs.routes.ts';
@@ -69,6 +69,8 @@ export interface HttpDeps {
   /** Remote device logs (dock log uploads). */
   logTasks: LogTaskService;
   addresses: PublicAddresses;
+  /** What /healthz says of the object storage, and how it asks it. */
+  storageHealth: HealthRoutesOptions['storage'];
   version: string;
   /** Where the built web app is (tests point elsewhere); default dist/web. */
   webRoot?: string | undefined;
@@ -113,7 +115,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
 
   // Limits each frame; live updates are small and MQTT packets from devices a few hundred KB at most.
   await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
-  await app.register(healthRoutes, { database: deps.database });
+  await app.register(healthRoutes, { database: deps.database, storage: deps.storageHealth });
   // EMQX's auth hooks, with SKYVAULT_MQTT_HOOK_SECRET only.
   await app.register(mqttAuthRoutes, {
     hookSecret: deps.config.mqtt.hookSecret,

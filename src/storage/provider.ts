@@ -2,8 +2,8 @@
  * The object-storage seam of Skyvault: an interface plus capability flags, and one conformance suite
  * (test/storage/conformance.ts). Devices upload straight to storage with temporary credentials the server
  * issues, scoped to one prefix; the server itself only checks, reads, presigns
- * and deletes. Every provider (the embedded `local` store now; MinIO, AWS and Aliyun OSS later)
- * implements this interface and passes the shared conformance suite in test/storage.
+ * and deletes. Every provider (the embedded `local` store, `minio` and `aws` through s3/s3.provider.ts;
+ * Aliyun OSS later) implements this interface and passes the shared conformance suite in test/storage.
  */
 import type { Readable } from 'node:stream';
 
@@ -72,6 +72,8 @@ export interface StorageProvider {
   readonly bucket: string;
   readonly region: string;
   issueUploadCredentials(request: UploadCredentialRequest): Promise<UploadCredentials>;
+  /** The endpoint URL devices and browsers reach, for clients that reach Skyvault by `hostname`. */
+  endpointFor(hostname?: string): string;
   /** A URL that GETs `key` without other credentials until it expires. */
   presignGet(
     key: string,

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import mqtt from 'mqtt';
 import { runCli, serveEnv as baseEnv } from '../helpers/cli.ts';
 import { createFreshDatabase } from '../helpers/databases.ts';
@@ -57,11 +58,25 @@ describe('skyvault serve', { concurrency: true }, () => {
     assert.match(stdout, /shown only this once/);
 
     const storageUrl =
-      /Object storage:\s+(http:\/\/127\.0\.0\.1:\d+) \(S3 path-style, bucket "skyvault"/.exec(stdout)?.[1];
+      /Object storage:\s+(http:\/\/127\.0\.0\.1:\d+) \(embedded, S3 path-style, bucket "skyvault"/.exec(
+        stdout,
+      )?.[1];
     assert.ok(storageUrl, 'the storage endpoint is printed');
     const anonymous = await fetch(`${storageUrl}/skyvault/anything`);
     assert.equal(anonymous.status, 403);
     assert.match(await anonymous.text(), /<Code>AccessDenied<\/Code>/);
+    // The store's root credentials, generated and printed once, open the bucket to an S3 client.
+    const root = /Storage root:\s+access key "([^"]+)", secret key "([^"]+)"/.exec(stdout);
+    assert.ok(root, 'the storage root credentials are printed');
+    const s3 = new S3Client({
+      endpoint: storageUrl,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: root[1]!, secretAccessKey: root[2]! },
+    });
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'skyvault' }));
+    assert.equal(listed.$metadata.httpStatusCode, 200);
+    s3.destroy();
 
     const login = await postJson(`${base}/manage/api/v1/login`, { username: 'admin', password, flag: 1 });
     assert.equal(login.body.code, 0);
@@ -75,6 +90,7 @@ describe('skyvault serve', { concurrency: true }, () => {
     const again = serve(t, baseEnv(dataDir));
     const stdout2 = await again.waitFor('Try it:');
     assert.doesNotMatch(stdout2, /password "/);
+    assert.doesNotMatch(stdout2, /Storage root:/, 'printed on the first start only');
     assert.match(stdout2, /Log in with an existing account; `skyvault admin reset-password/);
     const relogin = await postJson(`${urlOf(stdout2)}/manage/api/v1/login`, {
       username: 'admin',
@@ -245,7 +261,7 @@ describe('skyvault serve', { concurrency: true }, () => {
       const stdout = await cli.waitFor('Try it:');
       assert.match(stdout, /Database:\s+PostgreSQL postgres:\/\//);
       const health = await fetch(`${urlOf(stdout)}/healthz`);
-      assert.deepEqual(await health.json(), { status: 'ok', database: 'postgres' });
+      assert.deepEqual(await health.json(), { status: 'ok', database: 'postgres', storage: 'embedded' });
       const login = await postJson(`${urlOf(stdout)}/manage/api/v1/login`, {
         username: 'admin',
         password: 'pg-admin-pass',

@@ -526,7 +526,7 @@ describe('the account pages', () => {
     const dialog = page.locator('[data-testid=delete-workspace]');
     assert.match(
       (await dialog.textContent()) ?? '',
-      /Its 1 user can no longer sign in, its 0 devices are disconnected/,
+      /Its users \(1 user\) can no longer sign in, its devices \(0 devices\) are disconnected and unbound/,
     );
     const confirm = dialog.locator('button.danger');
     assert.ok(await confirm.isDisabled(), 'nothing typed yet');

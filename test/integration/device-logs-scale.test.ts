@@ -2,14 +2,11 @@
  * Remote device logs with two Skyvault instances on one PostgreSQL and one external broker (Mosquitto in
  * CI): the task is started on the first, the dock's progress reaches whichever instance the broker's
  * shared subscription picks, and a browser connected to the second sees every step live. A silent
- * upload is timed out by exactly one of them. Until cloud storage exists (issue 14), the second instance
- * serves the first one's object store: the same objects directory, and devices told the first one's
- * endpoint.
+ * upload is timed out by exactly one of them. The second instance uses the first one's embedded store as
+ * its cloud storage (SKYVAULT_STORAGE=minio with the store's root credentials), so both see one bucket.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { WebSocket } from 'ws';
@@ -21,8 +18,8 @@ import {
   serveServices,
   type TestDock,
 } from '../helpers/dock.ts';
-import { sdkClient } from '../helpers/storage.ts';
-import { startLoggedInApp, startTestApp, type TestApp, tempDir } from '../helpers/test-app.ts';
+import { ROOT_CREDENTIALS, sdkClient } from '../helpers/storage.ts';
+import { startLoggedInApp, startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { until } from '../helpers/wait.ts';
 
 const MQTT_URL = process.env.SKYVAULT_TEST_MQTT_URL;
@@ -37,7 +34,6 @@ describe('remote device logs on two instances, PostgreSQL and an external broker
   const dockSn = `LOG-TWIN-${unique()}`;
   let first: TestApp;
   let second: TestApp;
-  let secondDir: string;
   let ws: string;
   let token: string;
   let dock: TestDock;
@@ -55,19 +51,29 @@ describe('remote device logs on two instances, PostgreSQL and an external broker
       SKYVAULT_MQTT_SHARED_GROUP: group,
       SKYVAULT_LOG_UPLOAD_TIMEOUT: '3',
     };
-    ({ t: first, ws, token } = await startLoggedInApp({ dialect: 'postgres', env }));
+    ({
+      t: first,
+      ws,
+      token,
+    } = await startLoggedInApp({
+      dialect: 'postgres',
+      env: {
+        ...env,
+        SKYVAULT_STORAGE_ACCESS_KEY: ROOT_CREDENTIALS.accessKey,
+        SKYVAULT_STORAGE_SECRET_KEY: ROOT_CREDENTIALS.secretKey,
+      },
+    }));
     const database = first.app.config.database;
     assert.equal(database.kind, 'postgres');
-    secondDir = tempDir();
-    mkdirSync(path.join(first.dataDir, 'objects'), { recursive: true });
-    symlinkSync(path.join(first.dataDir, 'objects'), path.join(secondDir, 'objects'));
     second = await startTestApp({
       dialect: 'postgres',
       env: {
         ...env,
         SKYVAULT_DATABASE_URL: database.kind === 'postgres' ? database.url : '',
-        SKYVAULT_DATA_DIR: secondDir,
-        SKYVAULT_S3_PUBLIC_ENDPOINT: `http://127.0.0.1:${first.app.storage.port}`,
+        SKYVAULT_STORAGE: 'minio',
+        SKYVAULT_S3_ENDPOINT: `http://127.0.0.1:${first.app.embeddedStore!.port}`,
+        SKYVAULT_S3_ACCESS_KEY: ROOT_CREDENTIALS.accessKey,
+        SKYVAULT_S3_SECRET_KEY: ROOT_CREDENTIALS.secretKey,
       },
     });
     const { http } = await second.app.listen();
@@ -96,7 +102,6 @@ describe('remote device logs on two instances, PostgreSQL and an external broker
     await dock?.close();
     await second?.close();
     await first?.close();
-    if (secondDir) rmSync(secondDir, { recursive: true, force: true });
   });
 
   const start = async () => {

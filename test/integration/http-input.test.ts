@@ -137,7 +137,7 @@ describe('HTTP input handling', () => {
 
   it('reports health with the database dialect', async () => {
     const ok = await t.inject({ method: 'GET', url: '/healthz' });
-    assert.deepEqual(ok.json(), { status: 'ok', database: 'sqlite' });
+    assert.deepEqual(ok.json(), { status: 'ok', database: 'sqlite', storage: 'embedded' });
   });
 });
 

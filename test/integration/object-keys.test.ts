@@ -77,7 +77,7 @@ for (const dialect of testDialects()) {
       (await db().selectFrom('mediaUploadFailures').select('objectKey').execute()).map((r) => r.objectKey);
     /** Stores bytes under `key` in the store itself: an object that got there before the store's rule. */
     const plant = async (key: string, body: string) => {
-      const store = t.app.storage.store;
+      const store = t.app.embeddedStore!.store;
       const tmpPath = store.tmpPath();
       writeFileSync(tmpPath, body);
       const md5Hex = createHash('md5').update(body).digest('hex');

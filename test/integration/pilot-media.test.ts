@@ -72,7 +72,7 @@ for (const dialect of testDialects()) {
         assert.equal(data.object_key_prefix, `${ws}/media`);
         assert.equal(data.bucket, 'skyvault');
         assert.equal(data.region, 'us-east-1');
-        assert.equal(data.endpoint, `http://127.0.0.1:${t.app.storage.port}`);
+        assert.equal(data.endpoint, `http://127.0.0.1:${t.app.embeddedStore!.port}`);
         assert.ok(
           data.credentials.expire >= 3290 && data.credentials.expire <= 3300,
           `expire ${data.credentials.expire}: 3600 s less the 300 s margin`,

@@ -54,6 +54,8 @@ describe('loadConfig', () => {
         publicEndpoint: undefined,
         root: '/srv/skyvault/data/objects',
         credentialTtlSeconds: 3600,
+        rootCredentials: undefined,
+        cloud: undefined,
       },
       mqtt: {
         port: 1883,
