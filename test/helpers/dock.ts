@@ -3,7 +3,10 @@
  * envelopes on its own topics and waits for the reply with the same tid.
  */
 import { randomUUID } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
 import mqtt, { type MqttClient } from 'mqtt';
+import type { UploadCredentials } from '../../src/storage/provider.ts';
+import { sdkClient } from './storage.ts';
 import type { TestApp } from './test-app.ts';
 
 export interface DockReply {
@@ -146,3 +149,29 @@ export const dockTopology = (aircraftSn: string) => ({
   thing_version: '1.1.2',
   sub_devices: [{ sn: aircraftSn, domain: 0, type: 67, sub_type: 0, index: 'A' }],
 });
+
+/** What a dock's `storage_config_get` answers (its `output`), as the tests read it. */
+export interface DockStorageConfig {
+  [field: string]: unknown;
+  bucket: string;
+  endpoint: string;
+  region: string;
+  object_key_prefix: string;
+  provider: string;
+  credentials: Record<string, string>;
+}
+
+/** An S3 client with a `storage_config_get` answer's credentials, as a dock uploads with them. */
+export function dockStorageClient(output: DockStorageConfig): S3Client {
+  return sdkClient({
+    accessKeyId: output.credentials.access_key_id!,
+    accessKeySecret: output.credentials.access_key_secret!,
+    securityToken: output.credentials.security_token!,
+    endpoint: output.endpoint,
+    bucket: output.bucket,
+    region: output.region,
+    provider: output.provider as UploadCredentials['provider'],
+    prefix: output.object_key_prefix,
+    expiresAt: 0,
+  });
+}

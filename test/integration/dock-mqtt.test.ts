@@ -3,9 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import mqtt from 'mqtt';
 import { testDialects } from '../helpers/databases.ts';
-import { connectDock, mqttAccountOf, type TestDock } from '../helpers/dock.ts';
+import {
+  connectDock,
+  type DockStorageConfig,
+  dockStorageClient,
+  mqttAccountOf,
+  type TestDock,
+} from '../helpers/dock.ts';
 import { createUser, createWorkspace } from '../helpers/factories.ts';
-import { sdkClient } from '../helpers/storage.ts';
 import { startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
 
 const DOCK = 'DOCK0000000000A1';
@@ -90,29 +95,12 @@ for (const dialect of testDialects()) {
       const reply = await dock.send('requests', 'storage_config_get', { module: 0 });
       assert.equal(reply?.method, 'storage_config_get');
       assert.equal(reply?.data.result, 0);
-      const output = reply!.data.output as {
-        bucket: string;
-        endpoint: string;
-        region: string;
-        object_key_prefix: string;
-        provider: string;
-        credentials: Record<string, string>;
-      };
+      const output = reply!.data.output as DockStorageConfig;
       assert.equal(output.object_key_prefix, `${ws}/media`);
       assert.equal(output.provider, 'minio');
       const key = `${output.object_key_prefix}/flight-1/DJI_20260101120000_0001_W.JPG`;
       // The credentials as a dock uses them (S3 client of the storage_config_get answer).
-      const s3 = sdkClient({
-        accessKeyId: output.credentials.access_key_id!,
-        accessKeySecret: output.credentials.access_key_secret!,
-        securityToken: output.credentials.security_token!,
-        endpoint: output.endpoint,
-        bucket: output.bucket,
-        region: output.region,
-        provider: 'minio',
-        prefix: output.object_key_prefix,
-        expiresAt: 0,
-      });
+      const s3 = dockStorageClient(output);
       await s3.send(
         new PutObjectCommand({
           Bucket: output.bucket,

@@ -9,9 +9,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { connectDock, dockTopology, type TestDock } from '../helpers/dock.ts';
+import {
+  connectDock,
+  type DockStorageConfig,
+  dockStorageClient,
+  dockTopology,
+  type TestDock,
+} from '../helpers/dock.ts';
 import { testPilot } from '../helpers/pilot.ts';
-import { ROOT_CREDENTIALS, sdkClient } from '../helpers/storage.ts';
+import { ROOT_CREDENTIALS } from '../helpers/storage.ts';
 import { startLoggedInApp, startTestApp, type TestApp } from '../helpers/test-app.ts';
 
 const MQTT_URL = process.env.SKYVAULT_TEST_MQTT_URL;
@@ -81,28 +87,11 @@ describe('two instances, one PostgreSQL, one broker, one bucket (minio provider)
     await first.app.devices.bind(dockSn, ws);
     assert.equal((await dock.send('status', 'update_topo', dockTopology(aircraftSn)))?.data.result, 0);
     const config = await dock.send('requests', 'storage_config_get', { module: 0 });
-    const output = config?.data.output as {
-      bucket: string;
-      endpoint: string;
-      region: string;
-      object_key_prefix: string;
-      provider: string;
-      credentials: Record<string, string>;
-    };
+    const output = config?.data.output as DockStorageConfig;
     assert.equal(output.provider, 'minio');
     assert.equal(output.endpoint, first.app.config.storage.cloud?.endpoint);
     const dockKey = `${output.object_key_prefix}/flight-9/DJI_20260101120000_0009_W.JPG`;
-    const s3 = sdkClient({
-      accessKeyId: output.credentials.access_key_id!,
-      accessKeySecret: output.credentials.access_key_secret!,
-      securityToken: output.credentials.security_token!,
-      endpoint: output.endpoint,
-      bucket: output.bucket,
-      region: output.region,
-      provider: 'minio',
-      prefix: output.object_key_prefix,
-      expiresAt: 0,
-    });
+    const s3 = dockStorageClient(output);
     await s3.send(new PutObjectCommand({ Bucket: output.bucket, Key: dockKey, Body: 'dock photo' }));
     // …and nowhere else in the bucket.
     await assert.rejects(

@@ -86,26 +86,13 @@ function NewWorkspaceForm({ onCreated }: { onCreated: (workspace: WorkspaceItem)
       <h2>{t('workspaces.newTitle')}</h2>
       <p class="muted small">{t('workspaces.newHelp')}</p>
       <form class="stack-form" onSubmit={(e) => void submit(e)}>
-        <label class="field">
-          <span>{t('workspaces.name')}</span>
-          <input
-            name="workspace_name"
-            value={name}
-            maxLength={200}
-            required
-            onInput={(e) => setName(e.currentTarget.value)}
-          />
-        </label>
-        <label class="field">
-          <span>{t('workspaces.description')}</span>
-          <textarea
-            name="workspace_description"
-            rows={2}
-            maxLength={2000}
-            value={description}
-            onInput={(e) => setDescription(e.currentTarget.value)}
-          />
-        </label>
+        <WorkspaceFields
+          name={name}
+          description={description}
+          rows={2}
+          onName={setName}
+          onDescription={setDescription}
+        />
         <div class="form-end">
           <button type="submit" class="primary" disabled={busy || !name.trim()}>
             {busy ? t('workspaces.creating') : t('workspaces.create')}
@@ -118,6 +105,40 @@ function NewWorkspaceForm({ onCreated }: { onCreated: (workspace: WorkspaceItem)
         </p>
       )}
     </section>
+  );
+}
+
+/** A workspace's name and description, as the create form and the edit dialog ask for them. */
+function WorkspaceFields(props: {
+  name: string;
+  description: string;
+  rows: number;
+  onName: (value: string) => void;
+  onDescription: (value: string) => void;
+}) {
+  return (
+    <>
+      <label class="field">
+        <span>{t('workspaces.name')}</span>
+        <input
+          name="workspace_name"
+          value={props.name}
+          maxLength={200}
+          required
+          onInput={(e) => props.onName(e.currentTarget.value)}
+        />
+      </label>
+      <label class="field">
+        <span>{t('workspaces.description')}</span>
+        <textarea
+          name="workspace_description"
+          rows={props.rows}
+          maxLength={2000}
+          value={props.description}
+          onInput={(e) => props.onDescription(e.currentTarget.value)}
+        />
+      </label>
+    </>
   );
 }
 
@@ -153,26 +174,13 @@ function EditDialog({
   return (
     <Dialog title={t('workspaces.editTitle')} onClose={onClose} testId="edit-workspace">
       <form class="dialog-form" onSubmit={(e) => void submit(e)}>
-        <label class="field">
-          <span>{t('workspaces.name')}</span>
-          <input
-            name="workspace_name"
-            value={name}
-            maxLength={200}
-            required
-            onInput={(e) => setName(e.currentTarget.value)}
-          />
-        </label>
-        <label class="field">
-          <span>{t('workspaces.description')}</span>
-          <textarea
-            name="workspace_description"
-            rows={3}
-            maxLength={2000}
-            value={description}
-            onInput={(e) => setDescription(e.currentTarget.value)}
-          />
-        </label>
+        <WorkspaceFields
+          name={name}
+          description={description}
+          rows={3}
+          onName={setName}
+          onDescription={setDescription}
+        />
         {error && (
           <p class="notice error" role="alert">
             {error}
