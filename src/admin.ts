@@ -24,7 +24,13 @@ export interface AdminIo {
 
 export async function admin(args: string[], io: AdminIo): Promise<number> {
   const [action, ...rest] = args;
-  let values: { username?: string; workspace?: string; role?: string; config?: string };
+  let values: {
+    username?: string;
+    workspace?: string;
+    role?: string;
+    'server-admin'?: boolean;
+    config?: string;
+  };
   try {
     if (action !== 'reset-password' && action !== 'create-user') {
       throw new Error(
@@ -37,6 +43,7 @@ export async function admin(args: string[], io: AdminIo): Promise<number> {
         username: { type: 'string' },
         workspace: { type: 'string' },
         role: { type: 'string', default: 'administrator' },
+        'server-admin': { type: 'boolean', default: false },
         config: { type: 'string', short: 'c' },
       },
     }));
@@ -73,8 +80,15 @@ export async function admin(args: string[], io: AdminIo): Promise<number> {
       });
       const workspaceId = values.workspace ?? defaultWorkspaceId;
       const role = values.role as Role;
-      const created = await createUser(repos, { workspaceId, username: values.username!, role }, options);
-      io.out(`Created the ${role} "${values.username}" in workspace ${workspaceId}.`);
+      const serverAdmin = values['server-admin'] === true;
+      const created = await createUser(
+        repos,
+        { workspaceId, username: values.username!, role, serverAdmin },
+        options,
+      );
+      io.out(
+        `Created the ${serverAdmin ? 'server administrator' : role} "${values.username}" in workspace ${workspaceId}.`,
+      );
       io.out(`Password: ${created.password}`);
       io.out('It is shown only this once: keep it somewhere safe.');
     }

@@ -59,6 +59,7 @@ describe('skyvault admin, and a first start that fails', () => {
     const created = runCli(['admin', 'create-user', '--username', 'pilot7', '--role', 'device'], env);
     const nobody = runCli(['admin', 'reset-password', '--username', 'nobody'], env);
     const bad = runCli(['admin', 'rename'], env);
+    const boss = runCli(['admin', 'create-user', '--username', 'boss', '--server-admin'], env);
     assert.equal(await reset.exited(), 0, reset.stderr());
     const fresh = /New password for "admin": (\S+)/.exec(reset.stdout())?.[1];
     assert.ok(fresh, reset.stdout());
@@ -68,6 +69,9 @@ describe('skyvault admin, and a first start that fails', () => {
     assert.equal(await nobody.exited(), 1);
     assert.match(nobody.stderr(), /There is no user "nobody"/);
     assert.equal(await bad.exited(), 2);
+    assert.equal(await boss.exited(), 0, boss.stderr());
+    assert.match(boss.stdout(), /Created the server administrator "boss"/);
+    const bossPassword = /Password: (\S+)/.exec(boss.stdout())?.[1];
     const twice = runCli(['admin', 'create-user', '--username', 'pilot7'], env);
     assert.equal(await twice.exited(), 1);
     assert.match(twice.stderr(), /"pilot7" exists already/);
@@ -78,6 +82,12 @@ describe('skyvault admin, and a first start that fails', () => {
     assert.equal(await login(base, 'admin', fresh), 0);
     assert.equal(await login(base, 'pilot7', pilotPassword, 2), 0, 'a device account logs in from Pilot 2');
     assert.equal(await login(base, 'pilot7', pilotPassword, 1), 403, 'but not into the web app');
+    const bossLogin = await fetch(`${base}/manage/api/v1/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'boss', password: bossPassword, flag: 1 }),
+    }).then((r) => r.json() as Promise<{ data: { role: string; server_admin: boolean } }>);
+    assert.deepEqual([bossLogin.data.role, bossLogin.data.server_admin], ['administrator', true]);
     assert.equal(await again.stop('SIGTERM'), 0);
   });
 });

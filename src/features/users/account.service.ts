@@ -52,6 +52,8 @@ export interface NewUser {
   role: Role;
   /** undefined = generate one (returned). */
   password?: string | undefined;
+  /** A server administrator (only the command line makes one; the API never sets this). */
+  serverAdmin?: boolean | undefined;
 }
 
 export interface UserChange {
@@ -90,7 +92,7 @@ export class AccountService {
       mqttUsername: request.username,
       mqttPassword: randomSecret(18),
       role: request.role,
-      serverAdmin: 0,
+      serverAdmin: request.serverAdmin ? 1 : 0,
       disabledAt: null,
       createdAt: now,
       updatedAt: now,

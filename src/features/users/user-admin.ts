@@ -27,7 +27,7 @@ export async function resetPassword(
  */
 export async function createUser(
   repos: Repositories,
-  request: { workspaceId: string; username: string; role: Role },
+  request: { workspaceId: string; username: string; role: Role; serverAdmin?: boolean },
   options: { passwordHashCost: number; now: number },
 ): Promise<{ password: string; mqttUsername: string }> {
   if (!(await repos.workspaces.findById(request.workspaceId))) {
