@@ -1,6 +1,8 @@
-/** The `skyvault` command line: serve, simulate, version, help. */
+/** The `skyvault` command line: serve, simulate, admin, backup, restore, storage, version, help. */
 import { parseArgs } from 'node:util';
 import { ADMIN_USAGE } from './admin-usage.ts';
+import { BACKUP_USAGE } from './backup-usage.ts';
+import { STORAGE_USAGE } from './storage-usage.ts';
 import { VERSION } from './shared/version.ts';
 
 const USAGE_TEMPLATE = `Usage: skyvault <command> [options]
@@ -22,7 +24,7 @@ Commands:
 __ADMIN__  version                 print the version
   help                    print this help
 `;
-const USAGE = USAGE_TEMPLATE.replace('__ADMIN__', ADMIN_USAGE);
+const USAGE = USAGE_TEMPLATE.replace('__ADMIN__', ADMIN_USAGE + BACKUP_USAGE + STORAGE_USAGE);
 
 async function simulate(args: string[]): Promise<number> {
   const [device, ...rest] = args;
@@ -171,6 +173,21 @@ export async function main(argv: string[]): Promise<number | undefined> {
     case 'admin': {
       const { admin } = await import('./admin.ts');
       return admin(rest, {
+        out: (line) => process.stdout.write(`${line}\n`),
+        err: (line) => process.stderr.write(`${line}\n`),
+      });
+    }
+    case 'backup':
+    case 'restore': {
+      const { backup, restore } = await import('./backup.ts');
+      return (command === 'backup' ? backup : restore)(rest, {
+        out: (line) => process.stdout.write(`${line}\n`),
+        err: (line) => process.stderr.write(`${line}\n`),
+      });
+    }
+    case 'storage': {
+      const { storage } = await import('./storage-cli.ts');
+      return storage(rest, {
         out: (line) => process.stdout.write(`${line}\n`),
         err: (line) => process.stderr.write(`${line}\n`),
       });

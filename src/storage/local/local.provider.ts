@@ -27,6 +27,7 @@ import { objectKeyProblem } from '../object-key.ts';
 import { BodyDigests } from './checksums.ts';
 import { CredentialAuthority, type RootCredentials } from './credentials.ts';
 import { ObjectStore } from './object-store.ts';
+import { startOrphanSweep } from './orphan-sweep.ts';
 import { S3Endpoint } from './s3-server.ts';
 import { Sha256, UNSIGNED_PAYLOAD, uriEncode } from './sigv4.ts';
 
@@ -55,6 +56,11 @@ export interface LocalStorageOptions {
    * may do (as in MinIO). Undefined = no long-term credentials are accepted, and AssumeRole is refused.
    */
   rootCredentials?: RootCredentials | undefined;
+  /**
+   * The orphan sweep started by listen() (orphan-sweep.ts): how long after start, and the age below
+   * which unreferenced blob files are kept. Defaults: 10 s, 1 hour.
+   */
+  orphanSweep?: { delayMs?: number; olderThanMs?: number };
 }
 
 export class LocalStorageProvider implements StorageProvider {
@@ -66,6 +72,7 @@ export class LocalStorageProvider implements StorageProvider {
   private readonly now: () => number;
   private server: Server | undefined;
   private boundPort: number | undefined;
+  private sweep: { stop(): Promise<void> } | undefined;
 
   constructor(private readonly options: LocalStorageOptions) {
     this.bucket = options.bucket;
@@ -106,6 +113,8 @@ export class LocalStorageProvider implements StorageProvider {
     });
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
+    // In the background: a crash may have left blob files no index row names (orphan-sweep.ts).
+    this.sweep = startOrphanSweep(this.store, { logger: this.options.logger, ...this.options.orphanSweep });
     return this.boundPort;
   }
 
@@ -240,6 +249,9 @@ export class LocalStorageProvider implements StorageProvider {
   }
 
   async close(): Promise<void> {
+    const sweep = this.sweep;
+    this.sweep = undefined;
+    await sweep?.stop();
     const server = this.server;
     this.server = undefined;
     if (server) {
