@@ -5,16 +5,15 @@
  * sentence and exit code 1 (2 for bad arguments), as `serve` does.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/config.ts';
+import { reportOperatorError } from './cli-errors.ts';
+import { loadConfig } from './config/config.ts';
 import { openDatabase } from './db/database.ts';
 import { bootstrap } from './features/bootstrap.ts';
 import { Repositories } from './features/repositories.ts';
 import { isRole, type Role, ROLES } from './features/users/roles.ts';
 import { createUser, resetPassword } from './features/users/user-admin.ts';
 import { ADMIN_USAGE } from './admin-usage.ts';
-import { isAppError } from './shared/app-error.ts';
 import { loadSecretKey, SecretBox } from './shared/secret-box.ts';
-import { StartupError } from './shared/startup-error.ts';
 
 export interface AdminIo {
   out: (line: string) => void;
@@ -94,15 +93,8 @@ export async function admin(args: string[], io: AdminIo): Promise<number> {
     }
     return 0;
   } catch (error) {
-    if (error instanceof ConfigError) {
-      for (const warning of error.warnings) io.err(`Warning: ${warning}`);
-      io.err(error.message);
-      return 1;
-    }
-    if (error instanceof StartupError || isAppError(error)) {
-      io.err(error.message);
-      return 1;
-    }
+    const reported = reportOperatorError(error, io.err);
+    if (reported !== undefined) return reported;
     throw error;
   } finally {
     await database?.close();

@@ -6,10 +6,9 @@
  * arguments), as `serve` and `admin` do.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/config.ts';
-import { isAppError } from './shared/app-error.ts';
+import { reportOperatorError } from './cli-errors.ts';
+import { loadConfig } from './config/config.ts';
 import { createLogger } from './shared/logger.ts';
-import { StartupError } from './shared/startup-error.ts';
 import { EmbeddedStoreReader, type MigrationProgress, migrateObjects } from './storage/migrate.ts';
 import { type OpenedStorage, openStorage } from './storage/open-storage.ts';
 import { STORAGE_USAGE } from './storage-usage.ts';
@@ -164,15 +163,8 @@ export async function storage(args: string[], io: StorageIo): Promise<number> {
     }
     return 0;
   } catch (error) {
-    if (error instanceof ConfigError) {
-      for (const warning of error.warnings) io.err(`Warning: ${warning}`);
-      io.err(error.message);
-      return 1;
-    }
-    if (error instanceof StartupError || isAppError(error)) {
-      io.err(error.message);
-      return 1;
-    }
+    const reported = reportOperatorError(error, io.err);
+    if (reported !== undefined) return reported;
     if (typeof (error as { code?: unknown }).code === 'string') {
       // The file system or SQLite (a permission, a full disk): an operator's problem, said plainly.
       io.err(`The migration stopped: ${(error as Error).message}`);

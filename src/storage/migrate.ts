@@ -46,7 +46,7 @@ import { pipeline, Readable, Transform, type TransformCallback, Writable } from 
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { isAppError } from '../shared/app-error.ts';
-import { blobPath } from './local/object-store.ts';
+import { blobPath, type ObjectRow } from './local/object-store.ts';
 import type { ObjectInfo, StorageProvider } from './provider.ts';
 
 /** The part size `put` uses for a stream (lib-storage's default: 5 MiB parts, one PUT up to 5 MiB). */
@@ -98,15 +98,6 @@ export class SourceChangedError extends Error {
 /** A per-object problem this module found itself, already phrased for the operator. */
 class CopyProblem extends Error {
   override readonly name = 'CopyProblem';
-}
-
-interface ObjectRow {
-  key: string;
-  size: number;
-  etag: string;
-  content_type: string;
-  last_modified: number;
-  blobs: string;
 }
 
 /**

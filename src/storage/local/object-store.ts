@@ -41,7 +41,8 @@ export interface BlobRef {
   size: number;
 }
 
-interface ObjectRow {
+/** A row of the `objects` table of index.db (migrate.ts reads it too). */
+export interface ObjectRow {
   key: string;
   size: number;
   etag: string;
