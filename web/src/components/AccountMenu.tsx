@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { accountPaths, call } from '../api.ts';
 import { t } from '../i18n.ts';
 import { role, roleLabel, serverAdmin } from '../roles.ts';
@@ -22,7 +22,8 @@ export function AccountMenu() {
   const [open, setOpen] = useState(false);
   const [changing, setChanging] = useState(false);
   const box = useRef<HTMLDivElement>(null);
-  useEffect(() => {
+  // A layout effect: the listeners are there before the menu is painted (see Dialog.tsx).
+  useLayoutEffect(() => {
     if (!open) return undefined;
     const onDown = (e: Event) => {
       if (!box.current?.contains(e.target as Node)) setOpen(false);

@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { t } from '../i18n.ts';
 
 interface Props {
@@ -12,7 +12,8 @@ interface Props {
 /** A confirmation for what cannot be undone; Escape or "Keep" cancels. */
 export function Confirm({ text, confirmLabel, onConfirm, onCancel }: Props) {
   const keep = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
+  // A layout effect: registered before the dialog is painted (see Dialog.tsx).
+  useLayoutEffect(() => {
     keep.current?.focus();
     const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onCancel();
     addEventListener('keydown', onKey);

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { ApiError, call, type MediaDetail, paths } from '../api.ts';
 import { formatBytes, formatCoordinate, formatDateTime, formatDuration } from '../format.ts';
 import { t } from '../i18n.ts';
@@ -30,7 +30,8 @@ export function Detail({ workspaceId, fileId, onClose, onDelete, onMove, onShowO
     };
   }, [workspaceId, fileId]);
 
-  useEffect(() => {
+  // A layout effect: registered before the detail is painted (see Dialog.tsx).
+  useLayoutEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (document.querySelector('.dialog')) return;
       if (e.key === 'Escape') onClose();

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 
 interface Props {
   title: string;
@@ -13,7 +13,9 @@ interface Props {
 /** A modal dialog with a title; its first field (else its first button) takes the focus. */
 export function Dialog({ title, onClose, children, testId, wide }: Props) {
   const box = useRef<HTMLDivElement>(null);
-  useEffect(() => {
+  // A layout effect: registered before the browser paints the dialog, so a key pressed as soon as it
+  // shows (a fast user, a test) is never lost.
+  useLayoutEffect(() => {
     const first = box.current?.querySelector<HTMLElement>('input:not([readonly]), select, textarea, button');
     first?.focus();
     const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onClose();
