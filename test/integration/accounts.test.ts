@@ -231,6 +231,22 @@ for (const dialect of testDialects()) {
       for (const name of ['bad-role', 'no-role', 'short', 'has space']) assert.ok(!names.includes(name));
     });
 
+    it('never makes a server administrator from the API, whatever the body carries', async () => {
+      const workspaceAdmin = await newUser('administrator');
+      for (const extra of [{ serverAdmin: true }, { server_admin: true }]) {
+        const username = `sneaky-${Object.keys(extra)[0]}`.replace('_', '-');
+        const created = await api.request<{ user: Account }>(
+          'POST',
+          `/api/v1/workspaces/${ws}/users`,
+          workspaceAdmin.session.access_token,
+          { username, role: 'administrator', ...extra },
+        );
+        assert.equal(created.body.data?.user.server_admin ?? false, false, JSON.stringify(created.body));
+        const row = await t.app.repos.users.findByUsername(username);
+        assert.equal(row ? Number(row.serverAdmin) : 0, 0, `${username} is not a server administrator`);
+      }
+    });
+
     it("a role change applies to the user's tokens already issued", async () => {
       const other = await newUser('administrator');
       const route = `/api/v1/workspaces/${ws}/users`;

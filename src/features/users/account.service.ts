@@ -52,8 +52,6 @@ export interface NewUser {
   role: Role;
   /** undefined = generate one (returned). */
   password?: string | undefined;
-  /** A server administrator (only the command line makes one; the API never sets this). */
-  serverAdmin?: boolean | undefined;
 }
 
 export interface UserChange {
@@ -77,8 +75,16 @@ export class AccountService {
     return items;
   }
 
-  /** Creates a user with its own MQTT account (named as the user); returns it with its password. */
-  async create(workspaceId: string, request: NewUser): Promise<{ user: User; password: string }> {
+  /**
+   * Creates a user with its own MQTT account (named as the user); returns it with its password.
+   * `options.serverAdmin` is for the command line only (`skyvault admin create-user --server-admin`): it
+   * is a separate argument so that no request body can ever carry it here.
+   */
+  async create(
+    workspaceId: string,
+    request: NewUser,
+    options: { serverAdmin?: boolean } = {},
+  ): Promise<{ user: User; password: string }> {
     await this.workspace(workspaceId);
     const password = request.password ?? readableCode(16);
     checkPassword(password);
@@ -92,7 +98,7 @@ export class AccountService {
       mqttUsername: request.username,
       mqttPassword: randomSecret(18),
       role: request.role,
-      serverAdmin: request.serverAdmin ? 1 : 0,
+      serverAdmin: options.serverAdmin === true ? 1 : 0,
       disabledAt: null,
       createdAt: now,
       updatedAt: now,

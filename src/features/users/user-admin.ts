@@ -34,7 +34,11 @@ export async function createUser(
     throw new AppError('WorkspaceNotFound', `There is no workspace ${request.workspaceId}.`);
   }
   try {
-    const { user, password } = await accountsOf(repos, options).create(request.workspaceId, request);
+    const { user, password } = await accountsOf(repos, options).create(
+      request.workspaceId,
+      { username: request.username, role: request.role },
+      { serverAdmin: request.serverAdmin === true },
+    );
     return { password, mqttUsername: user.mqttUsername };
   } catch (error) {
     if (error instanceof AppError && error.kind === 'UsernameTaken') {

@@ -16,17 +16,22 @@ export const AccountDto = Type.Object({
   created_at: Type.Integer({ description: 'epoch ms' }),
 });
 
-export const NewAccountBody = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]*$' }),
-  role: RoleSchema(),
-  password: Type.Optional(
-    Type.String({ minLength: 10, maxLength: 1024, description: 'omit to generate one (answered once)' }),
-  ),
-});
+export const NewAccountBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]*$' }),
+    role: RoleSchema(),
+    password: Type.Optional(
+      Type.String({ minLength: 10, maxLength: 1024, description: 'omit to generate one (answered once)' }),
+    ),
+  },
+  // Anything else is dropped (Fastify removes what the schema does not name), never passed on: no body
+  // makes a server administrator.
+  { additionalProperties: false },
+);
 
 export const AccountChangeBody = Type.Object(
   { role: Type.Optional(RoleSchema()), disabled: Type.Optional(Type.Boolean()) },
-  { minProperties: 1 },
+  { minProperties: 1, additionalProperties: false },
 );
 
 export const WorkspaceItemDto = Type.Object({

@@ -126,7 +126,13 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
       },
     },
     async (request) => {
-      const { user, password } = await accounts.create(request.params.workspace_id, request.body);
+      // Only the fields the schema names: nothing else in a body reaches the service.
+      const { username, role, password: chosen } = request.body;
+      const { user, password } = await accounts.create(request.params.workspace_id, {
+        username,
+        role,
+        password: chosen,
+      });
       return ok({ user: accountDto({ ...user, workspaceName: '' }, 0), password });
     },
   );
@@ -146,7 +152,8 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
     },
     async (request) => {
       const { workspace_id: workspaceId, user_id: userId } = request.params;
-      const user = await accounts.update(actorOf(request), workspaceId, userId, request.body);
+      const { role, disabled } = request.body;
+      const user = await accounts.update(actorOf(request), workspaceId, userId, { role, disabled });
       const open = await sessions.openCounts([user.id]);
       return ok(accountDto({ ...user, workspaceName: '' }, open.get(user.id) ?? 0));
     },
@@ -253,7 +260,10 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
         response: { 200: Envelope(WorkspaceItemDto), ...ErrorResponses },
       },
     },
-    async (request) => ok(workspaceItemDto(await workspaces.create(request.body), defaultWorkspaceId)),
+    async (request) => {
+      const { name, description } = request.body;
+      return ok(workspaceItemDto(await workspaces.create({ name, description }), defaultWorkspaceId));
+    },
   );
 
   app.patch(
