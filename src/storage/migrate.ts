@@ -46,7 +46,7 @@ import { pipeline, Readable, Transform, type TransformCallback, Writable } from 
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { isAppError } from '../shared/app-error.ts';
-import { blobPath, type ObjectRow } from './local/object-store.ts';
+import { blobPath, type ObjectRow, toInfo } from './local/object-store.ts';
 import type { ObjectInfo, StorageProvider } from './provider.ts';
 
 /** The part size `put` uses for a stream (lib-storage's default: 5 MiB parts, one PUT up to 5 MiB). */
@@ -208,14 +208,7 @@ export class EmbeddedStoreReader implements MigrationSource {
 
 function toSourceObject(row: ObjectRow): SourceObject {
   const blobs = JSON.parse(row.blobs) as { size: number }[];
-  return {
-    key: row.key,
-    size: row.size,
-    etag: row.etag,
-    contentType: row.content_type,
-    lastModified: row.last_modified,
-    partSizes: blobs.map((b) => b.size),
-  };
+  return { ...toInfo(row), partSizes: blobs.map((b) => b.size) };
 }
 
 /**

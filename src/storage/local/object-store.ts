@@ -446,7 +446,8 @@ export class ObjectStore {
   }
 }
 
-function toInfo(row: ObjectRow): ObjectInfo {
+/** An index row as the store describes it (migrate.ts reads rows too). */
+export function toInfo(row: ObjectRow): ObjectInfo {
   return {
     key: row.key,
     size: row.size,
