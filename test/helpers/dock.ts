@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { UploadCredentials } from '../../src/storage/provider.ts';
 import { sdkClient } from './storage.ts';
 import type { TestApp } from './test-app.ts';
@@ -173,5 +173,32 @@ export function dockStorageClient(output: DockStorageConfig): S3Client {
     provider: output.provider as UploadCredentials['provider'],
     prefix: output.object_key_prefix,
     expiresAt: 0,
+  });
+}
+
+export type MqttAttempt =
+  { client: MqttClient; refused?: undefined } | { client?: undefined; refused: number };
+
+/**
+ * Connects once (no reconnects); resolves with the client, or with the CONNACK reason of the refusal.
+ * `onMessage` listens from the start: what a broker delivers right after the CONNACK is not missed.
+ */
+export function tryConnect(
+  url: string,
+  options: IClientOptions,
+  onMessage?: (topic: string, payload: Buffer) => void,
+): Promise<MqttAttempt> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 10_000, ...options });
+  if (onMessage) client.on('message', onMessage);
+  return new Promise((resolve) => {
+    client.once('connect', () => resolve({ client }));
+    client.once('error', (error) => {
+      client.end(true);
+      const code = (error as { code?: unknown }).code;
+      resolve({ refused: typeof code === 'number' ? code : -1 });
+    });
+    client.once('close', () => {
+      if (!client.connected) resolve({ refused: -1 });
+    });
   });
 }

@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { ERRORS } from '../../src/shared/app-error.ts';
 import { testDialects } from '../helpers/databases.ts';
-import { connectDock, dockTopology } from '../helpers/dock.ts';
+import { connectDock, dockTopology, tryConnect } from '../helpers/dock.ts';
 import { createUser, createWorkspace } from '../helpers/factories.ts';
 import { ADMIN_PASSWORD, startTestApp, type TestApp } from '../helpers/test-app.ts';
 
@@ -45,28 +45,9 @@ interface Account {
   sessions: number;
 }
 
-/** Connects once, no reconnects: the client, or the CONNACK code (or -1) that refused it. */
-function tryMqtt(url: string, account: { username: string; password: string }) {
-  const client = mqtt.connect(url, {
-    ...account,
-    reconnectPeriod: 0,
-    connectTimeout: 5000,
-    protocolVersion: 5,
-  });
-  return new Promise<{ client: MqttClient; refused?: undefined } | { client?: undefined; refused: number }>(
-    (resolve) => {
-      client.once('connect', () => resolve({ client }));
-      client.once('error', (error) => {
-        client.end(true);
-        const code = (error as { code?: unknown }).code;
-        resolve({ refused: typeof code === 'number' ? code : -1 });
-      });
-      client.once('close', () => {
-        if (!client.connected) resolve({ refused: -1 });
-      });
-    },
-  );
-}
+/** Connects once as a device account (MQTT 5), no reconnects: the client, or the refusal's code. */
+const tryMqtt = (url: string, account: { username: string; password: string }) =>
+  tryConnect(url, { ...account, connectTimeout: 5000, protocolVersion: 5 });
 
 /** Resolves when the broker closes the client's connection; rejects if it is still open after 5 s. */
 const closedByBroker = (client: MqttClient) =>

@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { connectDock, familyTopic, mqttAccountOf, type TestDock } from '../helpers/dock.ts';
+import type { IClientOptions } from 'mqtt';
+import { connectDock, familyTopic, mqttAccountOf, type TestDock, tryConnect } from '../helpers/dock.ts';
 import { createUser, createWorkspace } from '../helpers/factories.ts';
 import { startLoggedInApp, type TestApp } from '../helpers/test-app.ts';
 import { until } from '../helpers/wait.ts';
@@ -17,32 +17,6 @@ const DOCK_A = 'TAKEOVER-DOCK-A';
 const DOCK_B = 'TAKEOVER-DOCK-B';
 const topology = { domain: 3, type: 1, sub_type: 0, thing_version: '1.1.2', sub_devices: [] };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-type Attempt = { client: MqttClient; refused?: undefined } | { client?: undefined; refused: number };
-
-/**
- * Connects once (no reconnects); resolves with the client, or with the CONNACK reason of the refusal.
- * `onMessage` listens from the start: what a broker delivers right after the CONNACK is not missed.
- */
-function tryConnect(
-  url: string,
-  options: IClientOptions,
-  onMessage?: (topic: string, payload: Buffer) => void,
-): Promise<Attempt> {
-  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 10_000, ...options });
-  if (onMessage) client.on('message', onMessage);
-  return new Promise((resolve) => {
-    client.once('connect', () => resolve({ client }));
-    client.once('error', (error) => {
-      client.end(true);
-      const code = (error as { code?: unknown }).code;
-      resolve({ refused: typeof code === 'number' ? code : -1 });
-    });
-    client.once('close', () => {
-      if (!client.connected) resolve({ refused: -1 });
-    });
-  });
-}
 
 /** A persistent MQTT 5 session, as Skyvault's own client and DJI docks open them. */
 const persistent = (clientId: string, account: { username: string; password: string }): IClientOptions => ({
