@@ -185,12 +185,9 @@ export class UserService {
     return { user, workspace };
   }
 
-  /**
-   * The caller's device account (the MQTT credentials a dock is configured with), from the user that
-   * `current` gave: its password only for a role that may manage devices and has MQTT access.
-   */
-  deviceAccount(caller: Caller, user: User): { username: string; password: string | null } {
-    return { username: user.mqttUsername, password: mayHoldMqttPassword(caller) ? user.mqttPassword : null };
+  /** The user's device account (the MQTT credentials a dock is configured with): deviceAccountOf. */
+  deviceAccount(user: User): { username: string; password: string | null } {
+    return deviceAccountOf(user);
   }
 
   async currentWorkspace(claims: TokenClaims): Promise<Workspace> {
@@ -224,7 +221,10 @@ export class UserService {
   }
 }
 
-/** Whether the caller sees their own MQTT password (to configure a dock): roles with MQTT access. */
-function mayHoldMqttPassword(caller: Caller): boolean {
-  return hasMqttAccess(caller.role);
+/**
+ * A user's MQTT credentials as they are shown to them (login, users/current, the overview): the password
+ * only for a role with MQTT access, none for a viewer.
+ */
+export function deviceAccountOf(user: User): { username: string; password: string | null } {
+  return { username: user.mqttUsername, password: hasMqttAccess(user.role) ? user.mqttPassword : null };
 }

@@ -59,7 +59,7 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<OverviewRoutesOptions> = 
     async (request) => {
       const claims = claimsOf(request);
       const { user, workspace } = await users.current(claims);
-      const account = users.deviceAccount(claims, user);
+      const account = users.deviceAccount(user);
       return ok({
         workspace: {
           id: workspace.id,

@@ -4,7 +4,8 @@
  */
 import { Type } from 'typebox';
 import type { User, UserListItem } from '../../../features/users/user.repo.ts';
-import { hasMqttAccess, ROLES } from '../../../features/users/roles.ts';
+import { ROLES } from '../../../features/users/roles.ts';
+import { deviceAccountOf } from '../../../features/users/user.service.ts';
 import type { Workspace } from '../../../features/workspaces/workspace.repo.ts';
 import { formatDjiDateTime } from '../../../shared/time.ts';
 
@@ -60,7 +61,7 @@ export function userDto(user: User, mqttAddr: string) {
     workspace_id: user.workspaceId,
     user_type: user.userType,
     mqtt_username: user.mqttUsername,
-    mqtt_password: hasMqttAccess(user.role) ? user.mqttPassword : '',
+    mqtt_password: deviceAccountOf(user).password ?? '',
     mqtt_addr: mqttAddr,
     role: user.role,
     server_admin: user.serverAdmin === 1,
