@@ -28,13 +28,16 @@ export interface TestStorage {
 /** Root credentials of the test store (startTestStorage), as an operator would configure them. */
 export const ROOT_CREDENTIALS = { accessKey: 'SKYVAULTTESTROOT', secretKey: 'test-root-secret-0123456789' };
 
-export async function startTestStorage(options: { bucket?: string } = {}): Promise<TestStorage> {
+/** `region`: the store's (default REGION); `cn-hangzhou` for tests of Aliyun's OSS V4 signatures. */
+export async function startTestStorage(
+  options: { bucket?: string; region?: string } = {},
+): Promise<TestStorage> {
   const dir = tempDir('skyvault-storage-');
   const clock = { offsetMs: 0 };
   const provider = new LocalStorageProvider({
     root: path.join(dir, 'objects'),
     bucket: options.bucket ?? BUCKET,
-    region: REGION,
+    region: options.region ?? REGION,
     secret: 'test-storage-secret',
     rootCredentials: ROOT_CREDENTIALS,
     host: '127.0.0.1',

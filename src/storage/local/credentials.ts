@@ -7,7 +7,8 @@
  * - Scoped credentials (issued by Skyvault itself for devices and downloads):
  *   `sv1.<base64url JSON {ak, p|k, a, e}>.<base64url HMAC-SHA256("token\0" + payload)>`: the access key
  *   id, the scope (a key prefix `p` or one exact key `k`), the permitted actions as letters and the expiry.
- * - STS sessions (issued by `AssumeRole`, sts.ts, to the holder of the root credentials):
+ * - STS sessions (issued by `AssumeRole`, AWS's in sts.ts or Aliyun's in aliyun-sts.ts, to the holder of
+ *   the root credentials; the same kind either way, so they sign with AWS SigV4 and OSS V4 alike):
  *   `sv2.<base64url JSON {ak, pa, e, sp?}>.<base64url HMAC-SHA256("session\0" + payload)>`: the access
  *   key id, the parent (root) access key, the expiry and the session policy, the caller's minified policy
  *   document embedded as a JSON value (not re-encoded: that keeps a 2 KiB policy a ~3 KiB token). Without
@@ -100,11 +101,17 @@ export class CredentialAuthority {
   }
 
   /**
-   * An STS session for the root credentials `parentAccessKey`, with `policyDocument` (already validated
-   * and within the size limit, sts.ts) as its session policy, or none.
+   * An STS session for the root credentials `parentAccessKey`, with `policyDocument` (an IAM policy,
+   * already validated and within the size limit, sts.ts / aliyun-sts.ts) as its session policy, or none.
+   * `keyPrefix` starts the access key id (Aliyun's STS keys start with `STS.`).
    */
-  issueSession(parentAccessKey: string, policyDocument: unknown, expiresAt: number): IssuedSession {
-    const accessKeyId = newAccessKeyId();
+  issueSession(
+    parentAccessKey: string,
+    policyDocument: unknown,
+    expiresAt: number,
+    keyPrefix = '',
+  ): IssuedSession {
+    const accessKeyId = `${keyPrefix}${newAccessKeyId()}`;
     const payload = Buffer.from(
       JSON.stringify({
         ak: accessKeyId,

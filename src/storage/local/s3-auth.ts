@@ -1,16 +1,18 @@
 /**
  * Who may do what on the embedded S3 endpoint. A request is authenticated before anything else is read
- * (its body may be gigabytes, and `100 Continue` waits on this): sigv4.ts parses the signature and
- * enforces clock skew and presign expiry, the credentials yield the principal and its secret, and the
- * signature must match. The operation is then checked against what the principal may do. Every refusal a
- * client without valid credentials can provoke is decided here.
+ * (its body may be gigabytes, and `100 Continue` waits on this): sigv4.ts (AWS Signature V4) or, for a
+ * request signed the Aliyun way, oss-auth.ts (OSS Signature V4) parses the signature and enforces clock
+ * skew and presign expiry, the credentials yield the principal and its secret, and the signature must
+ * match. The operation is then checked against what the principal may do, whichever dialect signed it.
+ * Every refusal a client without valid credentials can provoke is decided here.
  *
  * Principals:
  * - `root`: the store's long-term credentials (`LocalStorageOptions.rootCredentials`) with no session
  *   token: everything in the bucket, as MinIO's root user.
  * - `scoped`: Skyvault's own temporary credentials (a key prefix or one key, and action letters;
  *   credentials.ts `sv1`), checked with `allows()` as they always were.
- * - `session`: STS AssumeRole credentials (credentials.ts `sv2`), valid while their parent is still the
+ * - `session`: STS AssumeRole credentials (credentials.ts `sv2`, from AWS-style sts.ts or Aliyun-style
+ *   aliyun-sts.ts, whose RAM policy arrives translated to IAM), valid while their parent is still the
  *   configured root access key. With a session policy they may do exactly what it allows (MinIO: "even if
  *   the parent is the root account, it must be restricted by it"); without one, what root may do.
  */
@@ -24,6 +26,7 @@ import {
   type SessionClaims,
 } from './credentials.ts';
 import { type IamRequest, isAllowed } from './iam-policy.ts';
+import { expectedOssSignature, isOssRequest, type OssAuth, parseOssAuth } from './oss-auth.ts';
 import { S3Error } from './s3-errors.ts';
 import { type IncomingRequestParts, parseAuth, type ParsedAuth, SignatureContext } from './sigv4.ts';
 
@@ -32,10 +35,16 @@ export type Principal =
   | { kind: 'scoped'; claims: CredentialClaims }
   | { kind: 'session'; session: SessionClaims };
 
-export interface Authenticated {
-  auth: ParsedAuth;
-  signature: SignatureContext;
-  principal: Principal;
+/** How a request is signed: AWS Signature V4, or Aliyun's OSS Signature V4. */
+export type Dialect = 'aws' | 'oss';
+
+export type Authenticated =
+  | { dialect: 'aws'; auth: ParsedAuth; signature: SignatureContext; principal: Principal }
+  | { dialect: 'oss'; auth: OssAuth; signature: undefined; principal: Principal };
+
+/** Which verifier a request is for, by its shape (oss-auth.ts isOssRequest). */
+export function dialectOf(parts: IncomingRequestParts): Dialect {
+  return isOssRequest(parts) ? 'oss' : 'aws';
 }
 
 /** What an operation needs the credentials to allow. */
@@ -60,7 +69,8 @@ export async function authenticate(
   region: string,
   now: () => number,
 ): Promise<Authenticated> {
-  const auth = parseAuth(parts, region, now());
+  const oss = dialectOf(parts) === 'oss';
+  const auth = oss ? parseOssAuth(parts, region, now()) : parseAuth(parts, region, now());
   if (!auth)
     throw new S3Error(
       'AccessDenied',
@@ -86,15 +96,19 @@ export async function authenticate(
         : { kind: 'session', session: verified.session };
     secretAccessKey = verified.secretAccessKey;
   }
-  const signature = new SignatureContext(auth, secretAccessKey);
-  const expected = await signature.expectedRequestSignature(parts);
-  if (!sameHex(expected, auth.signature)) {
-    throw new S3Error(
+  const mismatch = () =>
+    new S3Error(
       'SignatureDoesNotMatch',
       'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
     );
+  if ('additionalHeaders' in auth /* OssAuth */) {
+    if (!sameHex(expectedOssSignature(parts, auth, secretAccessKey), auth.signature)) throw mismatch();
+    return { dialect: 'oss', auth, signature: undefined, principal };
   }
-  return { auth, signature, principal };
+  const signature = new SignatureContext(auth, secretAccessKey);
+  const expected = await signature.expectedRequestSignature(parts);
+  if (!sameHex(expected, auth.signature)) throw mismatch();
+  return { dialect: 'aws', auth, signature, principal };
 }
 
 /** Refuses the operation unless the principal may do it. */

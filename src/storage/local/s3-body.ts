@@ -5,9 +5,11 @@
  * delete requests carry small XML bodies, read whole and bounded.
  *
  * No body is read past what its request declared (Content-Length, or x-amz-decoded-content-length for
- * aws-chunked bodies, itself at most 5 GiB): the first byte too many fails the request. A failed body is
- * not read any further: the request is paused, not drained, its temporary file removed, and the endpoint
- * answers the error and closes the connection (s3-server.ts), so the client stops sending.
+ * aws-chunked bodies, itself at most 5 GiB): the first byte too many fails the request. The one body
+ * without a declared size is an OSS-signed one in chunked transfer encoding (OSS accepts it, and
+ * ali-oss's putStream sends one): it is read up to the 5 GiB limit. A failed body is not read any
+ * further: the request is paused, not drained, its temporary file removed, and the endpoint answers the
+ * error and closes the connection (s3-server.ts), so the client stops sending.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -38,7 +40,12 @@ export async function receiveBody(
   const mode = auth.payloadHash;
   const chunked = mode.startsWith('STREAMING-');
   const declared = str(chunked ? req.headers['x-amz-decoded-content-length'] : req.headers['content-length']);
-  if (declared === undefined || !/^\d+$/.test(declared)) {
+  // OSS takes a PutObject body in chunked transfer encoding without Content-Length; S3 refuses it.
+  const unsized =
+    declared === undefined &&
+    c.dialect === 'oss' &&
+    /\bchunked\b/i.test(str(req.headers['transfer-encoding']) ?? '');
+  if (!unsized && (declared === undefined || !/^\d+$/.test(declared))) {
     throw new S3Error(
       'MissingContentLength',
       chunked
@@ -46,15 +53,15 @@ export async function receiveBody(
         : 'You must provide the Content-Length HTTP header.',
     );
   }
-  const size = Number(declared);
-  if (size > MAX_PUT_SIZE)
+  const size = unsized ? undefined : Number(declared);
+  if (size !== undefined && size > MAX_PUT_SIZE)
     throw new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size of 5 GiB.');
   let decoder: AwsChunkedDecoder | undefined;
   if (chunked) {
     if (mode === 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') decoder = new AwsChunkedDecoder(undefined, size);
     else if (
-      mode === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' ||
-      mode === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER'
+      c.signature &&
+      (mode === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' || mode === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER')
     ) {
       decoder = new AwsChunkedDecoder(
         {
@@ -77,13 +84,21 @@ export async function receiveBody(
     throw new S3Error('InvalidRequest', 'x-amz-trailer needs an aws-chunked body.');
   }
   const hexHash = !chunked && mode !== UNSIGNED_PAYLOAD;
-  const digests = new BodyDigests({ sha256: hexHash, checksum: checksum?.algorithm, limit: size });
+  const digests = new BodyDigests({
+    sha256: hexHash,
+    checksum: checksum?.algorithm,
+    limit: size ?? MAX_PUT_SIZE,
+  });
   const tmpPath = c.endpoint.store.tmpPath();
   try {
     const out = createWriteStream(tmpPath);
-    await readInto(req, decoder ? [decoder, digests] : [digests], out);
+    await readInto(req, decoder ? [decoder, digests] : [digests], out).catch((error: unknown) => {
+      if (size === undefined && error instanceof S3Error && error.code === 'IncompleteBody')
+        throw new S3Error('EntityTooLarge', 'Your upload exceeds the maximum allowed size of 5 GiB.');
+      throw error;
+    });
     const { md5Hex, sha256Hex, checksum: computed } = digests.digests();
-    if (digests.bytes !== size) {
+    if (size !== undefined && digests.bytes !== size) {
       throw new S3Error(
         'IncompleteBody',
         `You provided ${digests.bytes} bytes of the ${size} bytes declared.`,
@@ -117,7 +132,7 @@ export async function receiveBody(
       }
       checksumHeader[name] = given;
     }
-    return { tmpPath, size, md5Hex, checksumHeader };
+    return { tmpPath, size: digests.bytes, md5Hex, checksumHeader };
   } catch (error) {
     await unlink(tmpPath).catch(() => {});
     throw error;
@@ -165,6 +180,11 @@ export async function readSmallBody(c: S3Context): Promise<string> {
       'XAmzContentSHA256Mismatch',
       "The provided 'x-amz-content-sha256' header does not match what was computed.",
     );
+  }
+  // DeleteObjects bodies carry one (S3 requires it), and ali-oss sends one with every body it sends.
+  const contentMd5 = str(c.req.headers['content-md5']);
+  if (contentMd5 !== undefined && createHash('md5').update(body).digest('base64') !== contentMd5) {
+    throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
   }
   return body.toString('utf8');
 }

@@ -1,7 +1,8 @@
 /**
  * S3 multipart uploads: CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
  * AbortMultipartUpload, ListParts, ListMultipartUploads. DJI devices and the AWS SDK send large media
- * this way; the checks on part numbers, order, ETags and sizes are S3's, since clients rely on them.
+ * this way; the checks on part numbers, order, ETags and sizes are S3's, since clients rely on them, but
+ * for the minimum part size of an OSS-signed upload, which is OSS's (ali-oss's default part is 1 MiB).
  */
 import { createHash } from 'node:crypto';
 import { MAX_PARTS } from './object-store.ts';
@@ -9,6 +10,9 @@ import { readSmallBody, receiveBody } from './s3-body.ts';
 import { S3Error } from './s3-errors.ts';
 import { contentTypeOf, type S3Context, sendXml, str } from './s3-request.ts';
 import * as xml from './s3-xml.ts';
+
+/** OSS's smallest part but the last (S3's is 5 MiB). */
+export const OSS_MIN_PART_SIZE = 100 * 1024;
 
 export async function createUpload(c: S3Context): Promise<void> {
   const { store, bucket, now } = c.endpoint;
@@ -37,7 +41,9 @@ export async function uploadPart(c: S3Context): Promise<void> {
 }
 
 export async function completeUpload(c: S3Context): Promise<void> {
-  const { store, bucket, minPartSize, now } = c.endpoint;
+  const { store, bucket, now } = c.endpoint;
+  const minPartSize =
+    c.dialect === 'oss' ? Math.min(c.endpoint.minPartSize, OSS_MIN_PART_SIZE) : c.endpoint.minPartSize;
   const uploadId = str(c.query.uploadId)!;
   uploadFor(c, uploadId);
   const requested = xml.parseCompleteUpload(await readSmallBody(c));
@@ -56,7 +62,7 @@ export async function completeUpload(c: S3Context): Promise<void> {
     if (part.size < minPartSize) {
       throw new S3Error(
         'EntityTooSmall',
-        `Part ${part.part_number} is smaller than the minimum part size of ${minPartSize / 1024 / 1024} MiB.`,
+        `Part ${part.part_number} is smaller than the minimum part size of ${sizeText(minPartSize)}.`,
       );
     }
   });
@@ -65,6 +71,8 @@ export async function completeUpload(c: S3Context): Promise<void> {
   const info = store.completeUpload(uploadId, chosen, etag, now());
   if (!info) throw new S3Error('NoSuchUpload', 'The specified multipart upload does not exist.');
   const location = `http://${c.req.headers.host ?? 'localhost'}/${bucket}/${c.key}`;
+  // OSS answers the ETag in a header too, and ali-oss's completeMultipartUpload reads it from there.
+  if (c.dialect === 'oss') c.res.setHeader('etag', info.etag);
   sendXml(c.res, 200, xml.completeUploadXml(location, bucket, c.key, info.etag));
 }
 
@@ -112,4 +120,8 @@ function uploadFor(c: S3Context, uploadId: string) {
     );
   }
   return upload;
+}
+
+function sizeText(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / 1024 / 1024} MiB` : `${bytes / 1024} KiB`;
 }

@@ -7,7 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/logger.ts';
 import type { CredentialAuthority, RootCredentials } from './credentials.ts';
 import type { ObjectStore } from './object-store.ts';
-import type { Principal } from './s3-auth.ts';
+import type { OssAuth } from './oss-auth.ts';
+import type { Dialect, Principal } from './s3-auth.ts';
 import type { ParsedAuth, SignatureContext } from './sigv4.ts';
 
 export interface S3EndpointOptions {
@@ -44,8 +45,12 @@ export interface S3Context {
   res: ServerResponse;
   query: Query;
   key: string;
-  auth: ParsedAuth;
-  signature: SignatureContext;
+  /** How the request was signed: AWS SigV4 (sigv4.ts) or OSS V4 (oss-auth.ts). */
+  dialect: Dialect;
+  /** The verified signature parameters (`aws`: ParsedAuth, `oss`: OssAuth). */
+  auth: ParsedAuth | OssAuth;
+  /** AWS only: the request's SigV4 context, from which aws-chunked bodies chain their signatures. */
+  signature: SignatureContext | undefined;
   principal: Principal;
 }
 

@@ -1,18 +1,21 @@
 /**
  * The embedded S3-compatible endpoint (provider `local`, announced to devices as `minio`): path-style
  * requests to one bucket, authenticated with the temporary credentials of credentials.ts and AWS
- * Signature V4. Written on node:http rather than a framework because S3 needs what frameworks hide:
+ * Signature V4, or Aliyun's OSS Signature V4 (oss-auth.ts), so that clients written with Aliyun's SDK,
+ * and the `ali` provider's tests, run against it too: the object operations are the same in both
+ * dialects. Written on node:http rather than a framework because S3 needs what frameworks hide:
  * the raw request target for signature checks, the body as a stream (aws-chunked, trailers, gigabytes),
  * and `Expect: 100-continue` answered only after the signature is verified. No maintained embeddable S3
  * server exists for Node (s3rver stores aws-chunked framing inside objects, see docs/protocol.md §13.3).
  *
- * This file is the HTTP front only: it answers CORS (s3-cors.ts), hands `POST /` to STS (sts.ts),
- * authenticates (s3-auth.ts), picks the operation from method, path and query with what it needs the
- * credentials to allow, and renders errors. The operations are in s3-objects.ts, s3-multipart.ts and
- * s3-bucket.ts.
+ * This file is the HTTP front only: it answers CORS (s3-cors.ts), hands `POST /` to STS (sts.ts for
+ * AWS-signed requests, aliyun-sts.ts for Aliyun's RPC), authenticates (s3-auth.ts), picks the operation
+ * from method, path and query with what it needs the credentials to allow, and renders errors. The
+ * operations are in s3-objects.ts, s3-multipart.ts and s3-bucket.ts.
  *
  * What each operation needs, for scoped credentials (action letters) and session policies (IAM, as AWS
- * and MinIO map them; resource `arn:aws:s3:::<bucket>[/<key>]`):
+ * and MinIO map them; resource `arn:aws:s3:::<bucket>[/<key>]`; RAM policies are translated to these by
+ * ram-policy.ts):
  *
  * | operation                                               | scoped   | IAM action                              |
  * | ------------------------------------------------------- | -------- | --------------------------------------- |
@@ -30,9 +33,10 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { objectKeyProblem } from '../object-key.ts';
+import { AliyunSts, isAliyunRpc } from './aliyun-sts.ts';
 import { MIN_PART_SIZE } from './object-store.ts';
 import type { IamRequest, S3Action } from './iam-policy.ts';
-import { authenticate, authorize, type Permission, s3Arn } from './s3-auth.ts';
+import { authenticate, authorize, dialectOf, type Permission, s3Arn } from './s3-auth.ts';
 import { getBucketLocation, headBucket, listBuckets, listObjects } from './s3-bucket.ts';
 import { handleCors } from './s3-cors.ts';
 import { errorXml, S3Error } from './s3-errors.ts';
@@ -60,6 +64,7 @@ interface Operation extends Permission {
 export class S3Endpoint {
   private readonly endpoint: EndpointSettings;
   private readonly sts: StsSettings;
+  private readonly aliyunSts: AliyunSts;
 
   constructor(private readonly options: S3EndpointOptions) {
     const now = options.now ?? Date.now;
@@ -70,6 +75,7 @@ export class S3Endpoint {
       logger: options.logger,
       now,
     };
+    this.aliyunSts = new AliyunSts(this.sts);
     this.endpoint = {
       store: options.store,
       bucket: options.bucket,
@@ -109,12 +115,16 @@ export class S3Endpoint {
         query,
         headers: req.headers,
       };
-      // S3 has no POST on the service root: there, MinIO (and so the embedded store) serves STS.
+      // S3 has no POST on the service root: there, MinIO (and so the embedded store) serves STS. Aliyun's
+      // RPC carries no AWS signature (it signs inside its parameters): that is Aliyun's STS.
       if (parts.method === 'POST' && resource === '/') {
-        await handleSts(this.sts, req, res, parts, requestId, expectContinue);
+        if (isAliyunRpc(parts)) await this.aliyunSts.handle(req, res, parts, requestId, expectContinue);
+        else await handleSts(this.sts, req, res, parts, requestId, expectContinue);
         return;
       }
-      const { auth, signature, principal } = await authenticate(
+      // ali-oss names the request of a failed call by this header (it is all a HEAD error carries).
+      if (dialectOf(parts) === 'oss') res.setHeader('x-oss-request-id', requestId);
+      const { dialect, auth, signature, principal } = await authenticate(
         parts,
         this.options.authority,
         this.options.rootCredentials,
@@ -136,6 +146,7 @@ export class S3Endpoint {
         res,
         query,
         key,
+        dialect,
         auth,
         signature,
         principal,
@@ -179,6 +190,13 @@ export class S3Endpoint {
       throw new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.');
     }
     if (key === '') {
+      // The store answers CORS itself (s3-cors.ts) and keeps no bucket rules. Said plainly, rather than
+      // a listing for GetBucketCors and "already exists" for PutBucketCors.
+      if (has('cors'))
+        throw new S3Error(
+          'NotImplemented',
+          'The embedded store answers CORS itself and keeps no bucket CORS rules.',
+        );
       const prefix = str(query.prefix) ?? '';
       switch (method) {
         case 'GET':

@@ -15,6 +15,10 @@
  *   every authentication failure is `AccessDenied`, as in MinIO (`apiToSTSError`). Parameter checks come
  *   before the authentication verdict, in MinIO's order (Version, Action, then auth, Policy, Duration).
  *
+ * This is the AWS dialect: s3-server.ts sends here a `POST /` that carries an AWS signature. Aliyun's
+ * STS AssumeRole (an RPC signed inside its parameters, for clients written with Aliyun's SDK and the
+ * `ali` provider's tests) is aliyun-sts.ts; both issue the same session credentials.
+ *
  * The handler is written here: MinIO is Go, and no Node package serves STS.
  */
 import { createHash } from 'node:crypto';
