@@ -46,7 +46,7 @@ export interface Config {
     credentialTtlSeconds: number;
     /** The embedded store's root credentials; undefined = generated once and kept in the database. */
     rootCredentials: undefined | { accessKey: string; secretKey: string };
-    /** The cloud provider's connection (minio, aws); undefined with the embedded store. */
+    /** The cloud provider's connection (minio, aws, ali); undefined with the embedded store. */
     cloud: CloudStorageConfig | undefined;
   };
   mqtt: {
@@ -108,17 +108,19 @@ export interface Config {
 }
 
 export interface CloudStorageConfig {
-  /** Where Skyvault reaches it; undefined = the provider's regional endpoint (aws). */
+  /** Where Skyvault reaches it; undefined = the provider's regional endpoint (aws, ali). */
   endpoint: string | undefined;
+  /** Where Skyvault calls STS; undefined = the provider's default (settings.ts). */
+  stsEndpoint: string | undefined;
   accessKey: string;
   secretKey: string;
-  /** The role STS AssumeRole assumes (aws; MinIO ignores it). */
+  /** The role STS AssumeRole assumes (aws, ali; MinIO ignores it). */
   roleArn: string | undefined;
 }
 
 /**
  * The storage settings that go together: the embedded store's root credentials both or neither; a cloud
- * provider's endpoint (minio), keys and role (aws).
+ * provider's endpoint (minio), keys and role (aws, ali).
  */
 export function readStorage(
   s: Partial<SettingValues>,
@@ -137,7 +139,7 @@ export function readStorage(
     kind === 'minio' && !s.SKYVAULT_S3_ENDPOINT ? 'SKYVAULT_S3_ENDPOINT' : undefined,
     s.SKYVAULT_S3_ACCESS_KEY ? undefined : 'SKYVAULT_S3_ACCESS_KEY',
     s.SKYVAULT_S3_SECRET_KEY ? undefined : 'SKYVAULT_S3_SECRET_KEY',
-    kind === 'aws' && !s.SKYVAULT_S3_ROLE_ARN ? 'SKYVAULT_S3_ROLE_ARN' : undefined,
+    kind !== 'minio' && !s.SKYVAULT_S3_ROLE_ARN ? 'SKYVAULT_S3_ROLE_ARN' : undefined,
   ].filter((name) => name !== undefined);
   if (missing.length > 0) {
     problems.push(`SKYVAULT_STORAGE=${kind} needs ${missing.join(', ')} (docs/storage.md).`);
@@ -147,6 +149,7 @@ export function readStorage(
     rootCredentials,
     cloud: {
       endpoint: s.SKYVAULT_S3_ENDPOINT,
+      stsEndpoint: s.SKYVAULT_S3_STS_ENDPOINT,
       accessKey: s.SKYVAULT_S3_ACCESS_KEY!,
       secretKey: s.SKYVAULT_S3_SECRET_KEY!,
       roleArn: s.SKYVAULT_S3_ROLE_ARN,

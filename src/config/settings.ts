@@ -83,7 +83,7 @@ export const SETTINGS = {
   },
   SKYVAULT_STORAGE: {
     default: 'local',
-    doc: 'Object storage: local (the embedded S3-compatible store in the data directory), minio (a MinIO server) or aws (Amazon S3); the cloud ones need SKYVAULT_S3_ENDPOINT (minio), SKYVAULT_S3_ACCESS_KEY, SKYVAULT_S3_SECRET_KEY and, for aws, SKYVAULT_S3_ROLE_ARN (docs/storage.md). ali is planned.',
+    doc: 'Object storage: local (the embedded S3-compatible store in the data directory), minio (a MinIO server), aws (Amazon S3) or ali (Aliyun OSS); the cloud ones need SKYVAULT_S3_ENDPOINT (minio), SKYVAULT_S3_ACCESS_KEY, SKYVAULT_S3_SECRET_KEY and, for aws and ali, SKYVAULT_S3_ROLE_ARN (docs/storage.md).',
     parse: storageKind,
   },
   SKYVAULT_STORAGE_PORT: {
@@ -101,16 +101,20 @@ export const SETTINGS = {
     parse: nonEmpty('a secret', 16),
   },
   SKYVAULT_S3_ENDPOINT: {
-    doc: "URL Skyvault reaches the cloud storage at (minio: required, e.g. http://minio:9000; aws: unset for the region's endpoint). Devices and browsers are told SKYVAULT_S3_PUBLIC_ENDPOINT when it differs.",
+    doc: "URL Skyvault reaches the cloud storage at (minio: required, e.g. http://minio:9000; aws and ali: unset for the region's endpoint, such as https://oss-cn-hangzhou.aliyuncs.com). Devices and browsers are told SKYVAULT_S3_PUBLIC_ENDPOINT when it differs.",
+    parse: baseUrl(['http:', 'https:']),
+  },
+  SKYVAULT_S3_STS_ENDPOINT: {
+    doc: "URL Skyvault calls STS AssumeRole at; unset: minio's is SKYVAULT_S3_ENDPOINT, aws's is SKYVAULT_S3_ENDPOINT when set, else the region's STS, ali's is https://sts.<region>.aliyuncs.com.",
     parse: baseUrl(['http:', 'https:']),
   },
   SKYVAULT_S3_ACCESS_KEY: {
-    doc: 'Access key Skyvault signs its storage and STS requests with (minio, aws).',
+    doc: 'Access key Skyvault signs its storage and STS requests with (minio, aws, ali).',
     parse: accessKeyId,
   },
   SKYVAULT_S3_SECRET_KEY: { doc: 'Secret key of SKYVAULT_S3_ACCESS_KEY.', secret: true, parse: text },
   SKYVAULT_S3_ROLE_ARN: {
-    doc: 'Role assumed (STS AssumeRole) for the temporary credentials devices receive: required for aws; MinIO ignores it.',
+    doc: 'Role assumed (STS AssumeRole) for the temporary credentials devices receive: required for aws (arn:aws:iam::…) and ali (acs:ram::…); MinIO ignores it.',
     parse: text,
   },
   SKYVAULT_S3_BUCKET: {
@@ -120,7 +124,7 @@ export const SETTINGS = {
   },
   SKYVAULT_S3_REGION: {
     default: 'us-east-1',
-    doc: 'Region clients sign requests for and devices are told.',
+    doc: 'Region clients sign requests for and devices are told (ali: cn-hangzhou or oss-cn-hangzhou alike).',
     parse: regionName,
   },
   SKYVAULT_S3_PUBLIC_ENDPOINT: {

@@ -1,14 +1,22 @@
 /**
  * The storage SKYVAULT_STORAGE names, built: the embedded store (which listens on its own port), or a
- * cloud provider (MinIO, AWS) that must be usable before Skyvault listens: `check` tells in one plain
+ * cloud provider (MinIO, AWS, Aliyun OSS) that must be usable before Skyvault listens: `check` tells in one plain
  * sentence what is wrong (bucket missing, keys refused, role not assumable, clock off, unreachable).
  */
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import { StartupError } from '../shared/startup-error.ts';
 import { LocalStorageProvider } from './local/local.provider.ts';
+import { AliProvider, aliStatusOf } from './ali/ali.provider.ts';
 import type { StorageProvider } from './provider.ts';
 import { S3Provider, statusOf } from './s3/s3.provider.ts';
+
+/** What start-up checks and /healthz need of a cloud provider. */
+type CloudProvider = (S3Provider | AliProvider) & {
+  ping(): Promise<void>;
+  clockOffsetMs(): number;
+  credentialTtl(requested: number): number;
+};
 
 export interface OpenedStorage {
   storage: StorageProvider;
@@ -18,6 +26,8 @@ export interface OpenedStorage {
   check(): Promise<void>;
   /** Resolves when cloud storage answers (/healthz); undefined for the embedded store. */
   ping: (() => Promise<void>) | undefined;
+  /** Where the cloud storage is, for sentences: its endpoint, else its region (`AWS region us-east-1`). */
+  place: string;
 }
 
 export interface StorageSecrets {
@@ -26,6 +36,15 @@ export interface StorageSecrets {
   /** The embedded store's root credentials. */
   storageRoot: { accessKey: string; secretKey: string };
 }
+
+/**
+ * The secrets for a command that never builds the embedded store (`storage init`, `storage migrate`
+ * refuse SKYVAULT_STORAGE=local first): none are read from the database for it.
+ */
+export const NO_EMBEDDED_STORE: StorageSecrets = {
+  storageSecret: '',
+  storageRoot: { accessKey: '', secretKey: '' },
+};
 
 /** How far the storage's clock may be from ours before signatures fail (S3 and STS allow 15 minutes). */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
@@ -51,40 +70,54 @@ export function openStorage(
       logger: options.logger,
       now: options.now,
     });
-    return { storage: embedded, embedded, check: async () => {}, ping: undefined };
+    return { storage: embedded, embedded, check: async () => {}, ping: undefined, place: storage.root };
   }
   const { cloud } = storage;
-  const provider = new S3Provider({
-    kind: storage.kind,
+  const common = {
     endpoint: cloud.endpoint,
     publicEndpoint: storage.publicEndpoint,
+    stsEndpoint: cloud.stsEndpoint,
     bucket: storage.bucket,
     region: storage.region,
     accessKey: cloud.accessKey,
     secretKey: cloud.secretKey,
-    roleArn: cloud.roleArn,
     logger: options.logger,
     now: options.now,
-  });
-  const where = `${storage.kind} storage at ${cloud.endpoint ?? `AWS region ${storage.region}`}`;
+  };
+  // readStorage (config/build.ts) refuses ali without a role.
+  const provider: CloudProvider =
+    storage.kind === 'ali'
+      ? new AliProvider({ ...common, roleArn: cloud.roleArn ?? '' })
+      : new S3Provider({ ...common, kind: storage.kind, roleArn: cloud.roleArn });
+  const regional =
+    storage.kind === 'ali' ? `Aliyun region ${storage.region}` : `AWS region ${storage.region}`;
+  const place = cloud.endpoint ?? regional;
+  const where = `${storage.kind} storage at ${place}`;
   return {
     storage: provider,
     embedded: undefined,
     ping: () => provider.ping(),
+    place,
     check: () =>
-      checkCloud(provider, { where, bucket: storage.bucket, ttl: storage.credentialTtlSeconds, ...options }),
+      checkCloud(provider, {
+        where,
+        kind: storage.kind,
+        bucket: storage.bucket,
+        ttl: storage.credentialTtlSeconds,
+        ...options,
+      }),
   };
 }
 
 async function checkCloud(
-  provider: S3Provider,
-  context: { where: string; bucket: string; ttl: number; logger: Logger; now: () => number },
+  provider: CloudProvider,
+  context: { where: string; kind: string; bucket: string; ttl: number; logger: Logger; now: () => number },
 ): Promise<void> {
   const { where, bucket } = context;
   try {
     await provider.ping();
   } catch (error) {
-    throw new StartupError(bucketProblem(error, where, bucket), { cause: error });
+    throw new StartupError(bucketProblem(error, where, bucket, context.kind), { cause: error });
   }
   const skew = Math.abs(provider.clockOffsetMs());
   if (skew > MAX_CLOCK_SKEW_MS) {
@@ -98,7 +131,7 @@ async function checkCloud(
     await provider.issueUploadCredentials({ prefix: 'skyvault-start-check', ttlSeconds: context.ttl });
   } catch (error) {
     throw new StartupError(
-      `The ${where} refuses to issue temporary credentials (STS AssumeRole: ${describe(error)}): check SKYVAULT_S3_ROLE_ARN, that SKYVAULT_S3_ACCESS_KEY may assume it, and that the role allows s3:PutObject on the bucket (docs/storage.md).`,
+      `The ${where} refuses to issue temporary credentials (STS AssumeRole: ${describeError(error)}): check SKYVAULT_S3_ROLE_ARN, that SKYVAULT_S3_ACCESS_KEY may assume it, and that the role allows s3:PutObject on the bucket (docs/storage.md).`,
       { cause: error },
     );
   }
@@ -110,14 +143,18 @@ async function checkCloud(
   }
 }
 
-function bucketProblem(error: unknown, where: string, bucket: string): string {
-  const status = statusOf(error);
-  const name = (error as { name?: string }).name ?? '';
-  if (name === 'RequestTimeTooSkewed' || /skew/i.test(describe(error))) {
+function bucketProblem(error: unknown, where: string, bucket: string, kind: string): string {
+  const status = statusOf(error) ?? aliStatusOf(error);
+  // The AWS SDK names errors by their code; ali-oss keeps the code apart.
+  const name = (error as { code?: string }).code ?? (error as { name?: string }).name ?? '';
+  if (name === 'RequestTimeTooSkewed' || /skew/i.test(describeError(error))) {
     return `This machine's clock is too far from the ${where}'s (more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes), so every signature is refused: set the clock right (NTP).`;
   }
   if (status === 404 || name === 'NotFound' || name === 'NoSuchBucket') {
-    return `The bucket "${bucket}" does not exist at the ${where}: create it (with the CORS rule in docs/storage.md) or set SKYVAULT_S3_BUCKET to an existing one.`;
+    if (kind === 'ali') {
+      return `The bucket "${bucket}" does not exist at the ${where}: create it in the OSS console, with the CORS rule in docs/storage.md, or set SKYVAULT_S3_BUCKET to an existing one.`;
+    }
+    return `The bucket "${bucket}" does not exist at the ${where}: create it with \`skyvault storage init\` (which also gives it the CORS rule browsers need, docs/storage.md) or set SKYVAULT_S3_BUCKET to an existing one.`;
   }
   if (status === 403 || status === 401) {
     return `The ${where} refuses SKYVAULT_S3_ACCESS_KEY / SKYVAULT_S3_SECRET_KEY for the bucket "${bucket}" (HTTP ${status}): check the keys and that they may use the bucket.`;
@@ -125,10 +162,11 @@ function bucketProblem(error: unknown, where: string, bucket: string): string {
   if (status === 301 || status === 400) {
     return `The bucket "${bucket}" answers HTTP ${status} at the ${where}: check SKYVAULT_S3_REGION (the bucket's region) and SKYVAULT_S3_ENDPOINT.`;
   }
-  return `The ${where} cannot be reached (${describe(error)}): check SKYVAULT_S3_ENDPOINT and the network.`;
+  return `The ${where} cannot be reached (${describeError(error)}): check SKYVAULT_S3_ENDPOINT and the network.`;
 }
 
-function describe(error: unknown): string {
+/** An SDK or network error in a few words: its name, message and code. */
+export function describeError(error: unknown): string {
   const e = error as { name?: string; message?: string; code?: string; cause?: { code?: string } };
   const code = e.code ?? e.cause?.code;
   const text = [e.name && e.name !== 'Error' ? e.name : undefined, e.message].filter(Boolean).join(': ');

@@ -1,7 +1,9 @@
-/** A Pilot 2 as the tests need it: STS credentials, an S3 upload with them, the upload-callback. */
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+/**
+ * A Pilot 2 as the tests need it: STS credentials, an upload with them (an S3 client, or Aliyun's OSS
+ * client for provider `ali`), the upload-callback.
+ */
 import type { UploadCredentials } from '../../src/storage/provider.ts';
-import { sdkClient } from './storage.ts';
+import { deviceStorageClient } from './device-storage.ts';
 import type { TestApp } from './test-app.ts';
 
 export interface TestPilot {
@@ -31,14 +33,12 @@ export async function testPilot(t: TestApp, token: string, workspaceId: string):
     prefix: sts.object_key_prefix,
     expiresAt: Date.now() + sts.credentials.expire * 1000,
   };
-  const client = sdkClient(credentials);
+  const client = deviceStorageClient(credentials);
   return {
     credentials,
     async upload(name, body, report = {}, contentType = 'image/jpeg') {
       const key = `${credentials.prefix}/${name}`;
-      await client.send(
-        new PutObjectCommand({ Bucket: credentials.bucket, Key: key, Body: body, ContentType: contentType }),
-      );
+      await client.put(key, body, contentType);
       const response = await t.inject({
         method: 'POST',
         url: `/media/api/v1/workspaces/${workspaceId}/upload-callback`,

@@ -7,20 +7,12 @@
  * for any other method is refused, as S3 refuses one that no CORS rule matches.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CORS_READ_RULE } from '../cors-rule.ts';
 
-const READ_METHODS = new Set(['GET', 'HEAD']);
-/** What a page may read of a response: what range requests, downloads and players need. */
-const EXPOSED_HEADERS = [
-  'Accept-Ranges',
-  'Content-Length',
-  'Content-Range',
-  'Content-Type',
-  'Content-Disposition',
-  'ETag',
-  'Last-Modified',
-  'x-amz-request-id',
-].join(', ');
-const PREFLIGHT_MAX_AGE_SECONDS = 3600;
+// The same rule `skyvault storage init` puts on a cloud bucket (cors-rule.ts).
+const READ_METHODS = new Set<string>(CORS_READ_RULE.allowedMethods);
+const EXPOSED_HEADERS = CORS_READ_RULE.exposeHeaders.join(', ');
+const PREFLIGHT_MAX_AGE_SECONDS = CORS_READ_RULE.maxAgeSeconds;
 
 /**
  * Adds CORS headers to a read from a page of another origin, and answers its preflight. Returns true

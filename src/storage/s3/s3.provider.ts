@@ -1,7 +1,8 @@
 /**
  * The `minio` and `aws` storage providers (docs/storage.md): a bucket on a MinIO server or on Amazon
  * S3, reached with the AWS SDK v3. Devices get temporary credentials from the provider's own STS
- * (AssumeRole with a session policy that allows only their workspace's prefix, sts-credentials.ts);
+ * (AssumeRole with a session policy that allows only their workspace's prefix, sts-credentials.ts,
+ * cached by credential-cache.ts);
  * Skyvault's own operations (head, get, put, delete, list, presign) use the configured keys.
  *
  * - MinIO and any endpoint given in SKYVAULT_S3_ENDPOINT are addressed path-style; AWS without one
@@ -16,11 +17,16 @@
  */
 import type { Readable } from 'node:stream';
 import {
+  type BucketLocationConstraint,
+  type CORSRule,
+  CreateBucketCommand,
   DeleteObjectCommand,
+  GetBucketCorsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutBucketCorsCommand,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -29,7 +35,9 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AppError } from '../../shared/app-error.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { allowsBrowserReads, bucketCorsRule, CorsRuleNotKeptError } from '../cors-rule.ts';
 import { objectKeyProblem } from '../object-key.ts';
+import { CredentialCache } from '../credential-cache.ts';
 import type {
   ByteRange,
   ListPage,
@@ -38,7 +46,7 @@ import type {
   UploadCredentialRequest,
   UploadCredentials,
 } from '../provider.ts';
-import { StsCredentialCache } from './sts-credentials.ts';
+import { awsAssumeRole, isAwsDurationRefused } from './sts-credentials.ts';
 
 export interface S3ProviderOptions {
   kind: 'minio' | 'aws';
@@ -46,6 +54,8 @@ export interface S3ProviderOptions {
   endpoint: string | undefined;
   /** What devices and browsers are told; undefined = `endpoint`, else AWS's regional endpoint. */
   publicEndpoint: string | undefined;
+  /** Where Skyvault calls STS; undefined = `endpoint`, else AWS's regional STS endpoint. */
+  stsEndpoint?: string | undefined;
   bucket: string;
   region: string;
   accessKey: string;
@@ -63,7 +73,7 @@ export class S3Provider implements StorageProvider {
   /** Signs download links for the public endpoint (no requests go through it). */
   private readonly presigner: S3Client;
   private readonly sts: STSClient;
-  private readonly credentialCache: StsCredentialCache;
+  private readonly credentialCache: CredentialCache;
   private readonly publicEndpoint: string;
   private readonly now: () => number;
 
@@ -85,18 +95,20 @@ export class S3Provider implements StorageProvider {
     this.publicEndpoint =
       options.publicEndpoint ?? options.endpoint ?? `https://s3.${options.region}.amazonaws.com`;
     this.presigner = new S3Client({ ...common, endpoint: this.publicEndpoint });
-    // MinIO answers STS on its S3 endpoint; AWS on its regional STS endpoint unless one is configured
-    // (an S3-compatible service that answers STS on the same address, as Skyvault's embedded store does).
+    // MinIO answers STS on its S3 endpoint; AWS on its regional STS endpoint unless one is configured:
+    // SKYVAULT_S3_STS_ENDPOINT, else SKYVAULT_S3_ENDPOINT (an S3-compatible service that answers STS on
+    // the same address, as Skyvault's embedded store does).
     this.sts = new STSClient({
       region: options.region,
       credentials,
       maxAttempts: 3,
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.stsEndpoint || options.endpoint
+        ? { endpoint: options.stsEndpoint ?? options.endpoint }
+        : {}),
     });
-    this.credentialCache = new StsCredentialCache({
-      sts: this.sts,
-      bucket: options.bucket,
-      roleArn: options.roleArn,
+    this.credentialCache = new CredentialCache({
+      assume: awsAssumeRole(this.sts, options.bucket, options.roleArn),
+      isDurationRefused: isAwsDurationRefused,
       logger: options.logger,
       now: this.now,
     });
@@ -249,6 +261,73 @@ export class S3Provider implements StorageProvider {
   /** Whether the bucket answers with these keys (/healthz, start-up): throws what went wrong. */
   async ping(): Promise<void> {
     await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+  }
+
+  /**
+   * Creates the bucket when it does not exist (`skyvault storage init`): whether it was created or
+   * already there. Throws what went wrong, as the storage said it (BucketAlreadyExists: the name is
+   * another account's).
+   */
+  async ensureBucket(): Promise<'created' | 'existed'> {
+    try {
+      await this.ping();
+      return 'existed';
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    try {
+      await this.client.send(
+        new CreateBucketCommand({
+          Bucket: this.bucket,
+          // S3 creates a bucket in us-east-1 unless told where, and refuses us-east-1 as a constraint;
+          // MinIO takes its own region. The SDK would add this constraint itself: said here, it does
+          // not depend on that.
+          ...(this.region !== 'us-east-1'
+            ? { CreateBucketConfiguration: { LocationConstraint: this.region as BucketLocationConstraint } }
+            : {}),
+        }),
+      );
+      return 'created';
+    } catch (error) {
+      // Created meanwhile with these keys (another init), which is what was asked for.
+      if ((error as { name?: string }).name === 'BucketAlreadyOwnedByYou') return 'existed';
+      throw error;
+    }
+  }
+
+  /**
+   * Gives the bucket the CORS rule browsers need (cors-rule.ts), keeping its other rules: `present`
+   * when a rule already lets any origin GET and HEAD (nothing is written), else `added`. Then reads
+   * the configuration back, since a storage may accept a rule it does not apply (CorsRuleNotKeptError).
+   * `otherRules` counts the bucket's rules kept beside it. Throws what went wrong otherwise.
+   */
+  async applyCorsRule(): Promise<{ rule: 'added' | 'present'; otherRules: number }> {
+    const rules = await this.corsRules();
+    const kept = rules.filter((rule) => !allowsBrowserReads(rule));
+    if (kept.length < rules.length) return { rule: 'present', otherRules: kept.length };
+    await this.client.send(
+      new PutBucketCorsCommand({
+        Bucket: this.bucket,
+        CORSConfiguration: { CORSRules: [...rules, bucketCorsRule()] },
+      }),
+    );
+    if (!(await this.corsRules()).some(allowsBrowserReads)) {
+      throw new CorsRuleNotKeptError(
+        `The storage accepted the CORS rule for the bucket "${this.bucket}" but does not return it.`,
+      );
+    }
+    return { rule: 'added', otherRules: rules.length };
+  }
+
+  /** The bucket's CORS rules; none when it has no CORS configuration (S3's NoSuchCORSConfiguration). */
+  private async corsRules(): Promise<CORSRule[]> {
+    try {
+      const answer = await this.client.send(new GetBucketCorsCommand({ Bucket: this.bucket }));
+      return answer.CORSRules ?? [];
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NoSuchCORSConfiguration') return [];
+      throw error;
+    }
   }
 
   /**
