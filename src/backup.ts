@@ -30,6 +30,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
 import { BACKUP_USAGE } from './backup-usage.ts';
+import { count } from './cli-output.ts';
 import { type Config, ConfigError, loadConfig } from './config/config.ts';
 import { VERSION } from './shared/version.ts';
 import {
@@ -611,10 +612,6 @@ function isInside(child: string, parent: string): boolean {
 function linkedNote(linked: number, blobs: number): string {
   if (linked === 0) return '';
   return linked === blobs ? ', hard-linked' : `, ${linked} hard-linked`;
-}
-
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function joinList(items: string[]): string {

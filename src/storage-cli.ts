@@ -1,22 +1,21 @@
 /**
- * `skyvault storage …`: `migrate` moves the embedded store's objects (`<data dir>/objects`) into the
- * bucket that SKYVAULT_STORAGE=minio|aws configures. storage/migrate.ts does the work and explains why
- * this is safe while Skyvault runs; docs/storage.md has the operator's side. The target is checked as
- * `serve` checks it at start. Mistakes end with one plain sentence and exit code 1 (2 for bad
- * arguments), as `serve` and `admin` do.
+ * `skyvault storage …`: `init` (storage-init.ts) creates the bucket and its CORS rule; `migrate` moves
+ * the embedded store's objects (`<data dir>/objects`) into the bucket SKYVAULT_STORAGE configures. storage/migrate.ts does the work
+ * and explains why this is safe while Skyvault runs; docs/storage.md has the operator's side. The
+ * target is checked as `serve` checks it at start. Mistakes end with one plain sentence and exit code 1
+ * (2 for bad arguments), as `serve` and `admin` do.
  */
 import { parseArgs } from 'node:util';
 import { reportOperatorError } from './cli-errors.ts';
+import { type CommandIo, count } from './cli-output.ts';
 import { loadConfig } from './config/config.ts';
 import { createLogger } from './shared/logger.ts';
 import { EmbeddedStoreReader, type MigrationProgress, migrateObjects } from './storage/migrate.ts';
-import { type OpenedStorage, openStorage } from './storage/open-storage.ts';
+import { NO_EMBEDDED_STORE, type OpenedStorage, openStorage } from './storage/open-storage.ts';
+import { init } from './storage-init.ts';
 import { STORAGE_USAGE } from './storage-usage.ts';
 
-export interface StorageIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
-  env?: NodeJS.ProcessEnv;
+export interface StorageIo extends CommandIo {
   /** Stops the run; without one, the first SIGINT or SIGTERM does. */
   signal?: AbortSignal;
 }
@@ -27,18 +26,13 @@ const FAILURES_SHOWN = 10;
 const PROGRESS_EVERY_MS = 5000;
 const PROGRESS_EVERY_OBJECTS = 500;
 
-/**
- * openStorage needs the embedded store's secrets only to build the embedded store, which a migration
- * never does (SKYVAULT_STORAGE=local is refused first): none are read from the database for it.
- */
-const NO_EMBEDDED_STORE = { storageSecret: '', storageRoot: { accessKey: '', secretKey: '' } };
-
 export async function storage(args: string[], io: StorageIo): Promise<number> {
   const [action, ...rest] = args;
+  if (action === 'init') return init(rest, io);
   let values: { config?: string | undefined; 'dry-run'?: boolean; concurrency?: string };
   try {
     if (action !== 'migrate') {
-      throw new Error(`storage needs an action: "migrate"${action ? `, not "${action}"` : ''}`);
+      throw new Error(`storage needs an action: "init" or "migrate"${action ? `, not "${action}"` : ''}`);
     }
     ({ values } = parseArgs({
       args: rest,
@@ -76,7 +70,7 @@ export async function storage(args: string[], io: StorageIo): Promise<number> {
     const { storage: settings } = config;
     if (settings.kind === 'local' || !settings.cloud) {
       io.err(
-        'SKYVAULT_STORAGE is local, so there is no bucket to migrate to: set SKYVAULT_STORAGE=minio or aws and the SKYVAULT_S3_* settings of the bucket (docs/storage.md), keeping SKYVAULT_DATA_DIR on the data directory whose objects/ holds the embedded store.',
+        'SKYVAULT_STORAGE is local, so there is no bucket to migrate to: set SKYVAULT_STORAGE=minio, aws or ali and the SKYVAULT_S3_* settings of the bucket (docs/storage.md), keeping SKYVAULT_DATA_DIR on the data directory whose objects/ holds the embedded store.',
       );
       return 1;
     }
@@ -94,7 +88,7 @@ export async function storage(args: string[], io: StorageIo): Promise<number> {
     });
     await target.check();
 
-    const where = `the ${settings.kind} bucket "${settings.bucket}" at ${settings.cloud.endpoint ?? `AWS region ${settings.region}`}`;
+    const where = `the ${settings.kind} bucket "${settings.bucket}" at ${target.place}`;
     const dryRun = values['dry-run'] === true;
     const totals = await source.totals();
     io.out(
@@ -181,10 +175,6 @@ export async function storage(args: string[], io: StorageIo): Promise<number> {
 function progressLine(p: MigrationProgress): string {
   const seconds = Math.max(p.elapsedMs / 1000, 0.001);
   return `  ${p.done}/${p.total.objects} objects, ${bytes(p.bytesDone)} of ${bytes(p.total.bytes)}, ${bytes(p.bytesCopied / seconds)}/s, ${p.skipped} skipped, ${p.failed} failed`;
-}
-
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 /** 1536 → "1.5 KiB". */

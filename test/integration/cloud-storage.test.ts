@@ -126,7 +126,7 @@ describe('Skyvault on SKYVAULT_STORAGE=minio (another Skyvault’s embedded stor
       const message = await refusal(cloudEnv({ SKYVAULT_S3_BUCKET: 'no-such-bucket' }));
       assert.match(
         message,
-        /The bucket "no-such-bucket" does not exist at the minio storage at http:\/\/127\.0\.0\.1:\d+/,
+        /The bucket "no-such-bucket" does not exist at the minio storage at http:\/\/127\.0\.0\.1:\d+: create it with `skyvault storage init`/,
       );
     });
 

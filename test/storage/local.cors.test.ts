@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { startTestStorage, type TestStorage } from '../helpers/storage.ts';
+import { GetBucketCorsCommand, PutBucketCorsCommand, S3Client } from '@aws-sdk/client-s3';
+import { BUCKET, REGION, ROOT_CREDENTIALS, startTestStorage, type TestStorage } from '../helpers/storage.ts';
 
 const ORIGIN = 'http://library.example:8080';
 const KEY = 'ws-cors/media/flight/DJI_0001.MP4';
@@ -78,6 +79,36 @@ describe('embedded store CORS', () => {
     const res = await request(url, 'OPTIONS', { origin: ORIGIN, 'access-control-request-method': 'PUT' });
     assert.equal(res.status, 403);
     assert.equal(res.headers['access-control-allow-origin'], undefined);
+  });
+
+  it('keeps no bucket CORS rules, and says so to S3 clients that ask (GetBucketCors, PutBucketCors)', async () => {
+    const client = new S3Client({
+      endpoint: storage.endpoint,
+      region: REGION,
+      forcePathStyle: true,
+      credentials: { accessKeyId: ROOT_CREDENTIALS.accessKey, secretAccessKey: ROOT_CREDENTIALS.secretKey },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      maxAttempts: 1,
+    });
+    try {
+      const notImplemented = (error: Error & { $metadata?: { httpStatusCode?: number } }) =>
+        error.name === 'NotImplemented' && error.$metadata?.httpStatusCode === 501;
+      await assert.rejects(client.send(new GetBucketCorsCommand({ Bucket: BUCKET })), notImplemented);
+      await assert.rejects(
+        client.send(
+          new PutBucketCorsCommand({
+            Bucket: BUCKET,
+            CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['PUT'] }] },
+          }),
+        ),
+        notImplemented,
+      );
+    } finally {
+      client.destroy();
+    }
+    // Writes are still refused to pages.
+    const res = await request(url, 'OPTIONS', { origin: ORIGIN, 'access-control-request-method': 'PUT' });
+    assert.equal(res.status, 403);
   });
 
   it('adds nothing to requests without an Origin (S3 clients)', async () => {

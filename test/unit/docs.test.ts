@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { SETTING_NAMES } from '../../src/config/settings.ts';
 import { AppError, type ErrorName, ERRORS } from '../../src/shared/app-error.ts';
+import { bucketCorsRule } from '../../src/storage/cors-rule.ts';
 
 const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
 
@@ -31,6 +32,12 @@ describe('docs stay true', () => {
         name,
       );
     }
+  });
+
+  it('docs/storage.md shows the CORS rule that `skyvault storage init` sets and the embedded store answers', () => {
+    const block = /```json\n(\{\s*"CORSRules"[\s\S]*?)```/.exec(read('docs/storage.md'));
+    assert.ok(block, 'a json block with CORSRules');
+    assert.deepEqual(JSON.parse(block[1]!), { CORSRules: [bucketCorsRule()] });
   });
 
   it('README starts with what Skyvault is, then the two commands', () => {
