@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '../shared/logger.ts';
-import type { StorageAction } from './provider.ts';
+import type { StorageAction, UploadCredentialRequest, UploadCredentials } from './provider.ts';
 
 export interface IssuedStsCredentials {
   accessKeyId: string;
@@ -55,6 +55,26 @@ export class CredentialCache {
   /** The lifetime credentials get now (after clamping), in seconds. */
   ttlFor(requested: number): number {
     return Math.min(requested, this.maxTtlSeconds);
+  }
+
+  /**
+   * What a device gets (DJI's `sts` shape) for `request`: the cached set of its scope, with where to
+   * upload (`storage`: endpoint, bucket, region, provider).
+   */
+  async uploadCredentials(
+    request: UploadCredentialRequest,
+    storage: Pick<UploadCredentials, 'endpoint' | 'bucket' | 'region' | 'provider'>,
+  ): Promise<UploadCredentials> {
+    const prefix = request.prefix.replace(/\/+$/, '');
+    const issued = await this.credentials(prefix, request.actions ?? ['put', 'get'], request.ttlSeconds);
+    return {
+      accessKeyId: issued.accessKeyId,
+      accessKeySecret: issued.secretAccessKey,
+      securityToken: issued.sessionToken,
+      expiresAt: issued.expiresAt,
+      ...storage,
+      prefix,
+    };
   }
 
   async credentials(

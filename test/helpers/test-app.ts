@@ -51,6 +51,23 @@ export function tempDir(prefix = 'skyvault-test-'): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
+/**
+ * The one sentence a Skyvault with `env` refuses to start with (a StartupError from its start-up checks,
+ * such as cloud storage that refuses its keys); fails the test if it starts.
+ */
+export async function startupRefusal(env: Record<string, string>): Promise<string> {
+  const app = await startTestApp({ env });
+  try {
+    await app.app.listen();
+  } catch (error) {
+    if ((error as Error).name !== 'StartupError') throw error;
+    return (error as Error).message;
+  } finally {
+    await app.close();
+  }
+  throw new Error('Skyvault started where it should have refused to');
+}
+
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = tempDir();
   const database = await createFreshDatabase(options.dialect ?? 'sqlite');

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { ossClient } from '../helpers/device-storage.ts';
 import { testPilot } from '../helpers/pilot.ts';
 import { ROOT_CREDENTIALS } from '../helpers/storage.ts';
-import { startLoggedInApp, startTestApp, type TestApp } from '../helpers/test-app.ts';
+import { startLoggedInApp, startTestApp, startupRefusal, type TestApp } from '../helpers/test-app.ts';
 
 const REGION = 'cn-hangzhou';
 const ROLE = 'acs:ram::1234567890123456:role/skyvault-devices';
@@ -110,27 +110,14 @@ describe('Skyvault on SKYVAULT_STORAGE=ali (another Skyvault’s embedded store 
   });
 
   describe('refuses to start, in one sentence', () => {
-    const refusal = async (env: Record<string, string>): Promise<string> => {
-      const app = await startTestApp({ env });
-      try {
-        await app.app.listen();
-        assert.fail('started');
-      } catch (error) {
-        assert.equal((error as Error).name, 'StartupError', String(error));
-        return (error as Error).message;
-      } finally {
-        await app.close();
-      }
-    };
-
     it('when the keys are refused', async () => {
-      const message = await refusal(aliEnv({ SKYVAULT_S3_SECRET_KEY: 'not-the-secret-0123' }));
+      const message = await startupRefusal(aliEnv({ SKYVAULT_S3_SECRET_KEY: 'not-the-secret-0123' }));
       assert.match(message, /The ali storage at http:\/\/localhost:\d+ refuses SKYVAULT_S3_ACCESS_KEY/);
       assert.ok(!message.includes('not-the-secret'), 'without the secret');
     });
 
     it('when the bucket does not exist', async () => {
-      const message = await refusal(aliEnv({ SKYVAULT_S3_BUCKET: 'no-such-bucket' }));
+      const message = await startupRefusal(aliEnv({ SKYVAULT_S3_BUCKET: 'no-such-bucket' }));
       assert.match(message, /The bucket "no-such-bucket" does not exist at the ali storage/);
     });
 

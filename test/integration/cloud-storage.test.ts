@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { testPilot } from '../helpers/pilot.ts';
 import { ROOT_CREDENTIALS, sdkClient } from '../helpers/storage.ts';
-import { startLoggedInApp, startTestApp, type TestApp } from '../helpers/test-app.ts';
+import { startLoggedInApp, startTestApp, startupRefusal, type TestApp } from '../helpers/test-app.ts';
 
 const ROOT_ENV = {
   SKYVAULT_STORAGE_ACCESS_KEY: ROOT_CREDENTIALS.accessKey,
@@ -100,21 +100,8 @@ describe('Skyvault on SKYVAULT_STORAGE=minio (another Skyvault’s embedded stor
   });
 
   describe('refuses to start, in one sentence', () => {
-    const refusal = async (env: Record<string, string>): Promise<string> => {
-      const app = await startTestApp({ env });
-      try {
-        await app.app.listen();
-        assert.fail('started');
-      } catch (error) {
-        assert.equal((error as Error).name, 'StartupError', String(error));
-        return (error as Error).message;
-      } finally {
-        await app.close();
-      }
-    };
-
     it('when the keys are refused', async () => {
-      const message = await refusal(cloudEnv({ SKYVAULT_S3_SECRET_KEY: 'not-the-secret-0123' }));
+      const message = await startupRefusal(cloudEnv({ SKYVAULT_S3_SECRET_KEY: 'not-the-secret-0123' }));
       assert.match(
         message,
         /refuses SKYVAULT_S3_ACCESS_KEY \/ SKYVAULT_S3_SECRET_KEY for the bucket "skyvault"/,
@@ -123,7 +110,7 @@ describe('Skyvault on SKYVAULT_STORAGE=minio (another Skyvault’s embedded stor
     });
 
     it('when the bucket does not exist', async () => {
-      const message = await refusal(cloudEnv({ SKYVAULT_S3_BUCKET: 'no-such-bucket' }));
+      const message = await startupRefusal(cloudEnv({ SKYVAULT_S3_BUCKET: 'no-such-bucket' }));
       assert.match(
         message,
         /The bucket "no-such-bucket" does not exist at the minio storage at http:\/\/127\.0\.0\.1:\d+: create it with `skyvault storage init`/,
@@ -131,7 +118,7 @@ describe('Skyvault on SKYVAULT_STORAGE=minio (another Skyvault’s embedded stor
     });
 
     it('when the endpoint does not answer', async () => {
-      const message = await refusal(cloudEnv({ SKYVAULT_S3_ENDPOINT: 'http://127.0.0.1:9' }));
+      const message = await startupRefusal(cloudEnv({ SKYVAULT_S3_ENDPOINT: 'http://127.0.0.1:9' }));
       assert.match(
         message,
         /The minio storage at http:\/\/127\.0\.0\.1:9 cannot be reached .*check SKYVAULT_S3_ENDPOINT/,

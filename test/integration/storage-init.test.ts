@@ -27,7 +27,7 @@ import {
 import { storage } from '../../src/storage-cli.ts';
 import { runCli } from '../helpers/cli.ts';
 import { BUCKET, ROOT_CREDENTIALS, startTestStorage } from '../helpers/storage.ts';
-import { startTestApp, tempDir } from '../helpers/test-app.ts';
+import { startupRefusal, tempDir } from '../helpers/test-app.ts';
 
 /** The only keys s3rver knows (it checks the access key id, not the signature). */
 const S3RVER_KEYS = { accessKey: 'S3RVER', secretKey: 'S3RVER' };
@@ -387,18 +387,7 @@ describe('skyvault storage init', () => {
   });
 
   it('is what `serve` names for a missing bucket, and what it then finds', async () => {
-    const refusal = async (): Promise<string> => {
-      const app = await startTestApp({ env: minio('init-serve') });
-      try {
-        await app.app.listen();
-        return assert.fail('started');
-      } catch (error) {
-        assert.equal((error as Error).name, 'StartupError', String(error));
-        return (error as Error).message;
-      } finally {
-        await app.close();
-      }
-    };
+    const refusal = () => startupRefusal(minio('init-serve'));
     assert.match(
       await refusal(),
       /^The bucket "init-serve" does not exist at the minio storage at http:\/\/127\.0\.0\.1:\d+: create it with `skyvault storage init` /,

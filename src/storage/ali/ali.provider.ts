@@ -115,21 +115,14 @@ export class AliProvider implements StorageProvider {
   }
 
   async issueUploadCredentials(request: UploadCredentialRequest): Promise<UploadCredentials> {
-    const prefix = request.prefix.replace(/\/+$/, '');
-    const issued = await this.storageCall(() =>
-      this.credentialCache.credentials(prefix, request.actions ?? ['put', 'get'], request.ttlSeconds),
+    return this.storageCall(() =>
+      this.credentialCache.uploadCredentials(request, {
+        endpoint: this.publicEndpoint,
+        bucket: this.bucket,
+        region: this.region,
+        provider: 'ali',
+      }),
     );
-    return {
-      accessKeyId: issued.accessKeyId,
-      accessKeySecret: issued.secretAccessKey,
-      securityToken: issued.sessionToken,
-      expiresAt: issued.expiresAt,
-      endpoint: this.publicEndpoint,
-      bucket: this.bucket,
-      region: this.region,
-      provider: 'ali',
-      prefix,
-    };
   }
 
   async presignGet(

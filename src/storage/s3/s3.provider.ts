@@ -119,21 +119,14 @@ export class S3Provider implements StorageProvider {
   }
 
   async issueUploadCredentials(request: UploadCredentialRequest): Promise<UploadCredentials> {
-    const prefix = request.prefix.replace(/\/+$/, '');
-    const issued = await this.storageCall(() =>
-      this.credentialCache.credentials(prefix, request.actions ?? ['put', 'get'], request.ttlSeconds),
+    return this.storageCall(() =>
+      this.credentialCache.uploadCredentials(request, {
+        endpoint: this.publicEndpoint,
+        bucket: this.bucket,
+        region: this.region,
+        provider: this.wireProvider,
+      }),
     );
-    return {
-      accessKeyId: issued.accessKeyId,
-      accessKeySecret: issued.secretAccessKey,
-      securityToken: issued.sessionToken,
-      expiresAt: issued.expiresAt,
-      endpoint: this.publicEndpoint,
-      bucket: this.bucket,
-      region: this.region,
-      provider: this.wireProvider,
-      prefix,
-    };
   }
 
   async presignGet(
