@@ -32,6 +32,7 @@ import { WorkspaceService } from './features/workspaces/workspace.service.ts';
 import { PublicAddresses } from './http/public-address.ts';
 import { connectLiveUpdates } from './http/routes/live.wire.ts';
 import { createHttpServer } from './http/server.ts';
+import { Metrics } from './metrics/metrics.ts';
 import { type ListeningAddresses, type RunningParts, startParts, stopParts } from './lifecycle.ts';
 import { EmbeddedBroker } from './mqtt/embedded-broker.ts';
 import { configHandler } from './mqtt/handlers/config-request.ts';
@@ -88,6 +89,8 @@ export interface SkyvaultApp {
   broker: EmbeddedBroker | undefined;
   /** Skyvault's MQTT client: device messages in, replies and service calls out. */
   gateway: MqttGateway;
+  /** This app's metrics (its own registry), served at /metrics with SKYVAULT_METRICS_TOKEN. */
+  metrics: Metrics;
   logger: Logger;
   bootstrap: BootstrapResult;
   /**
@@ -105,7 +108,14 @@ export type { ListeningAddresses } from './lifecycle.ts';
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<SkyvaultApp> {
   const logger = options.logger ?? createLogger(config.log.level);
   const now = options.now ?? Date.now;
-  const database = await openDatabase(config.database);
+  // One registry per app (metrics/metrics.ts), handed to whoever records; the gauges read the parts below.
+  const metrics = new Metrics({
+    enabled: config.metrics.token !== undefined,
+    onCollectError: (gauge, error) => logger.warn({ err: error, gauge }, 'a metric could not be read'),
+  });
+  const database = await openDatabase(config.database, {
+    onAcquire: metrics.enabled ? (seconds) => metrics.databasePoolAcquire.observe(seconds) : undefined,
+  });
   let storage: StorageProvider | undefined;
   try {
     const secrets = new SecretBox(loadSecretKey(config.auth.secretKey, config.dataDir));
@@ -154,7 +164,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       mqttPort: config.mqtt.port,
     });
     // The embedded store, or a cloud provider checked before anything listens (storage/open-storage.ts).
-    const opened = openStorage(config, boot, {
+    const opened = await openStorage(config, boot, {
       defaultPublicHostname: config.http.publicUrl
         ? new URL(config.http.publicUrl).hostname
         : reachableHosts(config.http.host)[0]!.replace(/^\[|\]$/g, ''),
@@ -173,6 +183,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       storage: store,
       credentialTtlSeconds: config.storage.credentialTtlSeconds,
       now,
+      metrics,
     });
     const enricher = new MediaEnricher({
       repo: repos.media,
@@ -225,6 +236,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       serviceTimeoutMs: config.mqtt.replyTimeoutMs,
       serviceRetries: config.mqtt.retries,
       logger: mqttLogger,
+      metrics,
     });
     // Accounts (issue 13): an account that may no longer use MQTT as it did is disconnected from the
     // embedded broker at once; an external broker refuses it at its next authorization (docs/mqtt.md).
@@ -281,6 +293,12 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       }),
     );
     connectLiveUpdates(live, { devices, media, dockMedia, logTasks });
+    metrics.readFrom({
+      gatewayQueueDepth: () => gateway.queueDepth,
+      enrichmentBacklog: () => enricher.backlog,
+      databasePoolWaiting: () => database.poolWaiting(),
+      onlineDevices: () => devices.countOnline(),
+    });
 
     const http = await createHttpServer({
       config,
@@ -304,6 +322,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
         kind: config.storage.kind === 'local' ? 'embedded' : config.storage.kind,
         ping: opened.ping,
       },
+      metrics,
       version: VERSION,
     });
     await http.ready();
@@ -346,6 +365,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       live,
       broker,
       gateway,
+      metrics,
       logger,
       bootstrap: boot,
       async listen() {

@@ -105,6 +105,8 @@ export interface Config {
   media: { ffmpegPath: string | undefined };
   /** Remote device logs: seconds without progress after which an upload task fails. */
   logs: { uploadTimeoutSeconds: number };
+  /** /metrics for Prometheus: the bearer token it must send (SKYVAULT_METRICS_TOKEN); undefined = off. */
+  metrics: { token: string | undefined };
 }
 
 export interface CloudStorageConfig {
@@ -254,5 +256,6 @@ export function buildConfig(
     web: { mapTiles: s.SKYVAULT_MAP_TILES },
     media: { ffmpegPath: s.SKYVAULT_FFMPEG },
     logs: { uploadTimeoutSeconds: s.SKYVAULT_LOG_UPLOAD_TIMEOUT },
+    metrics: { token: s.SKYVAULT_METRICS_TOKEN },
   };
 }

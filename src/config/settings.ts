@@ -261,6 +261,11 @@ export const SETTINGS = {
     doc: 'Log level: fatal, error, warn, info, debug, trace or silent. Logs are JSON lines on standard output.',
     parse: oneOf(LOG_LEVELS),
   },
+  SKYVAULT_METRICS_TOKEN: {
+    doc: 'Bearer token (at least 32 characters) that Prometheus sends (Authorization: Bearer …) to read /metrics on the HTTP port; unset turns /metrics off (docs/metrics.md).',
+    secret: true,
+    parse: nonEmpty('a secret', 32),
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -6,7 +6,15 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import {
+  CamelCasePlugin,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  type PostgresPool,
+  SqliteDialect,
+  sql,
+} from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/config.ts';
 import { redactUrl } from '../config/parsers.ts';
@@ -21,14 +29,28 @@ export interface Database {
   dialect: Dialect;
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
+  /** Queries waiting for a pooled connection (PostgreSQL's pool; SQLite has one connection: 0). */
+  poolWaiting(): number;
   close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /**
+   * Told how long each query waited for a pooled connection, in seconds (PostgreSQL; metrics). Timed
+   * around the pool's checkout only, not around queries.
+   */
+  onAcquire?: ((seconds: number) => void) | undefined;
 }
 
 /** PostgreSQL type id of int8/bigint: returned as a JS number (epoch ms and byte sizes fit in 2^53). */
 const PG_INT8_OID = 20;
 
-export async function openDatabase(config: DatabaseConfig): Promise<Database> {
-  const database = config.kind === 'sqlite' ? openSqlite(config.file) : await openPostgres(config.url);
+export async function openDatabase(
+  config: DatabaseConfig,
+  options: OpenDatabaseOptions = {},
+): Promise<Database> {
+  const database =
+    config.kind === 'sqlite' ? openSqlite(config.file) : await openPostgres(config.url, options.onAcquire);
   try {
     await migrateToLatest(database.db);
   } catch (error) {
@@ -63,6 +85,7 @@ function openSqlite(file: string): Database {
     ping: async () => {
       await sql`select 1`.execute(db);
     },
+    poolWaiting: () => 0,
     close: () => db.destroy(),
   };
 }
@@ -88,7 +111,7 @@ function withStatementCache(connection: BetterSqlite3.Database, size = 500) {
   };
 }
 
-async function openPostgres(url: string): Promise<Database> {
+async function openPostgres(url: string, onAcquire: OpenDatabaseOptions['onAcquire']): Promise<Database> {
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
@@ -110,14 +133,31 @@ async function openPostgres(url: string): Promise<Database> {
       { cause: error },
     );
   }
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
+  const db = new Kysely<DB>({
+    dialect: new PostgresDialect({ pool: onAcquire ? timedCheckout(pool, onAcquire) : pool }),
+    plugins: [new CamelCasePlugin()],
+  });
   return {
     db,
     dialect: 'postgres',
     ping: async () => {
       await sql`select 1`.execute(db);
     },
+    poolWaiting: () => pool.waitingCount,
     close: () => db.destroy(),
+  };
+}
+
+/** The pool as Kysely uses it (connect, end), each checkout timed. */
+function timedCheckout(pool: pg.Pool, onAcquire: (seconds: number) => void): PostgresPool {
+  return {
+    async connect() {
+      const start = performance.now();
+      const client = await pool.connect();
+      onAcquire((performance.now() - start) / 1000);
+      return client;
+    },
+    end: () => pool.end(),
   };
 }
 

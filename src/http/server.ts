@@ -26,6 +26,7 @@ import type { MediaZipService } from '../features/media/media-zip.service.ts';
 import type { AccountService } from '../features/users/account.service.ts';
 import type { UserService } from '../features/users/user.service.ts';
 import type { WorkspaceService } from '../features/workspaces/workspace.service.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { Logger } from '../shared/logger.ts';
 import { StartupError } from '../shared/startup-error.ts';
 import { ErrorEnvelope } from './envelope.ts';
@@ -38,6 +39,7 @@ import { mediaLibraryRoutes } from './routes/dji/media-library.routes.ts';
 import { pilotMediaRoutes } from './routes/dji/pilot-media.routes.ts';
 import { type HealthRoutesOptions, healthRoutes } from './routes/health.routes.ts';
 import { liveRoutes } from './routes/live.routes.ts';
+import { countRequests, metricsRoutes } from './routes/metrics.routes.ts';
 import { mqttAuthRoutes } from './routes/mqtt-auth.routes.ts';
 import { deviceLogRoutes } from './routes/manage/device-logs.routes.ts';
 import { deviceRoutes } from './routes/manage/devices.routes.ts';
@@ -71,6 +73,8 @@ export interface HttpDeps {
   addresses: PublicAddresses;
   /** What /healthz says of the object storage, and how it asks it. */
   storageHealth: HealthRoutesOptions['storage'];
+  /** The app's metrics: requests counted here, /metrics served with SKYVAULT_METRICS_TOKEN. */
+  metrics: Metrics;
   version: string;
   /** Where the built web app is (tests point elsewhere); default dist/web. */
   webRoot?: string | undefined;
@@ -92,6 +96,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
 
   installErrorHandling(app);
   installJsonParser(app);
+  // Every request, 404s included, counted by route pattern, when something can read the counts.
+  if (deps.metrics.enabled) countRequests(app, deps.metrics);
   app.addSchema(ErrorEnvelope);
 
   // DJI's demo web front end may run on another origin; tokens travel in a header, not cookies.
@@ -108,7 +114,12 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
         description:
           'DJI Cloud API endpoints (DJI envelope {code, message, data}) and the Skyvault management API. Authenticate with the access token from /manage/api/v1/login in the x-auth-token header.',
       },
-      components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: TOKEN_HEADER } } },
+      components: {
+        securitySchemes: {
+          token: { type: 'apiKey', in: 'header', name: TOKEN_HEADER },
+          metricsToken: { type: 'http', scheme: 'bearer' },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -150,6 +161,8 @@ const authenticatedRoutes: FastifyPluginAsync<HttpDeps> = async (api, deps) => {
     defaultWorkspaceId: deps.defaultWorkspaceId,
   });
   await api.register(liveRoutes, { sessions: deps.sessions, live: deps.live });
+  // Prometheus, with SKYVAULT_METRICS_TOKEN only: public for access tokens, it checks its own.
+  await api.register(metricsRoutes, { metrics: deps.metrics, token: deps.config.metrics.token });
   await api.register(pilotPageRoutes, { config: deps.config, users: deps.users, addresses: deps.addresses });
   await api.register(apiRoutes, deps);
   if (deps.mqttOverWebSocket) {

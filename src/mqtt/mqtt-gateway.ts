@@ -9,7 +9,8 @@
  * A handler that throws an `AppError` of the catalogue (shared/app-error.ts) gets it rendered: a final
  * error is answered on the same reply topic with the entry's `result` (and its details as `output`); a
  * transient one, or any other failure, is logged and left unanswered, so the device sends it again.
- * A message that cannot be parsed is logged; nothing a message does stops the client.
+ * A message that cannot be parsed is logged; nothing a message does stops the client. Each message is
+ * counted by method and result (metrics/metrics.ts, skyvault_device_events_total).
  * Messages of one gateway are handled in order; different gateways' messages run concurrently, at most
  * MAX_RUNNING at once (a gateway never holds more than one of those). A QoS 1 message is acknowledged to
  * the broker (PUBACK) when it is queued, not when handled: MQTT.js reads no further packet until the
@@ -25,6 +26,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { DeviceEventResult, Metrics } from '../metrics/metrics.ts';
 import { AppError, isAppError, mqttResultOf } from '../shared/app-error.ts';
 import type { Logger } from '../shared/logger.ts';
 import { isRecord } from '../dji/values.ts';
@@ -71,7 +73,18 @@ export interface MqttGatewayOptions {
   /** Services: wait per attempt (ms) and resends after the first (docs/protocol.md §1.3: 3000 and 2). */
   serviceTimeoutMs?: number;
   serviceRetries?: number;
+  /** Counts each device message handled (skyvault_device_events_total). */
+  metrics?: Pick<Metrics, 'deviceEvents'> | undefined;
 }
+
+/** What handling a message came to: its metric's result, and the reply data (if any is to be sent). */
+interface Handled {
+  result: DeviceEventResult;
+  reply: ReplyData | undefined;
+}
+
+/** The method label of a message no handler takes: DJI method names are the devices' to choose. */
+const OTHER_METHOD = 'other';
 
 export interface ServiceReply {
   tid: string;
@@ -124,6 +137,11 @@ export class MqttGateway {
 
   get connected(): boolean {
     return this.client?.connected ?? false;
+  }
+
+  /** Device messages held: waiting for their turn (their gateway's earlier ones, a slot) or handled. */
+  get queueDepth(): number {
+    return this.queued;
   }
 
   /** Connects (to `url`, or the configured one) and subscribes; rejects when either fails. */
@@ -290,6 +308,7 @@ export class MqttGateway {
     const result = parseEnvelope(payload, parsed.family !== 'osd' && parsed.family !== 'state');
     if (!result.ok) {
       logger.warn({ topic, bytes: payload.length }, `MQTT message ignored: ${result.reason}`);
+      if (parsed.family !== 'services_reply') this.count(OTHER_METHOD, 'invalid');
       return;
     }
     const envelope = result.envelope;
@@ -315,35 +334,50 @@ export class MqttGateway {
       parsed.family === 'status' ||
       (parsed.family === 'events' && envelope.needReply);
     const handler = this.handlers.get(`${parsed.family}/${envelope.method}`);
-    if (!handler) {
-      if (parsed.family !== 'state')
-        logger.info({ topic, method: envelope.method }, 'MQTT message without a handler');
-      if (parsed.family === 'requests')
-        await this.reply(topic, envelope, { result: mqttResultOf('MethodNotSupported'), output: {} });
-      else if (answered) await this.reply(topic, envelope, { result: 0 });
-      return;
+    // `state` messages carry no method: their handler's family names them.
+    const method = handler ? handler.method || handler.family : OTHER_METHOD;
+    let handled: Handled;
+    try {
+      handled = handler
+        ? await this.handle(handler, { family: parsed.family, sn: parsed.sn, envelope }, topic)
+        : this.unhandled(topic, parsed.family, envelope);
+    } catch (error) {
+      this.count(method, 'error');
+      throw error;
     }
-    const message: InboundMessage = { family: parsed.family, sn: parsed.sn, envelope };
+    this.count(method, handled.result);
+    if (answered && handled.reply) await this.reply(topic, envelope, handled.reply);
+  }
+
+  /** Runs the handler; a final AppError is a refusal answered with its result, anything else throws. */
+  private async handle(handler: MethodHandler, message: InboundMessage, topic: string): Promise<Handled> {
     let data: ReplyData | undefined;
     try {
       data = await handler.handle(message);
     } catch (error) {
       if (!isAppError(error) || error.transient) throw error;
-      logger.info(
-        { topic, method: envelope.method, result: error.mqttResult, reason: error.message },
+      this.options.logger.info(
+        { topic, method: message.envelope.method, result: error.mqttResult, reason: error.message },
         'MQTT message refused',
       );
-      if (answered) {
-        const output = isRecord(error.details) ? error.details : {};
-        await this.reply(topic, envelope, { result: error.mqttResult, output });
-      }
-      return;
+      const output = isRecord(error.details) ? error.details : {};
+      return { result: 'refused', reply: { result: error.mqttResult, output } };
     }
-    if (parsed.family === 'events') {
-      if (answered) await this.reply(topic, envelope, { result: 0 });
-    } else if (answered && data) {
-      await this.reply(topic, envelope, data);
-    }
+    if (message.family === 'events') return { result: 'ok', reply: { result: 0 } };
+    return { result: data && data.result !== 0 ? 'refused' : 'ok', reply: data };
+  }
+
+  /** A method nobody handles: a request is "not supported", anything else that asks is acknowledged. */
+  private unhandled(topic: string, family: InboundFamily, envelope: Envelope): Handled {
+    if (family !== 'state')
+      this.options.logger.info({ topic, method: envelope.method }, 'MQTT message without a handler');
+    const reply =
+      family === 'requests' ? { result: mqttResultOf('MethodNotSupported'), output: {} } : { result: 0 };
+    return { result: 'unhandled', reply };
+  }
+
+  private count(method: string, result: DeviceEventResult): void {
+    this.options.metrics?.deviceEvents.inc({ method, result });
   }
 
   private reply(topic: string, request: Envelope, data: ReplyData): Promise<void> {

@@ -211,6 +211,13 @@ export const ERRORS = {
       'No hook secret: the broker must send SKYVAULT_MQTT_HOOK_SECRET in the x-skyvault-hook-secret header.',
   },
   HookSecretInvalid: { status: 403, code: 403, message: 'The hook secret is not this server’s.' },
+  // /metrics (Prometheus, with SKYVAULT_METRICS_TOKEN as its bearer token); answered with WWW-Authenticate.
+  MetricsTokenMissing: {
+    status: 401,
+    code: 401,
+    message: 'No metrics token: send SKYVAULT_METRICS_TOKEN in an Authorization: Bearer header.',
+  },
+  MetricsTokenInvalid: { status: 401, code: 401, message: 'The metrics token is not this server’s.' },
   RouteNotFound: { status: 404, code: 404, message: 'There is nothing at this address.' },
   Internal: {
     status: 500,

@@ -94,8 +94,13 @@ const MATRIX: Record<string, readonly Who[]> = {
   'DELETE /api/v1/workspaces/{workspace_id}': SERVER,
 };
 
-/** Routes that need no token (in the OpenAPI document). */
-const PUBLIC_DOCUMENTED = ['GET /healthz', 'POST /manage/api/v1/login', 'POST /manage/api/v1/token/refresh'];
+/** Routes that need no token (in the OpenAPI document); /metrics checks a bearer token of its own. */
+const PUBLIC_DOCUMENTED = [
+  'GET /healthz',
+  'GET /metrics',
+  'POST /manage/api/v1/login',
+  'POST /manage/api/v1/token/refresh',
+];
 /**
  * Routes hidden from the document: pages and scripts anyone may load, MQTT over WebSocket (the broker
  * authenticates it), the live-updates WebSocket (checked below, by its own rule).
@@ -210,6 +215,8 @@ describe('a role is checked on every path, HTTP and WebSocket', () => {
         // Routes that ask a dock something must not wait long for one that is not there.
         SKYVAULT_DEVICE_REPLY_TIMEOUT: '300',
         SKYVAULT_DEVICE_RETRIES: '0',
+        // /metrics exists only with its token.
+        SKYVAULT_METRICS_TOKEN: 'roles-test-metrics-token-0123456789abcdef',
       },
     });
     ({

@@ -90,6 +90,7 @@ describe('loadConfig', () => {
       web: { mapTiles: undefined },
       media: { ffmpegPath: undefined },
       logs: { uploadTimeoutSeconds: 900 },
+      metrics: { token: undefined },
     });
     for (const section of [config.storage, config.mqtt, config.dji, config.auth, config.log, config.web]) {
       assert.ok(Object.isFrozen(section));

@@ -4,7 +4,7 @@
  */
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import { prepareQuery } from '../../db/prepared.ts';
-import type { DB, DevicesTable } from '../../db/schema.ts';
+import type { DB, DeviceKind, DevicesTable } from '../../db/schema.ts';
 
 export type Device = Selectable<DevicesTable>;
 /** A device as people see it: with its model's name (device dictionary) and its workspace's name. */
@@ -124,6 +124,19 @@ export class DeviceRepo {
       .where('sn', '=', sn)
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
+  }
+
+  /** How many devices are online, per kind. */
+  async countOnline(): Promise<Record<DeviceKind, number>> {
+    const rows = await this.db
+      .selectFrom('devices')
+      .select((eb) => ['kind', eb.fn.countAll().as('count')])
+      .where('online', '=', 1)
+      .groupBy('kind')
+      .execute();
+    const counts: Record<DeviceKind, number> = { gateway: 0, sub_device: 0 };
+    for (const row of rows) counts[row.kind] = Number(row.count);
+    return counts;
   }
 
   /** A gateway and its sub-devices go offline; returns the rows that were online. */

@@ -365,6 +365,11 @@ export class DeviceService {
     if (await this.repo.setFirmwareVersion(sn, version, this.now())) this.firmware.set(sn, version);
   }
 
+  /** How many devices are online now, gateways and sub-devices apart (every instance's, on one database). */
+  countOnline(): Promise<{ gateway: number; sub_device: number }> {
+    return this.repo.countOnline();
+  }
+
   /** A gateway and its sub-devices are offline (its connection ended, or it said so). */
   async markOffline(gatewaySn: string): Promise<void> {
     for (const device of await this.repo.markOffline(gatewaySn, this.now())) {

@@ -123,6 +123,8 @@ export class MediaEnricher {
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
   private running: Promise<void> | undefined;
+  /** The file being enriched now, if any. */
+  private current: string | undefined;
   private closed = false;
   /** Stops a running ffmpeg at close, rather than letting shutdown wait for it. */
   private readonly stopping = new AbortController();
@@ -161,6 +163,11 @@ export class MediaEnricher {
     return ids.length;
   }
 
+  /** Files waiting for enrichment, the one in progress included (metrics). */
+  get backlog(): number {
+    return this.queue.length + (this.current === undefined ? 0 : 1);
+  }
+
   /** Resolves when the queue is empty. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
@@ -176,6 +183,7 @@ export class MediaEnricher {
   private async drain(): Promise<void> {
     for (let id = this.queue.shift(); id !== undefined; id = this.queue.shift()) {
       this.queued.delete(id);
+      this.current = id;
       try {
         await this.enrich(id);
       } catch (error) {
@@ -189,6 +197,8 @@ export class MediaEnricher {
             { err: error, fileId: id },
             'media enrichment failed; will retry at next start',
           );
+      } finally {
+        this.current = undefined;
       }
     }
   }

@@ -10,6 +10,7 @@
 import Emittery from 'emittery';
 import { isUniqueViolation } from '../../db/errors.ts';
 import type { MediaSource, MediaType } from '../../db/schema.ts';
+import type { Metrics } from '../../metrics/metrics.ts';
 import { AppError } from '../../shared/app-error.ts';
 import { newId } from '../../shared/ids.ts';
 import { objectKeyProblem } from '../../storage/object-key.ts';
@@ -51,6 +52,8 @@ export interface MediaServiceOptions {
   storage: StorageProvider;
   credentialTtlSeconds: number;
   now?: () => number;
+  /** Counts the bytes of each new file (skyvault_upload_bytes_total). */
+  metrics?: Pick<Metrics, 'uploadBytes'> | undefined;
 }
 
 export interface MediaEvents {
@@ -252,7 +255,10 @@ export class MediaService {
     const recorded =
       current && !changesRecordedFile(current, file) ? current : await this.repo.upsertByObjectKey(file);
     if (recorded.enrichedAt === null) await this.events.emit('recorded', recorded);
-    if (recorded.id === file.id) await this.events.emit('created', recorded);
+    if (recorded.id === file.id) {
+      this.options.metrics?.uploadBytes.inc({ source: file.source }, file.size);
+      await this.events.emit('created', recorded);
+    }
     return recorded;
   }
 
