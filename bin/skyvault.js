@@ -1,8 +1,31 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx (Node 20 cannot strip types itself).
-import { register } from 'tsx/esm/api';
+// Starts Skyvault from the bundle that `npm ci` builds (scripts/build-server.js, dist/server/), so no
+// TypeScript is compiled at start. Where the sources changed after that build (a developer's checkout)
+// or SKYVAULT_FROM_SOURCE=1, it runs the sources through tsx instead (Node 20 cannot strip types).
+import { readFileSync } from 'node:fs';
+import { newestMtime } from '../scripts/source-stamp.js';
 
-register();
-const { main } = await import('../src/cli.ts');
+const root = new URL('..', import.meta.url);
+
+function bundleIsCurrent() {
+  if (process.env.SKYVAULT_FROM_SOURCE === '1') return false;
+  try {
+    const { sourcesAt } = JSON.parse(readFileSync(new URL('dist/server/build.json', root), 'utf8'));
+    return newestMtime(new URL('src', root).pathname) <= sourcesAt;
+  } catch {
+    return false;
+  }
+}
+
+let main;
+if (bundleIsCurrent()) {
+  // Stack traces name the TypeScript files and lines, through the bundle's source maps.
+  process.setSourceMapsEnabled(true);
+  ({ main } = await import(new URL('dist/server/skyvault.mjs', root).href));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../src/cli.ts'));
+}
 const code = await main(process.argv.slice(2));
 if (code !== undefined) process.exitCode = code;

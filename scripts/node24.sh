@@ -63,8 +63,10 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   )
   echo "$want" >"$stamp"
 fi
-# The web app is built by npm ci's prepare script; the copy above removed it when npm ci was skipped.
+# The web app and the server bundle are built by npm ci's prepare script; the copy above removed them
+# when npm ci was skipped.
 [ -f "$project/dist/web/index.html" ] || (cd "$project" && npm run build:web)
+[ -f "$project/dist/server/build.json" ] || (cd "$project" && npm run build)
 step "ready after $((SECONDS - started)) s"
 
 # 3. The tests.

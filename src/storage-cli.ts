@@ -81,7 +81,7 @@ export async function storage(args: string[], io: StorageIo): Promise<number> {
       );
       return 1;
     }
-    target = openStorage(config, NO_EMBEDDED_STORE, {
+    target = await openStorage(config, NO_EMBEDDED_STORE, {
       defaultPublicHostname: '127.0.0.1',
       logger: createLogger(config.log.level, { write: (line: string) => io.err(line.trimEnd()) }),
       now: Date.now,

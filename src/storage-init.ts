@@ -47,7 +47,7 @@ export async function init(args: string[], io: CommandIo): Promise<number> {
       io.err(refusal);
       return 1;
     }
-    opened = openStorage(config, NO_EMBEDDED_STORE, {
+    opened = await openStorage(config, NO_EMBEDDED_STORE, {
       defaultPublicHostname: '127.0.0.1',
       logger: createLogger(config.log.level, { write: (line: string) => io.err(line.trimEnd()) }),
       now: Date.now,

@@ -13,6 +13,12 @@ export interface RawSettings {
   warnings: string[];
 }
 
+/**
+ * Variables named like settings that are not: the test suites' (SKYVAULT_TEST_*), and the launcher's
+ * SKYVAULT_FROM_SOURCE (bin/skyvault.js: run the sources rather than the bundle).
+ */
+const NOT_SETTINGS = /^SKYVAULT_(TEST_|FROM_SOURCE$)/;
+
 export function readRawSettings(
   env: NodeJS.ProcessEnv,
   configFile: string | undefined,
@@ -28,7 +34,7 @@ export function readRawSettings(
     if (raw !== undefined && raw !== '') values.set(name, raw);
   }
   for (const name of Object.keys(env)) {
-    if (name.startsWith('SKYVAULT_') && !name.startsWith('SKYVAULT_TEST_') && !(name in SETTINGS)) {
+    if (name.startsWith('SKYVAULT_') && !NOT_SETTINGS.test(name) && !(name in SETTINGS)) {
       warnings.push(`${name} is not a Skyvault setting and is ignored${suggest(name)}.`);
     }
   }

@@ -11,6 +11,7 @@
  * ffmpeg skip, rather than running ffmpeg at simulation time.
  */
 import { readFileSync } from 'node:fs';
+import { packagePath } from '../shared/package-root.ts';
 
 /** Every this many generated files of the simulators, one is a video. */
 export const VIDEO_EVERY = 5;
@@ -22,7 +23,7 @@ export const DJI_VIDEO_SIZE = { width: 640, height: 360 };
 let fixture: Buffer | undefined;
 
 export function djiVideo(seed: string | number): Buffer {
-  fixture ??= readFileSync(new URL('./dji-video.mp4', import.meta.url));
+  fixture ??= readFileSync(packagePath('src', 'simulate', 'dji-video.mp4'));
   const payload = Buffer.from(`skyvault simulated video ${seed}`, 'utf8');
   const header = Buffer.alloc(8);
   header.writeUInt32BE(header.length + payload.length, 0);

@@ -1,15 +1,17 @@
 /**
  * The storage SKYVAULT_STORAGE names, built: the embedded store (which listens on its own port), or a
- * cloud provider (MinIO, AWS, Aliyun OSS) that must be usable before Skyvault listens: `check` tells in one plain
- * sentence what is wrong (bucket missing, keys refused, role not assumable, clock off, unreachable).
+ * cloud provider (MinIO, AWS, Aliyun OSS) that must be usable before Skyvault listens: `check` tells in
+ * one plain sentence what is wrong (bucket missing, keys refused, role not assumable, clock off,
+ * unreachable). A cloud provider's module, and with it its SDK, is imported only when it is the one
+ * configured: loading the AWS SDK and ali-oss cost the embedded default a good part of its start.
  */
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import { StartupError } from '../shared/startup-error.ts';
 import { LocalStorageProvider } from './local/local.provider.ts';
-import { AliProvider, aliStatusOf } from './ali/ali.provider.ts';
+import type { AliProvider } from './ali/ali.provider.ts';
 import type { StorageProvider } from './provider.ts';
-import { S3Provider, statusOf } from './s3/s3.provider.ts';
+import type { S3Provider } from './s3/s3.provider.ts';
 
 /** What start-up checks and /healthz need of a cloud provider. */
 type CloudProvider = (S3Provider | AliProvider) & {
@@ -49,11 +51,11 @@ export const NO_EMBEDDED_STORE: StorageSecrets = {
 /** How far the storage's clock may be from ours before signatures fail (S3 and STS allow 15 minutes). */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
-export function openStorage(
+export async function openStorage(
   config: Config,
   secrets: StorageSecrets,
   options: { defaultPublicHostname: string; logger: Logger; now: () => number },
-): OpenedStorage {
+): Promise<OpenedStorage> {
   const { storage } = config;
   if (storage.kind === 'local' || !storage.cloud) {
     const embedded = new LocalStorageProvider({
@@ -87,8 +89,12 @@ export function openStorage(
   // readStorage (config/build.ts) refuses ali without a role.
   const provider: CloudProvider =
     storage.kind === 'ali'
-      ? new AliProvider({ ...common, roleArn: cloud.roleArn ?? '' })
-      : new S3Provider({ ...common, kind: storage.kind, roleArn: cloud.roleArn });
+      ? new (await import('./ali/ali.provider.ts')).AliProvider({ ...common, roleArn: cloud.roleArn ?? '' })
+      : new (await import('./s3/s3.provider.ts')).S3Provider({
+          ...common,
+          kind: storage.kind,
+          roleArn: cloud.roleArn,
+        });
   const regional =
     storage.kind === 'ali' ? `Aliyun region ${storage.region}` : `AWS region ${storage.region}`;
   const place = cloud.endpoint ?? regional;
@@ -144,7 +150,7 @@ async function checkCloud(
 }
 
 function bucketProblem(error: unknown, where: string, bucket: string, kind: string): string {
-  const status = statusOf(error) ?? aliStatusOf(error);
+  const status = httpStatusOf(error);
   // The AWS SDK names errors by their code; ali-oss keeps the code apart.
   const name = (error as { code?: string }).code ?? (error as { name?: string }).name ?? '';
   if (name === 'RequestTimeTooSkewed' || /skew/i.test(describeError(error))) {
@@ -163,6 +169,16 @@ function bucketProblem(error: unknown, where: string, bucket: string, kind: stri
     return `The bucket "${bucket}" answers HTTP ${status} at the ${where}: check SKYVAULT_S3_REGION (the bucket's region) and SKYVAULT_S3_ENDPOINT.`;
   }
   return `The ${where} cannot be reached (${describeError(error)}): check SKYVAULT_S3_ENDPOINT and the network.`;
+}
+
+/**
+ * The HTTP status a storage client's error carries: the AWS SDK's `$metadata`, or ali-oss's `status`
+ * (which is negative for network failures); undefined when the storage never answered.
+ */
+export function httpStatusOf(error: unknown): number | undefined {
+  const e = error as { $metadata?: { httpStatusCode?: number }; status?: unknown };
+  const status = e.$metadata?.httpStatusCode ?? (typeof e.status === 'number' ? e.status : undefined);
+  return status !== undefined && status > 0 ? status : undefined;
 }
 
 /** An SDK or network error in a few words: its name, message and code. */

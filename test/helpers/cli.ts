@@ -9,8 +9,9 @@ const BIN = path.resolve(import.meta.dirname, '../../bin/skyvault.js');
 
 /**
  * How long a command may take to print what a test waits for, or to end. Starting `skyvault` takes
- * a few seconds of CPU (tsx loads the sources and dependencies); on a loaded 2-core machine, with other
- * test files starting theirs at the same time, several times that.
+ * a second or two of CPU (loading its dependencies; its sources through tsx where the bundle is not
+ * current, bin/skyvault.js); on a loaded 2-core machine, with other test files starting theirs at the
+ * same time, several times that.
  */
 export const CLI_TIMEOUT_MS = 120_000;
 

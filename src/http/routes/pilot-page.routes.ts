@@ -12,6 +12,7 @@ import type { UserService } from '../../features/users/user.service.ts';
 import { Envelope, ErrorResponses, ok } from '../envelope.ts';
 import { claimsOf } from '../plugins/auth.ts';
 import type { PublicAddresses } from '../public-address.ts';
+import { packagePath } from '../../shared/package-root.ts';
 
 export interface PilotPageRoutesOptions {
   config: Config;
@@ -19,7 +20,7 @@ export interface PilotPageRoutesOptions {
   addresses: PublicAddresses;
 }
 
-const asset = (name: string) => readFileSync(new URL(`../pilot/${name}`, import.meta.url), 'utf8');
+const asset = (name: string) => readFileSync(packagePath('src', 'http', 'pilot', name), 'utf8');
 
 // The page's script comes from this origin only; styles are inline; calls go to this origin only.
 const CSP = [

@@ -5,9 +5,9 @@
  * same page, which routes in the browser. When the build is missing the page says how to make it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { packagePath } from '../../shared/package-root.ts';
 
 /** Paths the web app routes itself (web/src/App.tsx). */
 export const WEB_APP_PATHS = [
@@ -21,7 +21,7 @@ export const WEB_APP_PATHS = [
   '/workspaces/:workspace_id/users',
 ];
 
-export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../dist/web', import.meta.url));
+export const DEFAULT_WEB_ROOT = packagePath('dist', 'web');
 
 // Scripts only from this origin. Thumbnails, previews and videos come from the object store (another
 // origin, known only per request) and map tiles from SKYVAULT_MAP_TILES: images and media from anywhere.
