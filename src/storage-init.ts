@@ -11,7 +11,8 @@ import { loadConfig } from './config/config.ts';
 import { createLogger } from './shared/logger.ts';
 import { CorsRuleNotKeptError } from './storage/cors-rule.ts';
 import { describeError, NO_EMBEDDED_STORE, type OpenedStorage, openStorage } from './storage/open-storage.ts';
-import { S3Provider, statusOf } from './storage/s3/s3.provider.ts';
+import { S3Provider } from './storage/s3/s3.provider.ts';
+import { httpStatusOf } from './storage/storage-errors.ts';
 import { STORAGE_USAGE } from './storage-usage.ts';
 
 /**
@@ -113,7 +114,7 @@ export async function init(args: string[], io: CommandIo): Promise<number> {
 }
 
 function isNotImplemented(error: unknown): boolean {
-  return (error as { name?: string }).name === 'NotImplemented' || statusOf(error) === 501;
+  return (error as { name?: string }).name === 'NotImplemented' || httpStatusOf(error) === 501;
 }
 
 function cannotInit(kind: string): string {
@@ -122,7 +123,7 @@ function cannotInit(kind: string): string {
 
 /** Why the bucket could not be found or created, in one sentence for the operator. */
 function bucketSetupProblem(error: unknown, where: string, bucket: string): string {
-  const status = statusOf(error);
+  const status = httpStatusOf(error);
   const name = (error as { name?: string }).name ?? '';
   if (name === 'RequestTimeTooSkewed' || /skew/i.test(describeError(error))) {
     return `This machine's clock is too far from the ${where}'s, so every signature is refused: set the clock right (NTP).`;
@@ -145,7 +146,7 @@ function bucketSetupProblem(error: unknown, where: string, bucket: string): stri
 
 /** Why the CORS rule could not be set or confirmed, in one sentence for the operator. */
 function corsProblem(error: unknown, where: string, bucket: string): string {
-  const status = statusOf(error);
+  const status = httpStatusOf(error);
   const name = (error as { name?: string }).name ?? '';
   const byHand = 'set the rule by hand as docs/storage.md says';
   if (error instanceof CorsRuleNotKeptError) {

@@ -53,6 +53,12 @@ export function objectKeyProblem(key: string): ObjectKeyProblem | undefined {
   return undefined;
 }
 
+/** Throws the key's problem, for a provider's own `put` (a caller's bug, not a device's input). */
+export function assertObjectKey(key: string): void {
+  const problem = objectKeyProblem(key);
+  if (problem) throw new Error(`${problem.message} (${JSON.stringify(key.slice(0, 200))})`);
+}
+
 export function isValidObjectKey(key: string): boolean {
   return objectKeyProblem(key) === undefined;
 }

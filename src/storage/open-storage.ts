@@ -12,6 +12,7 @@ import { LocalStorageProvider } from './local/local.provider.ts';
 import type { AliProvider } from './ali/ali.provider.ts';
 import type { StorageProvider } from './provider.ts';
 import type { S3Provider } from './s3/s3.provider.ts';
+import { httpStatusOf } from './storage-errors.ts';
 
 /** What start-up checks and /healthz need of a cloud provider. */
 type CloudProvider = (S3Provider | AliProvider) & {
@@ -169,16 +170,6 @@ function bucketProblem(error: unknown, where: string, bucket: string, kind: stri
     return `The bucket "${bucket}" answers HTTP ${status} at the ${where}: check SKYVAULT_S3_REGION (the bucket's region) and SKYVAULT_S3_ENDPOINT.`;
   }
   return `The ${where} cannot be reached (${describeError(error)}): check SKYVAULT_S3_ENDPOINT and the network.`;
-}
-
-/**
- * The HTTP status a storage client's error carries: the AWS SDK's `$metadata`, or ali-oss's `status`
- * (which is negative for network failures); undefined when the storage never answered.
- */
-export function httpStatusOf(error: unknown): number | undefined {
-  const e = error as { $metadata?: { httpStatusCode?: number }; status?: unknown };
-  const status = e.$metadata?.httpStatusCode ?? (typeof e.status === 'number' ? e.status : undefined);
-  return status !== undefined && status > 0 ? status : undefined;
 }
 
 /** An SDK or network error in a few words: its name, message and code. */

@@ -21,7 +21,7 @@ import OSS from 'ali-oss';
 import { AppError } from '../../shared/app-error.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { CredentialCache } from '../credential-cache.ts';
-import { objectKeyProblem } from '../object-key.ts';
+import { assertObjectKey } from '../object-key.ts';
 import type {
   ByteRange,
   ListPage,
@@ -30,6 +30,7 @@ import type {
   UploadCredentialRequest,
   UploadCredentials,
 } from '../provider.ts';
+import { httpStatusOf, unavailable } from '../storage-errors.ts';
 import { aliyunAssumeRole, isAliyunDurationRefused } from './aliyun-sts.ts';
 
 export interface AliProviderOptions {
@@ -142,7 +143,7 @@ export class AliProvider implements StorageProvider {
       const answer = await this.client.head(key);
       return infoFromHeaders(key, answer.res.headers as Record<string, string>);
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (httpStatusOf(error) === 404) return undefined;
       throw unavailable(error);
     }
   }
@@ -158,7 +159,7 @@ export class AliProvider implements StorageProvider {
       if (total !== undefined) info.size = Number(total);
       return { info, body: answer.stream as Readable };
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (httpStatusOf(error) === 404) return undefined;
       throw unavailable(error);
     }
   }
@@ -168,8 +169,7 @@ export class AliProvider implements StorageProvider {
     body: Readable | Buffer,
     options: { contentType?: string } = {},
   ): Promise<ObjectInfo> {
-    const problem = objectKeyProblem(key);
-    if (problem) throw new Error(`${problem.message} (${JSON.stringify(key.slice(0, 200))})`);
+    assertObjectKey(key);
     const mime = options.contentType ?? 'binary/octet-stream';
     try {
       // A Buffer goes with its Content-MD5, which OSS checks; a stream goes chunked (one PutObject,
@@ -189,7 +189,7 @@ export class AliProvider implements StorageProvider {
     try {
       await this.client.delete(key);
     } catch (error) {
-      if (statusOf(error) === 404) return;
+      if (httpStatusOf(error) === 404) return;
       throw unavailable(error);
     }
   }
@@ -263,22 +263,4 @@ function infoFromHeaders(key: string, headers: Record<string, string>): ObjectIn
 
 function normalEtag(etag: string): string {
   return etag.toLowerCase();
-}
-
-/** ali-oss errors carry the HTTP status; network failures have none or a negative one. */
-export function aliStatusOf(error: unknown): number | undefined {
-  const status = (error as { status?: number }).status;
-  return typeof status === 'number' && status > 0 ? status : undefined;
-}
-
-const statusOf = aliStatusOf;
-
-/**
- * A storage call that failed: StorageUnavailable (transient) for the network and 5xx, so devices and
- * people retry; anything else (a refusal, a bad request) is a configuration problem, kept as it is.
- */
-function unavailable(error: unknown): unknown {
-  const status = statusOf(error);
-  if (status !== undefined && status < 500) return error;
-  return new AppError('StorageUnavailable', undefined, { cause: error });
 }

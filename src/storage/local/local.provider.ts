@@ -23,7 +23,7 @@ import type {
   UploadCredentialRequest,
   UploadCredentials,
 } from '../provider.ts';
-import { objectKeyProblem } from '../object-key.ts';
+import { assertObjectKey } from '../object-key.ts';
 import { BodyDigests } from './checksums.ts';
 import { CredentialAuthority, type RootCredentials } from './credentials.ts';
 import { ObjectStore } from './object-store.ts';
@@ -208,8 +208,7 @@ export class LocalStorageProvider implements StorageProvider {
     body: Readable | Buffer,
     options: { contentType?: string } = {},
   ): Promise<ObjectInfo> {
-    const problem = objectKeyProblem(key);
-    if (problem) throw new Error(`${problem.message} (${JSON.stringify(key.slice(0, 200))})`);
+    assertObjectKey(key);
     const tmpPath = this.store.tmpPath();
     const digests = new BodyDigests({ sha256: false, checksum: undefined });
     try {

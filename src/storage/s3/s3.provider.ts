@@ -36,7 +36,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AppError } from '../../shared/app-error.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { allowsBrowserReads, bucketCorsRule, CorsRuleNotKeptError } from '../cors-rule.ts';
-import { objectKeyProblem } from '../object-key.ts';
+import { assertObjectKey } from '../object-key.ts';
 import { CredentialCache } from '../credential-cache.ts';
 import type {
   ByteRange,
@@ -46,6 +46,7 @@ import type {
   UploadCredentialRequest,
   UploadCredentials,
 } from '../provider.ts';
+import { httpStatusOf, unavailable } from '../storage-errors.ts';
 import { awsAssumeRole, isAwsDurationRefused } from './sts-credentials.ts';
 
 export interface S3ProviderOptions {
@@ -159,7 +160,7 @@ export class S3Provider implements StorageProvider {
         lastModified: answer.LastModified?.getTime() ?? 0,
       };
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (httpStatusOf(error) === 404) return undefined;
       throw unavailable(error);
     }
   }
@@ -185,7 +186,7 @@ export class S3Provider implements StorageProvider {
         body: answer.Body as Readable,
       };
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (httpStatusOf(error) === 404) return undefined;
       throw unavailable(error);
     }
   }
@@ -195,8 +196,7 @@ export class S3Provider implements StorageProvider {
     body: Readable | Buffer,
     options: { contentType?: string } = {},
   ): Promise<ObjectInfo> {
-    const problem = objectKeyProblem(key);
-    if (problem) throw new Error(`${problem.message} (${JSON.stringify(key.slice(0, 200))})`);
+    assertObjectKey(key);
     const contentType = options.contentType ?? 'binary/octet-stream';
     try {
       if (Buffer.isBuffer(body)) {
@@ -222,7 +222,7 @@ export class S3Provider implements StorageProvider {
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (error) {
-      if (statusOf(error) === 404) return;
+      if (httpStatusOf(error) === 404) return;
       throw unavailable(error);
     }
   }
@@ -266,7 +266,7 @@ export class S3Provider implements StorageProvider {
       await this.ping();
       return 'existed';
     } catch (error) {
-      if (statusOf(error) !== 404) throw error;
+      if (httpStatusOf(error) !== 404) throw error;
     }
     try {
       await this.client.send(
@@ -350,18 +350,4 @@ export class S3Provider implements StorageProvider {
       throw unavailable(error);
     }
   }
-}
-
-export function statusOf(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-}
-
-/**
- * A storage call that failed: StorageUnavailable (transient) for the network and 5xx, so devices and
- * people retry; anything else (a refusal, a bad request) is a configuration problem, kept as it is.
- */
-function unavailable(error: unknown): unknown {
-  const status = statusOf(error);
-  if (status !== undefined && status < 500) return error;
-  return new AppError('StorageUnavailable', undefined, { cause: error });
 }
