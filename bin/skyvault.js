@@ -3,6 +3,7 @@
 // TypeScript is compiled at start. Where the sources changed after that build (a developer's checkout)
 // or SKYVAULT_FROM_SOURCE=1, it runs the sources through tsx instead (Node 20 cannot strip types).
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { newestMtime } from '../scripts/source-stamp.js';
 
 const root = new URL('..', import.meta.url);
@@ -11,7 +12,7 @@ function bundleIsCurrent() {
   if (process.env.SKYVAULT_FROM_SOURCE === '1') return false;
   try {
     const { sourcesAt } = JSON.parse(readFileSync(new URL('dist/server/build.json', root), 'utf8'));
-    return newestMtime(new URL('src', root).pathname) <= sourcesAt;
+    return newestMtime(fileURLToPath(new URL('src', root))) <= sourcesAt;
   } catch {
     return false;
   }
