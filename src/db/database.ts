@@ -15,7 +15,8 @@ import {
   SqliteDialect,
   sql,
 } from 'kysely';
-import pg from 'pg';
+// pg is imported when PostgreSQL is configured: the SQLite default does not pay for loading it at start.
+import type pg from 'pg';
 import type { DatabaseConfig } from '../config/config.ts';
 import { redactUrl } from '../config/parsers.ts';
 import { StartupError } from '../shared/startup-error.ts';
@@ -112,6 +113,7 @@ function withStatementCache(connection: BetterSqlite3.Database, size = 500) {
 }
 
 async function openPostgres(url: string, onAcquire: OpenDatabaseOptions['onAcquire']): Promise<Database> {
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,

@@ -138,7 +138,7 @@ async function checkCloud(
     await provider.issueUploadCredentials({ prefix: 'skyvault-start-check', ttlSeconds: context.ttl });
   } catch (error) {
     throw new StartupError(
-      `The ${where} refuses to issue temporary credentials (STS AssumeRole: ${describeError(error)}): check SKYVAULT_S3_ROLE_ARN, that SKYVAULT_S3_ACCESS_KEY may assume it, and that the role allows s3:PutObject on the bucket (docs/storage.md).`,
+      `The ${where} refuses to issue temporary credentials (STS AssumeRole: ${describeError(error)}): check SKYVAULT_S3_ROLE_ARN, that SKYVAULT_S3_ACCESS_KEY may assume it, and that the role allows ${context.kind === 'ali' ? 'oss:PutObject' : 's3:PutObject'} on the bucket (docs/storage.md).`,
       { cause: error },
     );
   }

@@ -6,7 +6,8 @@
  * any other.
  */
 import { EventEmitter } from 'node:events';
-import pg from 'pg';
+// Imported by start() on PostgreSQL only: the SQLite default does not load pg.
+import type pg from 'pg';
 import type { Logger } from '../../shared/logger.ts';
 
 /** What a browser receives (DJI demo web socket message). */
@@ -32,6 +33,7 @@ export interface LiveEventsOptions {
 
 export class LiveEvents {
   private readonly emitter = new EventEmitter();
+  private pg: typeof pg | undefined;
   private listener: pg.Client | undefined;
   private notifier: pg.Pool | undefined;
   private closed = false;
@@ -46,7 +48,8 @@ export class LiveEvents {
 
   async start(): Promise<void> {
     if (!this.options.postgresUrl) return;
-    this.notifier = new pg.Pool({ connectionString: this.options.postgresUrl, max: 2 });
+    this.pg = (await import('pg')).default;
+    this.notifier = new this.pg.Pool({ connectionString: this.options.postgresUrl, max: 2 });
     this.notifier.on('error', () => {});
     await this.listen();
   }
@@ -87,7 +90,7 @@ export class LiveEvents {
 
   /** LISTEN on a dedicated connection; reconnects (1 s, doubling to 30 s) when it drops. */
   private async listen(delayMs = 1000): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.postgresUrl });
+    const client = new this.pg!.Client({ connectionString: this.options.postgresUrl });
     client.on('notification', (n) => {
       if (n.channel !== CHANNEL || !n.payload) return;
       try {
