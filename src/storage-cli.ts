@@ -7,8 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { reportOperatorError } from './cli-errors.ts';
-import { type CommandIo, count } from './cli-output.ts';
-import { loadConfig } from './config/config.ts';
+import { type CommandIo, count, loadCommandConfig } from './cli-output.ts';
 import { createLogger } from './shared/logger.ts';
 import { EmbeddedStoreReader, type MigrationProgress, migrateObjects } from './storage/migrate.ts';
 import { NO_EMBEDDED_STORE, type OpenedStorage, openStorage } from './storage/open-storage.ts';
@@ -61,12 +60,7 @@ export async function storage(args: string[], io: StorageIo): Promise<number> {
   let source: EmbeddedStoreReader | undefined;
   let target: OpenedStorage | undefined;
   try {
-    const { config, warnings } = loadConfig({
-      env: io.env ?? process.env,
-      cwd: process.cwd(),
-      configFile: values.config,
-    });
-    for (const warning of warnings) io.err(`Warning: ${warning}`);
+    const config = loadCommandConfig(io, values.config);
     const { storage: settings } = config;
     if (settings.kind === 'local' || !settings.cloud) {
       io.err(

@@ -6,8 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { reportOperatorError } from './cli-errors.ts';
-import { type CommandIo, count } from './cli-output.ts';
-import { loadConfig } from './config/config.ts';
+import { type CommandIo, count, loadCommandConfig } from './cli-output.ts';
 import { createLogger } from './shared/logger.ts';
 import { CorsRuleNotKeptError } from './storage/cors-rule.ts';
 import { describeError, NO_EMBEDDED_STORE, type OpenedStorage, openStorage } from './storage/open-storage.ts';
@@ -36,12 +35,7 @@ export async function init(args: string[], io: CommandIo): Promise<number> {
   }
   let opened: OpenedStorage | undefined;
   try {
-    const { config, warnings } = loadConfig({
-      env: io.env ?? process.env,
-      cwd: process.cwd(),
-      configFile: values.config,
-    });
-    for (const warning of warnings) io.err(`Warning: ${warning}`);
+    const config = loadCommandConfig(io, values.config);
     const { storage: settings } = config;
     const refusal = NO_INIT[settings.kind] ?? (settings.cloud ? undefined : cannotInit(settings.kind));
     if (refusal !== undefined) {

@@ -14,12 +14,8 @@ import type { StorageProvider } from './provider.ts';
 import type { S3Provider } from './s3/s3.provider.ts';
 import { httpStatusOf } from './storage-errors.ts';
 
-/** What start-up checks and /healthz need of a cloud provider. */
-type CloudProvider = (S3Provider | AliProvider) & {
-  ping(): Promise<void>;
-  clockOffsetMs(): number;
-  credentialTtl(requested: number): number;
-};
+/** A cloud provider: what start-up checks and /healthz use (ping, clockOffsetMs, credentialTtl). */
+type CloudProvider = S3Provider | AliProvider;
 
 export interface OpenedStorage {
   storage: StorageProvider;
