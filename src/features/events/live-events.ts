@@ -18,6 +18,12 @@ export interface LiveMessage {
   data: unknown;
 }
 
+/** One message in a NOTIFY payload. */
+interface Notified {
+  workspaceId: string;
+  message: LiveMessage;
+}
+
 export type LiveListener = (message: LiveMessage) => void;
 
 const CHANNEL = 'skyvault_live';
@@ -39,6 +45,9 @@ export class LiveEvents {
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
   private readonly now: () => number;
+  /** Published messages not sent to PostgreSQL yet, and the sending under way. */
+  private readonly outbox: { entry: string; workspaceId: string; message: LiveMessage }[] = [];
+  private sending: Promise<void> | undefined;
 
   constructor(private readonly options: LiveEventsOptions) {
     this.now = options.now ?? Date.now;
@@ -56,8 +65,10 @@ export class LiveEvents {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.outbox.length = 0;
     clearTimeout(this.retry);
     this.emitter.removeAllListeners();
+    await this.sending;
     await this.listener?.end().catch(() => {});
     await this.notifier?.end().catch(() => {});
   }
@@ -65,17 +76,55 @@ export class LiveEvents {
   /** Sends `data` under `bizCode` to the workspace's sessions, on every instance. */
   publish(workspaceId: string, bizCode: string, data: unknown): void {
     const message: LiveMessage = { biz_code: bizCode, version: '1.0', timestamp: this.now(), data };
-    const payload = JSON.stringify({ workspaceId, message });
-    if (!this.notifier || Buffer.byteLength(payload) > MAX_NOTIFY_BYTES) {
+    const entry = JSON.stringify({ workspaceId, message });
+    // Room for the brackets of the array it is sent in.
+    if (!this.notifier || Buffer.byteLength(entry) + 2 > MAX_NOTIFY_BYTES) {
       this.deliver(workspaceId, message);
       return;
     }
     // While LISTEN is down this instance would not hear its own NOTIFY: deliver here, too.
     if (!this.listener) this.deliver(workspaceId, message);
-    this.notifier.query('SELECT pg_notify($1, $2)', [CHANNEL, payload]).catch((error: unknown) => {
-      this.options.logger.warn({ err: error, bizCode }, 'live update not sent to other instances');
-      this.deliver(workspaceId, message);
-    });
+    this.outbox.push({ entry, workspaceId, message });
+    this.sending ??= this.send();
+  }
+
+  /**
+   * Sends what was published, in order, as few NOTIFYs as their size allows (each a JSON array), in one
+   * statement, one statement at a time: under load, what is published while one is on its way goes in
+   * the next, instead of a statement per message (two per dock event) queueing for the pool's
+   * connections.
+   */
+  private async send(): Promise<void> {
+    // Lets the rest of the current event's messages join the first batch.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.outbox.length > 0 && this.notifier) {
+      const batch = this.outbox.splice(0, this.outbox.length);
+      const payloads: string[] = [];
+      let current: string[] = [];
+      let bytes = 2;
+      for (const { entry } of batch) {
+        const size = Buffer.byteLength(entry) + 1;
+        if (current.length > 0 && bytes + size > MAX_NOTIFY_BYTES) {
+          payloads.push(`[${current.join(',')}]`);
+          current = [];
+          bytes = 2;
+        }
+        current.push(entry);
+        bytes += size;
+      }
+      payloads.push(`[${current.join(',')}]`);
+      const calls = payloads.map((_, i) => `pg_notify($1, $${i + 2})`).join(', ');
+      try {
+        await this.notifier.query(`SELECT ${calls}`, [CHANNEL, ...payloads]);
+      } catch (error) {
+        this.options.logger.warn(
+          { err: error, messages: batch.length },
+          'live updates not sent to other instances',
+        );
+        for (const { workspaceId, message } of batch) this.deliver(workspaceId, message);
+      }
+    }
+    this.sending = undefined;
   }
 
   /** Calls `listener` with the workspace's messages until the returned function is called. */
@@ -94,11 +143,11 @@ export class LiveEvents {
     client.on('notification', (n) => {
       if (n.channel !== CHANNEL || !n.payload) return;
       try {
-        const { workspaceId, message } = JSON.parse(n.payload) as {
-          workspaceId: string;
-          message: LiveMessage;
-        };
-        this.deliver(workspaceId, message);
+        // An array of messages; a single one from an instance of an earlier version.
+        const parsed = JSON.parse(n.payload) as Notified | Notified[];
+        for (const { workspaceId, message } of Array.isArray(parsed) ? parsed : [parsed]) {
+          this.deliver(workspaceId, message);
+        }
       } catch (error) {
         this.options.logger.warn({ err: error }, 'unreadable live update notification');
       }

@@ -175,10 +175,7 @@ export class DockMediaService {
       const file = await this.options.media.recordUpload(workspaceId, report);
       if (report.result !== 0) return 'failed-upload';
       if (file && report.fileGroupId) {
-        const expected = await this.repo.upsertGroupFacts(workspaceId, report.fileGroupId, this.now(), {
-          gatewaySn,
-        });
-        await this.announceUpload(workspaceId, report.fileGroupId, expected, gatewaySn, report.droneSn);
+        await this.linkToFlight(workspaceId, report.fileGroupId, gatewaySn, report.droneSn);
       }
       return file ? 'recorded' : 'duplicate';
     } catch (error) {
@@ -193,16 +190,23 @@ export class DockMediaService {
     }
   }
 
-  /** The group's count, for the web's counter of a flight's uploaded media. */
-  private async announceUpload(
+  /**
+   * Records the gateway on the flight's group and, when someone listens (the web's counter of a
+   * flight's uploaded media), announces how many files the group holds now, counted in the same
+   * statement on PostgreSQL.
+   */
+  private async linkToFlight(
     workspaceId: string,
     flightId: string,
-    expected: number | null,
     gatewaySn: string,
     droneSn: string | undefined,
   ): Promise<void> {
-    if (this.events.listenerCount('groupProgress') === 0) return;
-    const uploaded = await this.repo.countInGroup(workspaceId, flightId);
+    const now = this.now();
+    if (this.events.listenerCount('groupProgress') === 0) {
+      await this.repo.upsertGroupFacts(workspaceId, flightId, now, { gatewaySn });
+      return;
+    }
+    const { expected, uploaded } = await this.repo.linkDockFile(workspaceId, flightId, gatewaySn, now);
     await this.events.emit('groupProgress', {
       workspaceId,
       flightId,

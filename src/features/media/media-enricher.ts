@@ -204,17 +204,18 @@ export class MediaEnricher {
   }
 
   private async enrich(fileId: string): Promise<void> {
-    const file = await this.repo.findAnyById(fileId);
-    if (!file || file.enrichedAt !== null) return;
-    if (file.enrichmentAttempts >= MAX_UNFINISHED_ATTEMPTS) {
+    // Counts this attempt and reads the file in one statement; undefined when it is gone or enriched.
+    const file = await this.repo.beginEnrichment(fileId);
+    if (!file) return;
+    const unfinished = file.enrichmentAttempts - 1;
+    if (unfinished >= MAX_UNFINISHED_ATTEMPTS) {
       const reason =
-        `enrichment started ${file.enrichmentAttempts} times and never finished (the server stopped ` +
+        `enrichment started ${unfinished} times and never finished (the server stopped ` +
         'or died while working on this file); not tried again';
       this.options.logger.warn({ fileId, objectKey: file.objectKey }, reason);
       await this.save(file, { enrichmentError: reason }, undefined);
       return;
     }
-    await this.repo.beginEnrichment(file.id, file.etag);
     try {
       await this.examine(file);
     } catch (error) {

@@ -1,4 +1,5 @@
 import {
+  type ExpressionBuilder,
   type Expression,
   type Insertable,
   type Kysely,
@@ -170,29 +171,60 @@ export class MediaRepo {
   // The queries of every Pilot report and fast-upload, compiled once (db/prepared.ts).
   private readonly byFingerprint;
   private readonly byObjectKey;
+  private readonly reportTargets;
   private readonly upsert;
   private readonly linkGroup;
+  private readonly groupCount;
+  private readonly linkGroupCounting;
 
   constructor(private readonly db: Kysely<DB>) {
+    // Each lookup seeks its unique index: "the first row at or after (workspace, value) in the index's
+    // order", checked for equality by the caller (sameAs). Written as `workspace = ? and value = ?`,
+    // PostgreSQL picks whichever index starts with workspace_id while the table has no statistics yet
+    // (after a first start or a bulk load): they all look alike to it then, and it filtered every file of
+    // the workspace on each report. A row comparison ordered by the index's columns can be served by
+    // that index only, whatever the statistics say.
+    const seek = (workspaceId: string, column: 'objectKey' | 'fingerprint', value: string | null) =>
+      db
+        .selectFrom('mediaFiles')
+        .where((eb) => eb(eb.refTuple('workspaceId', column), '>=', eb.tuple(workspaceId, value)))
+        .orderBy('workspaceId')
+        .orderBy(column)
+        .limit(1);
     this.byFingerprint = prepareQuery(
       db,
       ['workspaceId', 'fingerprint'],
       (a: { workspaceId: string; fingerprint: string }) =>
-        db
-          .selectFrom('mediaFiles')
-          .select(['id', 'objectKey', 'fileGroupId'])
-          .where('workspaceId', '=', a.workspaceId)
-          .where('fingerprint', '=', a.fingerprint),
+        seek(a.workspaceId, 'fingerprint', a.fingerprint).select([
+          'id',
+          'objectKey',
+          'fileGroupId',
+          'workspaceId',
+          'fingerprint',
+        ]),
     );
     this.byObjectKey = prepareQuery(
       db,
       ['workspaceId', 'objectKey'],
       (a: { workspaceId: string; objectKey: string }) =>
+        seek(a.workspaceId, 'objectKey', a.objectKey).selectAll(),
+    );
+    // What a report needs before it writes, in one round trip: the row of its key, and the row holding
+    // its fingerprint (none without a fingerprint: a comparison with NULL matches nothing).
+    this.reportTargets = prepareQuery(
+      db,
+      ['workspaceId', 'objectKey', 'fingerprint'],
+      (a: { workspaceId: string; objectKey: string; fingerprint: string | null }) =>
         db
-          .selectFrom('mediaFiles')
+          .selectFrom(seek(a.workspaceId, 'objectKey', a.objectKey).selectAll().as('k'))
           .selectAll()
-          .where('workspaceId', '=', a.workspaceId)
-          .where('objectKey', '=', a.objectKey),
+          .select(sql<'key' | 'fingerprint'>`'key'`.as('hit'))
+          .unionAll(
+            db
+              .selectFrom(seek(a.workspaceId, 'fingerprint', a.fingerprint).selectAll().as('f'))
+              .selectAll()
+              .select(sql<'key' | 'fingerprint'>`'fingerprint'`.as('hit')),
+          ),
     );
     // References go through sql.ref so that CamelCasePlugin names the columns, as everywhere else.
     const excluded = (c: string) => sql.ref(`excluded.${c}`);
@@ -224,29 +256,42 @@ export class MediaRepo {
       ...REPLACED,
       ...KEPT_WHEN_MISSING,
     ] as const;
-    this.linkGroup = prepareQuery(
+    const linkGroup = (a: { workspaceId: string; id: string; gatewaySn: string; now: number }) =>
+      db
+        .insertInto('fileGroups')
+        .values({
+          workspaceId: a.workspaceId,
+          id: a.id,
+          expectedCount: null,
+          reportedUploadedCount: null,
+          gatewaySn: a.gatewaySn,
+          prioritizedAt: null,
+          createdAt: a.now,
+          updatedAt: a.now,
+        })
+        .onConflict((oc) =>
+          oc.columns(['workspaceId', 'id']).doUpdateSet({
+            gatewaySn: (eb) => eb.ref('excluded.gatewaySn'),
+            updatedAt: (eb) => eb.ref('excluded.updatedAt'),
+          }),
+        )
+        .returning('expectedCount');
+    type GroupArgs = { workspaceId: string; id: string };
+    this.linkGroup = prepareQuery(db, ['workspaceId', 'id', 'gatewaySn', 'now'], linkGroup);
+    this.groupCount = prepareQuery(db, ['workspaceId', 'id'], (a: GroupArgs) =>
+      db.selectNoFrom((eb) => this.groupCountOf(eb, a.workspaceId, a.id).as('n')),
+    );
+    // The group's row and its count in one round trip (PostgreSQL can run an INSERT in a WITH).
+    this.linkGroupCounting = prepareQuery(
       db,
       ['workspaceId', 'id', 'gatewaySn', 'now'],
-      (a: { workspaceId: string; id: string; gatewaySn: string; now: number }) =>
+      (a: GroupArgs & { gatewaySn: string; now: number }) =>
         db
-          .insertInto('fileGroups')
-          .values({
-            workspaceId: a.workspaceId,
-            id: a.id,
-            expectedCount: null,
-            reportedUploadedCount: null,
-            gatewaySn: a.gatewaySn,
-            prioritizedAt: null,
-            createdAt: a.now,
-            updatedAt: a.now,
-          })
-          .onConflict((oc) =>
-            oc.columns(['workspaceId', 'id']).doUpdateSet({
-              gatewaySn: (eb) => eb.ref('excluded.gatewaySn'),
-              updatedAt: (eb) => eb.ref('excluded.updatedAt'),
-            }),
-          )
-          .returning('expectedCount'),
+          .with('linked', () => linkGroup(a))
+          .selectNoFrom((eb) => [
+            eb.selectFrom('linked').select('expectedCount').as('expectedCount'),
+            this.groupCountOf(eb, a.workspaceId, a.id).as('n'),
+          ]),
     );
     this.upsert = prepareQuery(db, columns, (file: NewMediaFile) =>
       db
@@ -266,11 +311,6 @@ export class MediaRepo {
       .orderBy('createdAt')
       .execute();
     return rows.map((r) => r.id);
-  }
-
-  /** A file by id, whatever its workspace (background work only; requests use findById). */
-  findAnyById(id: string): Promise<MediaFile | undefined> {
-    return this.db.selectFrom('mediaFiles').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
   /**
@@ -294,17 +334,18 @@ export class MediaRepo {
   }
 
   /**
-   * Counts an enrichment of the file as started, before its object is opened; endEnrichment or
-   * saveEnrichment counts it as over. What stays counted is the process dying on the file.
+   * Counts an enrichment of the file as started, before its object is opened, and returns the file as
+   * it is now (its attempts include this one); undefined when it is gone or already enriched.
+   * endEnrichment or saveEnrichment counts it as over. What stays counted is the process dying on the file.
    */
-  async beginEnrichment(id: string, etag: string): Promise<void> {
-    await this.db
+  beginEnrichment(id: string): Promise<MediaFile | undefined> {
+    return this.db
       .updateTable('mediaFiles')
       .set((eb) => ({ enrichmentAttempts: eb('enrichmentAttempts', '+', 1) }))
       .where('id', '=', id)
-      .where('etag', '=', etag)
       .where('enrichedAt', 'is', null)
-      .execute();
+      .returningAll()
+      .executeTakeFirst();
   }
 
   /** An enrichment that ended without a result (storage failed, shutdown): not the file's fault. */
@@ -323,7 +364,34 @@ export class MediaRepo {
     workspaceId: string,
     fingerprint: string,
   ): Promise<Pick<MediaFile, 'id' | 'objectKey' | 'fileGroupId'> | undefined> {
-    return (await this.byFingerprint({ workspaceId, fingerprint }))[0];
+    const [row] = await this.byFingerprint({ workspaceId, fingerprint });
+    return row && sameAs(row, workspaceId, 'fingerprint', fingerprint) ? row : undefined;
+  }
+
+  /**
+   * In one statement, what recording a report needs to know: the file recorded for its object key, and
+   * the file holding its fingerprint (`twin`; the same row when both match it).
+   */
+  async findReportTargets(
+    workspaceId: string,
+    objectKey: string,
+    fingerprint: string | undefined,
+  ): Promise<{ current: MediaFile | undefined; twin: MediaFile | undefined }> {
+    const rows = await this.reportTargets({ workspaceId, objectKey, fingerprint: fingerprint ?? null });
+    const pick = (
+      hit: 'key' | 'fingerprint',
+      column: 'objectKey' | 'fingerprint',
+      value: string | undefined,
+    ) => {
+      const row = rows.find((r) => r.hit === hit);
+      if (!row || value === undefined || !sameAs(row, workspaceId, column, value)) return undefined;
+      const { hit: _, ...file } = row;
+      return file satisfies MediaFile;
+    };
+    return {
+      current: pick('key', 'objectKey', objectKey),
+      twin: pick('fingerprint', 'fingerprint', fingerprint),
+    };
   }
 
   /** Puts a file that has no group into one; false when it has one by now. */
@@ -370,7 +438,8 @@ export class MediaRepo {
 
   /** The file recorded for this object key. */
   async findByObjectKey(workspaceId: string, objectKey: string): Promise<MediaFile | undefined> {
-    return (await this.byObjectKey({ workspaceId, objectKey }))[0];
+    const [row] = await this.byObjectKey({ workspaceId, objectKey });
+    return row && sameAs(row, workspaceId, 'objectKey', objectKey) ? row : undefined;
   }
 
   /** Which of `tinyFingerprints` the workspace holds, through the (workspace, tiny_fingerprint) index. */
@@ -382,13 +451,16 @@ export class MediaRepo {
       // One index probe per value (a LATERAL … LIMIT 1 cannot become a hash join), whatever the planner
       // statistics say. IN lists are planned from them: right after a bulk load (no ANALYZE yet) they
       // became sequential scans, 3 s for 10,000 values against 1,000,000 files; this takes 65 ms, with or
-      // without statistics (bench/tiny-fingerprints, BENCH_SKIP_ANALYZE=1).
+      // without statistics (bench/tiny-fingerprints, BENCH_SKIP_ANALYZE=1). Each probe is a seek of the
+      // (workspace, tiny_fingerprint) index, the first entry at or after the value, as in the lookups
+      // above: written as two equalities it was planned on any index starting with workspace_id while
+      // the table had no statistics, reading every file of the workspace per value.
       const { rows } = await sql<{ tinyFingerprint: string }>`
         select wanted.value as tiny_fingerprint from unnest(${unique}::text[]) as wanted(value),
-        lateral (select 1 from media_files m
-                 where m.workspace_id = ${workspaceId} and m.tiny_fingerprint = wanted.value limit 1) as hit`.execute(
-        this.db,
-      );
+        lateral (select m.workspace_id, m.tiny_fingerprint from media_files m
+                 where (m.workspace_id, m.tiny_fingerprint) >= (${workspaceId}, wanted.value)
+                 order by m.workspace_id, m.tiny_fingerprint limit 1) as hit
+        where hit.workspace_id = ${workspaceId} and hit.tiny_fingerprint = wanted.value`.execute(this.db);
       for (const row of rows) found.add(row.tinyFingerprint);
       return found;
     }
@@ -916,21 +988,63 @@ export class MediaRepo {
     return row?.id;
   }
 
-  /** Media recorded for a group (the count Skyvault can vouch for). */
-  /** How many files a group holds (one indexed count of each kind). */
+  /** How many files a group holds (the count Skyvault can vouch for), in one statement. */
   async countInGroup(workspaceId: string, fileGroupId: string): Promise<number> {
-    const [recorded, linked] = await Promise.all([
-      this.recordedInGroups(workspaceId)
-        .select((eb) => eb.fn.countAll<number | string>().as('n'))
-        .where('fileGroupId', '=', fileGroupId)
-        .executeTakeFirstOrThrow(),
-      this.linkedToGroups(workspaceId)
-        .select((eb) => eb.fn.countAll<number | string>().as('n'))
-        .where('g.fileGroupId', '=', fileGroupId)
-        .executeTakeFirstOrThrow(),
-    ]);
-    return Number(recorded.n) + Number(linked.n);
+    const [row] = await this.groupCount({ workspaceId, id: fileGroupId });
+    return Number(row?.n ?? 0);
   }
+
+  /**
+   * A dock's file was recorded in a flight's group: records the gateway on the group, and returns the
+   * expected count known and how many files the group holds now. One statement on PostgreSQL.
+   */
+  async linkDockFile(
+    workspaceId: string,
+    id: string,
+    gatewaySn: string,
+    now: number,
+  ): Promise<{ expected: number | null; uploaded: number }> {
+    if (this.postgres) {
+      const [row] = await this.linkGroupCounting({ workspaceId, id, gatewaySn, now });
+      return { expected: row?.expectedCount ?? null, uploaded: Number(row?.n ?? 0) };
+    }
+    const [linked] = await this.linkGroup({ workspaceId, id, gatewaySn, now });
+    return { expected: linked?.expectedCount ?? null, uploaded: await this.countInGroup(workspaceId, id) };
+  }
+
+  /**
+   * The one rule of a group's count: the files recorded under it, plus the files linked to it
+   * (file_group_members) that are recorded under no group or another. The recorded ones are counted in
+   * the order of (workspace, file group, taken_at), which only the group index gives: a plain count was
+   * planned on any index starting with workspace_id while the table had no statistics, reading every
+   * file of the workspace.
+   */
+  private groupCountOf(eb: ExpressionBuilder<DB, never>, workspaceId: string, fileGroupId: string) {
+    const recorded = eb
+      .selectFrom(
+        this.recordedInGroups(workspaceId)
+          .select(sql.lit(1).as('one'))
+          .where('fileGroupId', '=', fileGroupId)
+          .orderBy('fileGroupId')
+          .orderBy('takenAt')
+          .as('r'),
+      )
+      .select((e) => e.fn.countAll<number | string>().as('n'));
+    const linked = this.linkedToGroups(workspaceId)
+      .select((e) => e.fn.countAll<number | string>().as('n'))
+      .where('g.fileGroupId', '=', fileGroupId);
+    return eb(recorded, '+', linked);
+  }
+}
+
+/** Whether a row found by an index seek (the first at or after the value) is the one looked for. */
+function sameAs<K extends 'objectKey' | 'fingerprint'>(
+  row: { workspaceId: string } & { [C in K]: string | null },
+  workspaceId: string,
+  column: K,
+  value: string,
+): boolean {
+  return row.workspaceId === workspaceId && row[column] === value;
 }
 
 /** Whether the kept counts answer the filter: by aircraft and type only. */

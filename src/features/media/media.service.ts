@@ -206,10 +206,9 @@ export class MediaService {
     reportedOrDerived: { value: string; derived: boolean } | undefined,
     now: number,
   ): Promise<MediaFile | undefined> {
-    const current = await this.repo.findByObjectKey(workspaceId, report.objectKey);
     let fingerprint = reportedOrDerived?.value;
+    const { current, twin } = await this.repo.findReportTargets(workspaceId, report.objectKey, fingerprint);
     if (fingerprint && current?.fingerprint !== fingerprint) {
-      const twin = await this.repo.findByFingerprint(workspaceId, fingerprint);
       if (twin && twin.objectKey !== report.objectKey && reportedOrDerived?.derived) fingerprint = undefined;
       // The same file under another key: keep the recorded one, and the new object is a redundant copy.
       else if (twin && twin.objectKey !== report.objectKey) {

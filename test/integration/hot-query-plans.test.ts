@@ -1,0 +1,211 @@
+/**
+ * The statements of every device report must use their index whatever the planner statistics say. Right
+ * after a first start or a bulk load, PostgreSQL has none for media_files, and `workspace_id = ? and
+ * object_key = ?` was then planned on whichever index starts with workspace_id, filtering every file of
+ * the workspace on each report. Here the table is filled without statistics (autovacuum off for it), the
+ * repository's own statements are captured as sent, and their plans checked; the results are checked
+ * on SQLite too, including seeks that land on a neighbouring row.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { CamelCasePlugin, Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { openDatabase, type Database } from '../../src/db/database.ts';
+import type { DB } from '../../src/db/schema.ts';
+import { MediaRepo } from '../../src/features/media/media.repo.ts';
+import { createFreshDatabase, type FreshDatabase, testDialects } from '../helpers/databases.ts';
+import { tempDir } from '../helpers/test-app.ts';
+
+const WS = 'ws-plans';
+const FILES = 3000;
+/** Files per flight: every 20 files make one group. */
+const FLIGHT = 20;
+
+/** The files a bulk load leaves behind: keys, fingerprints, tiny fingerprints and groups of one workspace. */
+async function fill(db: Kysely<DB>): Promise<void> {
+  await sql`insert into workspaces (id, name, description, platform_name, bind_code, created_at, updated_at)
+            values (${WS}, 'plans', '', 'p', 'bind-plans', 0, 0)`.execute(db);
+  for (let start = 0; start < FILES; start += 500) {
+    const rows = Array.from({ length: 500 }, (_, j) => {
+      const i = start + j;
+      return {
+        id: `file-${String(i).padStart(5, '0')}`,
+        workspaceId: WS,
+        objectKey: `${WS}/media/f${Math.floor(i / FLIGHT)}/DJI_${String(i).padStart(5, '0')}.JPG`,
+        name: `DJI_${i}.JPG`,
+        path: '',
+        source: 'dock' as const,
+        mediaType: 'image' as const,
+        fingerprint: `FP${String(i).padStart(5, '0')}`,
+        tinyFingerprint: `tiny-${String(i).padStart(5, '0')}`,
+        fileGroupId: `flight-${Math.floor(i / FLIGHT)}`,
+        size: 1000,
+        contentType: 'image/jpeg',
+        etag: `etag-${i}`,
+        createdAt: 1_700_000_000_000 + i * 1000,
+        updatedAt: 1_700_000_000_000 + i * 1000,
+      };
+    });
+    await db.insertInto('mediaFiles').values(rows).execute();
+  }
+}
+
+for (const dialect of testDialects()) {
+  describe(`hot media statements (${dialect})`, () => {
+    let fresh: FreshDatabase;
+    let database: Database;
+    let repo: MediaRepo;
+    /** PostgreSQL: the statements the repository sent, as sent. */
+    const sent: { text: string; values: unknown[] }[] = [];
+    let pool: pg.Pool | undefined;
+    let db: Kysely<DB>;
+
+    before(async () => {
+      fresh = await createFreshDatabase(dialect);
+      database = await openDatabase(
+        fresh.url ? { kind: 'postgres', url: fresh.url } : { kind: 'sqlite', file: `${tempDir()}/db.sqlite` },
+      );
+      db = database.db;
+      if (fresh.url) {
+        await sql`alter table media_files set (autovacuum_enabled = false)`.execute(db);
+        await sql`alter table file_group_members set (autovacuum_enabled = false)`.execute(db);
+        // A Kysely over a pool whose connections note each statement (and still run it).
+        pool = new pg.Pool({ connectionString: fresh.url, max: 2 });
+        const recording = pool;
+        const recorded = new WeakSet<pg.PoolClient>();
+        db = new Kysely<DB>({
+          dialect: new PostgresDialect({
+            pool: {
+              connect: async () => {
+                const client = await recording.connect();
+                if (!recorded.has(client)) {
+                  recorded.add(client);
+                  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+                  (client as unknown as { query: unknown }).query = (...args: unknown[]) => {
+                    if (typeof args[0] === 'string')
+                      sent.push({ text: args[0], values: (args[1] ?? []) as unknown[] });
+                    return query(...args);
+                  };
+                }
+                return client;
+              },
+              end: () => recording.end(),
+            },
+          }),
+          plugins: [new CamelCasePlugin()],
+        });
+      }
+      await fill(db);
+      repo = new MediaRepo(db);
+    });
+    after(async () => {
+      if (pool) await db.destroy();
+      await database?.close();
+      await fresh?.drop();
+    });
+
+    /** The plan PostgreSQL makes for the statements sent by `run`, with the indexes it scans media_files with. */
+    async function plansOf(
+      run: () => Promise<unknown>,
+    ): Promise<{ text: string; indexes: string[]; seq: boolean }[]> {
+      sent.length = 0;
+      await run();
+      // Its own connection: the pool's connections record what they run.
+      const client = new pg.Client({ connectionString: fresh.url });
+      await client.connect();
+      try {
+        const stats = await client.query<{ reltuples: number }>(
+          "select reltuples from pg_class where relname = 'media_files'",
+        );
+        assert.equal(Number(stats.rows[0]!.reltuples), -1, 'media_files has no statistics');
+        const plans = [];
+        for (const { text, values } of sent) {
+          const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(
+            `explain (format json) ${text}`,
+            values,
+          );
+          const indexes: string[] = [];
+          let seq = false;
+          const walk = (node: Record<string, unknown>) => {
+            if (node['Relation Name'] === 'media_files') {
+              if (typeof node['Index Name'] === 'string') indexes.push(node['Index Name']);
+              if (node['Node Type'] === 'Seq Scan') seq = true;
+            }
+            for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+          };
+          walk((rows[0]!['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]!.Plan);
+          plans.push({ text, indexes, seq });
+        }
+        return plans;
+      } finally {
+        await client.end();
+      }
+    }
+
+    it("finds a report's file by key and by fingerprint in one statement, and nothing for a neighbour", async () => {
+      const key = `${WS}/media/f5/DJI_00100.JPG`;
+      const found = await repo.findReportTargets(WS, key, 'FP00200');
+      assert.equal(found.current?.id, 'file-00100');
+      assert.equal(found.twin?.id, 'file-00200');
+      // Keys and fingerprints between two recorded ones: the seek lands on the next row, which is not it.
+      const none = await repo.findReportTargets(WS, `${WS}/media/f5/DJI_00100a.JPG`, 'FP00200a');
+      assert.deepEqual(none, { current: undefined, twin: undefined });
+      assert.equal((await repo.findReportTargets(WS, key, undefined)).twin, undefined);
+      assert.equal(await repo.findByObjectKey(WS, `${WS}/media/f0/DJI_0.JPG`), undefined);
+      assert.equal((await repo.findByFingerprint(WS, 'FP02999'))?.id, 'file-02999');
+      assert.equal(await repo.findByFingerprint(WS, 'FP0300'), undefined);
+      assert.equal(await repo.findByFingerprint('ws-other', 'FP00001'), undefined, 'another workspace');
+      if (!pool) return;
+      const plans = await plansOf(() => repo.findReportTargets(WS, key, 'FP00200'));
+      assert.equal(plans.length, 1, 'one statement');
+      assert.deepEqual(plans[0]!.indexes.sort(), ['media_files_fingerprint_uq', 'media_files_key_uq']);
+      assert.equal(plans[0]!.seq, false);
+    });
+
+    it("links a dock's file to its flight and counts the flight's files through the group index", async () => {
+      const linked = await repo.linkDockFile(WS, 'flight-7', 'DOCK-1', Date.now());
+      assert.deepEqual(linked, { expected: null, uploaded: FLIGHT });
+      await repo.addGroupMember(WS, 'flight-7', 'file-00001', Date.now());
+      assert.equal(
+        await repo.countInGroup(WS, 'flight-7'),
+        FLIGHT + 1,
+        'a file of another flight linked to it',
+      );
+      if (!pool) return;
+      const plans = await plansOf(() => repo.linkDockFile(WS, 'flight-8', 'DOCK-1', Date.now()));
+      assert.equal(plans.length, 1, 'one statement on PostgreSQL');
+      assert.ok(plans[0]!.indexes.includes('media_files_group_taken_idx'), JSON.stringify(plans[0]));
+      assert.ok(
+        plans[0]!.indexes.every((i) => ['media_files_group_taken_idx', 'media_files_pkey'].includes(i)),
+        JSON.stringify(plans[0]),
+      );
+      assert.equal(plans[0]!.seq, false);
+    });
+
+    it('answers tiny fingerprints through their index', async () => {
+      const wanted = ['tiny-00010', 'tiny-00010a', 'tiny-02999', 'nope'];
+      assert.deepEqual([...(await repo.existingTinyFingerprints(WS, wanted))].sort(), [
+        'tiny-00010',
+        'tiny-02999',
+      ]);
+      if (!pool) return;
+      const plans = await plansOf(() => repo.existingTinyFingerprints(WS, wanted));
+      assert.deepEqual(
+        plans.map((p) => p.indexes),
+        [['media_files_tiny_idx']],
+      );
+    });
+
+    it("claims a file's enrichment by its primary key, in one statement", async () => {
+      const claimed = await repo.beginEnrichment('file-00042');
+      assert.equal(claimed?.enrichmentAttempts, 1);
+      assert.equal(await repo.beginEnrichment('file-missing'), undefined);
+      if (!pool) return;
+      const plans = await plansOf(() => repo.beginEnrichment('file-00043'));
+      assert.deepEqual(
+        plans.map((p) => p.indexes),
+        [['media_files_pkey']],
+      );
+    });
+  });
+}
