@@ -36,6 +36,7 @@ async function fill(db: Kysely<DB>): Promise<void> {
         path: '',
         source: 'dock' as const,
         mediaType: 'image' as const,
+        isOriginal: 1,
         fingerprint: `FP${String(i).padStart(5, '0')}`,
         tinyFingerprint: `tiny-${String(i).padStart(5, '0')}`,
         fileGroupId: `flight-${Math.floor(i / FLIGHT)}`,

@@ -16,8 +16,9 @@
  * (killed for its memory, a crash in a decoder) fails after MAX_UNFINISHED_ATTEMPTS starts, instead of
  * killing the server again at every start.
  */
-import exifr from 'exifr';
-import sharp, { type Metadata } from 'sharp';
+import type * as ExifrModule from 'exifr';
+import type SharpModule from 'sharp';
+import type { Metadata } from 'sharp';
 import type { Logger } from '../../shared/logger.ts';
 import type { StorageProvider } from '../../storage/provider.ts';
 import { zonedTime } from './capture-time.ts';
@@ -119,6 +120,36 @@ function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): 
   return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
+type Sharp = typeof SharpModule;
+/** What enrichment uses of exifr. */
+type Exifr = Pick<typeof ExifrModule, 'parse'>;
+// Set by loadDecoders, which every enrichment awaits first.
+let sharp: Sharp;
+let exifr: Exifr;
+let decoders: Promise<void> | undefined;
+
+/**
+ * sharp (libvips) and exifr are loaded by the first file to enrich, not at start: they are a large part
+ * of the start's time and memory (docs/performance.md), and an instance may run a while before a file
+ * arrives.
+ */
+function loadDecoders(): Promise<void> {
+  return (decoders ??= Promise.all([import('sharp'), import('exifr')]).then(
+    ([sharpModule, exifrModule]) => {
+      sharp = sharpModule.default;
+      exifr = exifrModule.default;
+      // One libvips thread per image, and no cache of decoded images: every upload is a different file,
+      // and the cache would keep up to 50 MB of them.
+      sharp.concurrency(1);
+      sharp.cache(false);
+    },
+    (error: unknown) => {
+      decoders = undefined;
+      throw error;
+    },
+  ));
+}
+
 export class MediaEnricher {
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
@@ -141,10 +172,6 @@ export class MediaEnricher {
       logger: options.logger,
       ...(options.ffmpegTimeoutMs === undefined ? {} : { timeoutMs: options.ffmpegTimeoutMs }),
     });
-    // One libvips thread per image, and no cache of decoded images: every upload is a different file,
-    // and the cache would keep up to 50 MB of them.
-    sharp.concurrency(1);
-    sharp.cache(false);
   }
 
   enqueue(fileId: string): void {
@@ -181,6 +208,17 @@ export class MediaEnricher {
   }
 
   private async drain(): Promise<void> {
+    try {
+      await loadDecoders();
+    } catch (error) {
+      this.options.logger.error(
+        { err: error },
+        'media enrichment cannot run: sharp or exifr could not be loaded; files wait for the next start',
+      );
+      this.queue.length = 0;
+      this.queued.clear();
+      return;
+    }
     for (let id = this.queue.shift(); id !== undefined; id = this.queue.shift()) {
       this.queued.delete(id);
       this.current = id;

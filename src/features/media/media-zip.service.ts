@@ -8,7 +8,7 @@
  * truncated archive that looks valid.
  */
 import type { Readable } from 'node:stream';
-import { ZipArchive } from 'archiver';
+import type { ZipArchive } from 'archiver';
 import { AppError } from '../../shared/app-error.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { StorageProvider } from '../../storage/provider.ts';
@@ -76,11 +76,11 @@ export class MediaZipService {
     return {
       fileCount: entries.length,
       mediaBytes: entries.reduce((sum, entry) => sum + entry.file.size, 0),
-      stream: this.stream(workspaceId, entries),
+      stream: this.stream(await lazyZipArchive(), workspaceId, entries),
     };
   }
 
-  private stream(workspaceId: string, entries: PlannedEntry[]): Readable {
+  private stream(LazyZipArchive: LazyZip, workspaceId: string, entries: PlannedEntry[]): Readable {
     const { storage, logger } = this.options;
     // Store mode: media is already compressed, and deflating it would cost CPU for nothing. Zip64
     // records are added by the writer as soon as an offset or the entry count needs them.
@@ -151,15 +151,25 @@ export class MediaZipService {
  * error (the first object missing) cannot come before the consumer listens for it. Until something has
  * been written, the server can still answer that error with a status instead of a cut connection.
  */
-class LazyZipArchive extends ZipArchive {
-  onFirstRead: (() => void) | undefined;
+function lazyZipClass(Base: typeof ZipArchive) {
+  return class LazyZipArchive extends Base {
+    onFirstRead: (() => void) | undefined;
 
-  override _read(size: number): void {
-    const first = this.onFirstRead;
-    this.onFirstRead = undefined;
-    first?.();
-    super._read(size);
-  }
+    override _read(size: number): void {
+      const first = this.onFirstRead;
+      this.onFirstRead = undefined;
+      first?.();
+      super._read(size);
+    }
+  };
+}
+
+type LazyZip = ReturnType<typeof lazyZipClass>;
+let lazyZip: Promise<LazyZip> | undefined;
+
+/** archiver is loaded by the first zip, not at start: most instances never make one (docs/performance.md). */
+function lazyZipArchive(): Promise<LazyZip> {
+  return (lazyZip ??= import('archiver').then(({ ZipArchive }) => lazyZipClass(ZipArchive)));
 }
 
 /** A file of the zip that could not be read: which one, for the log. */
