@@ -354,3 +354,65 @@ describe('media enrichment without ffmpeg', () => {
     await enricher.close();
   });
 });
+
+describe('media enrichment of a large backlog', () => {
+  it('takes every file of a backlog once, in order, well past its queue compaction', async () => {
+    const { t, ws } = await startLoggedInApp();
+    after(() => t.close());
+    const files = 2500;
+    // Files the server died on three times: each is closed as failed without opening storage, so the
+    // queue's own bookkeeping is what this measures.
+    const rows = Array.from({ length: files }, (_, i) => ({
+      id: `backlog-${String(i).padStart(5, '0')}`,
+      workspaceId: ws,
+      objectKey: `${ws}/media/backlog/${i}.jpg`,
+      name: `${i}.jpg`,
+      path: '',
+      source: 'pilot' as const,
+      mediaType: 'image' as const,
+      isOriginal: 1,
+      size: 1,
+      contentType: 'image/jpeg',
+      etag: `e${i}`,
+      enrichmentAttempts: 3,
+      createdAt: i,
+      updatedAt: i,
+    }));
+    for (let i = 0; i < files; i += 500)
+      await t.app.database.db
+        .insertInto('mediaFiles')
+        .values(rows.slice(i, i + 500))
+        .execute();
+    const order: string[] = [];
+    const enricher = new MediaEnricher({
+      repo: t.app.repos.media,
+      storage: t.app.storage,
+      logger: createLogger(
+        'warn',
+        new Writable({
+          write(chunk, _encoding, done) {
+            const line = JSON.parse(String(chunk)) as { fileId?: string };
+            if (line.fileId) order.push(line.fileId);
+            done();
+          },
+        }),
+      ),
+    });
+    assert.equal(await enricher.resume(), files);
+    assert.equal(enricher.backlog, files);
+    await enricher.idle();
+    assert.equal(enricher.backlog, 0);
+    assert.deepEqual(
+      order,
+      rows.map((r) => r.id),
+      'each file once, oldest first',
+    );
+    const left = await t.app.database.db
+      .selectFrom('mediaFiles')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('enrichedAt', 'is', null)
+      .executeTakeFirstOrThrow();
+    assert.equal(Number(left.n), 0);
+    await enricher.close();
+  });
+});

@@ -151,7 +151,9 @@ function loadDecoders(): Promise<void> {
 }
 
 export class MediaEnricher {
-  private readonly queue: string[] = [];
+  /** Files to enrich, in order, from `head` on (taking from the front with shift() is O(n)). */
+  private queue: string[] = [];
+  private head = 0;
   private readonly queued = new Set<string>();
   private running: Promise<void> | undefined;
   /** The file being enriched now, if any. */
@@ -192,7 +194,7 @@ export class MediaEnricher {
 
   /** Files waiting for enrichment, the one in progress included (metrics). */
   get backlog(): number {
-    return this.queue.length + (this.current === undefined ? 0 : 1);
+    return this.queue.length - this.head + (this.current === undefined ? 0 : 1);
   }
 
   /** Resolves when the queue is empty. */
@@ -202,9 +204,26 @@ export class MediaEnricher {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.queue.length = 0;
+    this.queue = [];
+    this.head = 0;
     this.stopping.abort();
     await this.idle();
+  }
+
+  /** The next file to enrich, taken off the queue. */
+  private next(): string | undefined {
+    if (this.head >= this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+      return undefined;
+    }
+    const id = this.queue[this.head++];
+    // Drops what was taken once it is most of the array, so a large backlog does not stay in memory.
+    if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return id;
   }
 
   private async drain(): Promise<void> {
@@ -215,11 +234,12 @@ export class MediaEnricher {
         { err: error },
         'media enrichment cannot run: sharp or exifr could not be loaded; files wait for the next start',
       );
-      this.queue.length = 0;
+      this.queue = [];
+      this.head = 0;
       this.queued.clear();
       return;
     }
-    for (let id = this.queue.shift(); id !== undefined; id = this.queue.shift()) {
+    for (let id = this.next(); id !== undefined; id = this.next()) {
       this.queued.delete(id);
       this.current = id;
       try {
