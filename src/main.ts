@@ -74,6 +74,9 @@ async function describeStartup(app: SkyvaultApp, addresses: ListeningAddresses):
     `  Web and API:    ${urls.join('  ')}`,
     `  API reference:  ${main}/docs`,
     `  Health check:   ${main}/healthz`,
+    ...(config.metrics.token === undefined
+      ? []
+      : [`  Metrics:        ${main}/metrics (Prometheus; bearer token SKYVAULT_METRICS_TOKEN)`]),
     `  Object storage: ${app.storage.endpointFor(new URL(main).hostname.replace(/^\[|\]$/g, ''))} (${
       config.storage.kind === 'local' ? 'embedded, S3 path-style' : config.storage.kind
     }, bucket "${config.storage.bucket}", region ${config.storage.region})`,

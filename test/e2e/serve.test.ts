@@ -56,6 +56,7 @@ describe('skyvault serve', { concurrency: true }, () => {
     const password = /Admin login:\s+username "admin", password "([^"]+)"/.exec(stdout)?.[1];
     assert.ok(password, 'the generated password is printed');
     assert.match(stdout, /shown only this once/);
+    assert.doesNotMatch(stdout, /Metrics:/, 'no /metrics without SKYVAULT_METRICS_TOKEN');
 
     const storageUrl =
       /Object storage:\s+(http:\/\/127\.0\.0\.1:\d+) \(embedded, S3 path-style, bucket "skyvault"/.exec(
@@ -87,8 +88,15 @@ describe('skyvault serve', { concurrency: true }, () => {
     assert.equal(await cli.stop('SIGTERM'), 0);
 
     // Second start on the same data: no new password, the old one still works.
-    const again = serve(t, baseEnv(dataDir));
+    const metricsToken = 'serve-test-metrics-token-0123456789';
+    const again = serve(t, { ...baseEnv(dataDir), SKYVAULT_METRICS_TOKEN: metricsToken });
     const stdout2 = await again.waitFor('Try it:');
+    assert.match(stdout2, new RegExp(`Metrics:\\s+${urlOf(stdout2)}/metrics \\(Prometheus`));
+    const scraped = await fetch(`${urlOf(stdout2)}/metrics`, {
+      headers: { authorization: `Bearer ${metricsToken}` },
+    });
+    assert.equal(scraped.status, 200);
+    assert.match(await scraped.text(), /^skyvault_upload_bytes_total\{source="pilot"\} 0$/m);
     assert.doesNotMatch(stdout2, /password "/);
     assert.doesNotMatch(stdout2, /Storage root:/, 'printed on the first start only');
     assert.match(stdout2, /Log in with an existing account; `skyvault admin reset-password/);
