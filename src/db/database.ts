@@ -21,6 +21,7 @@ import type { DatabaseConfig } from '../config/config.ts';
 import { redactUrl } from '../config/parsers.ts';
 import { StartupError } from '../shared/startup-error.ts';
 import { migrations } from './migrations/index.ts';
+import { statementNameOf } from './prepared.ts';
 import type { DB } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -114,7 +115,17 @@ function withStatementCache(connection: BetterSqlite3.Database, size = 500) {
 
 async function openPostgres(url: string, onAcquire: OpenDatabaseOptions['onAcquire']): Promise<Database> {
   const { default: pg } = await import('pg');
+  // The hot path's queries are sent as named statements (db/prepared.ts): parsed once per connection.
+  class NamedStatementClient extends pg.Client {
+    override query(...args: unknown[]): never {
+      const [text, values] = args;
+      const name = typeof text === 'string' && args.length === 2 ? statementNameOf(text) : undefined;
+      const call = super.query as (...a: unknown[]) => never;
+      return name ? call.call(this, { name, text, values }) : call.apply(this, args);
+    }
+  }
   const pool = new pg.Pool({
+    Client: NamedStatementClient,
     connectionString: url,
     max: 10,
     connectionTimeoutMillis: 5000,

