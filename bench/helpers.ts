@@ -24,20 +24,30 @@ export interface StartedSkyvault extends Started {
   log: string[];
 }
 
-/** Starts `skyvault serve` with `env`; resolves once it is ready (its banner printed). */
+/**
+ * The environment of a process that runs Skyvault's code (`skyvault serve`, a helper server): this
+ * process's, without any SKYVAULT_* variable inherited from whoever started the benchmark, plus `env`.
+ * A benchmark passes every setting its server needs explicitly, so an operator's SKYVAULT_DATA_DIR or
+ * SKYVAULT_DATABASE_URL in the shell can never point a benchmark at real data. BENCH_* pass through.
+ */
+export function childEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith('SKYVAULT_'));
+  return { ...Object.fromEntries(inherited), ...env };
+}
+
+/** Starts `skyvault serve` with `env` (and no inherited SKYVAULT_*); resolves once it is ready. */
 export async function startSkyvault(env: Record<string, string>): Promise<StartedSkyvault> {
   // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server under load.
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'bin/skyvault.js'), 'serve'], {
-    env: {
-      ...process.env,
+    env: childEnv({
       SKYVAULT_HOST: '127.0.0.1',
       SKYVAULT_HTTP_PORT: '0',
       SKYVAULT_STORAGE_PORT: '0',
       SKYVAULT_MQTT_PORT: '0',
       SKYVAULT_LOG_LEVEL: 'warn',
       ...env,
-    },
+    }),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const log: string[] = [];
@@ -69,7 +79,10 @@ export async function startSkyvault(env: Record<string, string>): Promise<Starte
   return { child, url, mqttUrl, log, stop: () => stop(child) };
 }
 
-/** Starts a TypeScript helper that prints one JSON line when ready; resolves with that line parsed. */
+/**
+ * Starts a TypeScript helper that prints one JSON line when ready; resolves with that line parsed. Its
+ * environment is `env` over this process's, without inherited SKYVAULT_* (childEnv).
+ */
 export async function startScript<T>(
   script: string,
   args: string[] = [],
@@ -77,7 +90,7 @@ export async function startScript<T>(
 ): Promise<Started & { ready: T }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
+    env: childEnv(env),
   });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { benchDatabase, pilotSession, postJson, processUsage, startSkyvault } from './helpers.ts';
+import { compared, recordFigures } from './report.ts';
 
 const largeCount = Number(process.env.BENCH_FILES ?? 100);
 const largeBytes = Number(process.env.BENCH_FILE_MB ?? 10) * 1024 * 1024;
@@ -288,6 +289,36 @@ try {
       '',
       `zip size ${fastest.bytes} bytes (${fastest.bytes - mediaBytes} bytes of zip headers); target: ratio ≥ 0.50 with a flat RSS.`,
     ].join('\n') + '\n',
+  );
+  const peak = zipRuns.reduce((a, b) => (b.rss.peak - b.rss.before > a.rss.peak - a.rss.before ? b : a));
+  recordFigures(
+    `library-zip, ${sizes.length} files, ${(mediaBytes / MiB).toFixed(0)} MiB, ${client}, ${database.url ? 'PostgreSQL' : 'SQLite'}, best of ${runs}`,
+    [
+      compared(
+        'zip download',
+        mibps(fastest.seconds),
+        'MiB/s',
+        { name: 'presigned GETs one by one', value: mibps(base.seconds) },
+        'higher',
+        0.5,
+      ),
+      compared('server CPU, zip', fastest.cpu, 's', { name: 'presigned GETs', value: base.cpu }, 'lower'),
+      compared(
+        'server RSS, peak during the zip',
+        peak.rss.peak,
+        'MB',
+        { name: 'before', value: peak.rss.before },
+        'lower',
+      ),
+      compared(
+        'server RSS, a second after',
+        peak.rss.after,
+        'MB',
+        { name: 'before', value: peak.rss.before },
+        'lower',
+      ),
+    ],
+    { files: sizes.length, mediaBytes, client, runs },
   );
 } catch (error) {
   process.stderr.write(`the server's last log lines:\n${skyvault.log.slice(-10).join('\n')}\n`);

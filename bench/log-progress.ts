@@ -54,6 +54,7 @@ import {
   sampleRss,
   summarizeLog,
 } from './mqtt-flood.ts';
+import { compared, type Figure, recordFigures } from './report.ts';
 
 const dockCounts = positiveInts('BENCH_DOCKS', '1000');
 const eventsPerDock = positiveInts('BENCH_EVENTS_PER_DOCK', '10')[0]!;
@@ -354,6 +355,38 @@ try {
           `${rssAfter.toFixed(0)} MB after; peak RSS so far (VmHWM) ${usage.peakRssMb.toFixed(0)} MB.`,
         `Server log: ${summarizeLog(skyvault.log.slice(logFrom))}`,
       ].join('\n') + '\n',
+    );
+    const aedes = { name: 'aedes delivery, same messages', value: baseline.rate };
+    const figures: Figure[] = [
+      compared('fileupload_progress, reply received', skyvaultResult.rate, 'events/s', aedes, 'higher'),
+      compared(
+        'server CPU per event',
+        skyvaultCpuPerEvent,
+        'ms',
+        { name: 'aedes CPU per message', value: baselineCpuPerEvent },
+        'lower',
+      ),
+      compared(
+        'server RSS, peak in the flood',
+        rssPeak,
+        'MB',
+        { name: 'after setup', value: rssBefore },
+        'lower',
+      ),
+      { name: 'lost replies', value: skyvaultResult.lost, unit: 'events', better: 'lower' },
+      { name: 'uploads not done', value: docks - done, unit: 'uploads', better: 'lower' },
+      { name: 'setup: log uploads started', value: docks / setupSeconds, unit: 'uploads/s' },
+    ];
+    if (database.url)
+      figures.push({
+        name: "PostgreSQL's CPU per event",
+        value: (postgresCpu * 1000) / Math.max(1, total - skyvaultResult.lost),
+        unit: 'ms',
+      });
+    recordFigures(
+      `log-progress, ${docks} docks × ${eventsPerDock} events, ${database.url ? 'PostgreSQL' : 'SQLite'}`,
+      figures,
+      { docks, eventsPerDock, window, baselineRuns, machineBusyShare: machineShare },
     );
     for (const [name, r] of [
       ['aedes', baseline],

@@ -9,7 +9,8 @@
  * address) and `one-account` (the real account, wrong passwords, each request from another address).
  * Addresses are set with X-Forwarded-For, which Skyvault trusts from loopback by default. The flood
  * runs in a process of its own (this file, `flood` mode), so its event loop does not delay the
- * measuring client's. Run: `npm run bench -- login-flood`.
+ * measuring client's. Run: `npm run bench -- login-flood` (BENCH_SECONDS, BENCH_FLOOD, BENCH_USERS,
+ * BENCH_PAUSE_MS, BENCH_SHAPES).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,8 +19,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { pilotSession, processUsage, startSkyvault } from './helpers.ts';
+import type { Figure } from './report.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const floodSize = Number(process.env.BENCH_FLOOD ?? 32);
@@ -134,6 +134,11 @@ interface PhaseResult {
 }
 
 async function main(): Promise<void> {
+  // Imported here, not at the top: the flood processes (this file in `flood` mode) need none of it, and
+  // each would otherwise load the AWS SDK and, through the helpers, the whole app before flooding.
+  const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+  const { pilotSession, processUsage, startSkyvault } = await import('./helpers.ts');
+  const { compared, recordFigures } = await import('./report.ts');
   const dir = mkdtempSync(path.join(tmpdir(), 'skyvault-bench-login-'));
   const skyvault = await startSkyvault({
     SKYVAULT_DATA_DIR: dir,
@@ -225,6 +230,49 @@ async function main(): Promise<void> {
           `| ${answers} | ${r.serverCpuSeconds.toFixed(1)} |`,
       );
     }
+    const figures: Figure[] = [];
+    const basePut95 = percentile(base.puts, 95);
+    for (const r of results.slice(1)) {
+      const refused = Object.entries(r.floodAnswers)
+        .filter(([answer]) => answer.startsWith('HTTP 429'))
+        .reduce((sum, [, n]) => sum + n, 0);
+      figures.push(
+        compared(
+          `${r.name}: PUT p50`,
+          percentile(r.puts, 50),
+          'ms',
+          { name: 'no flood', value: basePut },
+          'lower',
+        ),
+        compared(
+          `${r.name}: PUT p95`,
+          percentile(r.puts, 95),
+          'ms',
+          { name: 'no flood', value: basePut95 },
+          'lower',
+        ),
+        compared(
+          `${r.name}: real logins`,
+          r.logins.length / seconds,
+          'logins/s',
+          { name: 'no flood', value: baseRate },
+          'higher',
+        ),
+        { name: `${r.name}: bogus logins refused (HTTP 429)`, value: refused, unit: 'requests' },
+        compared(
+          `${r.name}: server CPU`,
+          r.serverCpuSeconds,
+          's',
+          { name: 'no flood', value: base.serverCpuSeconds },
+          'lower',
+        ),
+      );
+    }
+    recordFigures(
+      `login-flood, ${seconds} s phases, ${floodSize} bogus logins in flight, ${users} real users, hash cost 15`,
+      figures,
+      { seconds, floodSize, users, pauseMs, shapes },
+    );
     s3.destroy();
   } finally {
     agent.destroy();

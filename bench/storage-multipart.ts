@@ -19,6 +19,7 @@ import {
 import type { UploadCredentials } from '../src/storage/provider.ts';
 import { sdkClient } from '../test/helpers/storage.ts';
 import { processUsage, startScript } from './helpers.ts';
+import { compared, recordFigures } from './report.ts';
 
 const parts = Number(process.env.BENCH_PARTS ?? 10_000);
 const partBytes = Number(process.env.BENCH_PART_KB ?? 64) * 1024;
@@ -106,6 +107,18 @@ try {
       `| GET of the multipart object | ${readSeconds.toFixed(2)} | ${(mib / readSeconds).toFixed(0)} | – |`,
       `server peak RSS: ${serverRss().toFixed(0)} MB (${rssAtStart.toFixed(0)} MB once started)`,
     ].join('\n') + '\n',
+  );
+  const single = { name: 'single PUT of the same bytes', value: mib / singleSeconds };
+  recordFigures(
+    `storage-multipart, ${parts} parts of ${partBytes / 1024} KiB, ${concurrency} in flight`,
+    [
+      compared('UploadPart requests', mib / uploadSeconds, 'MiB/s', single, 'higher'),
+      { name: 'time per part', value: (uploadSeconds * 1000) / parts, unit: 'ms' },
+      { name: 'CompleteMultipartUpload', value: completeSeconds, unit: 's' },
+      compared('GET of the multipart object', mib / readSeconds, 'MiB/s', single, 'higher'),
+      compared('server peak RSS', serverRss(), 'MB', { name: 'once started', value: rssAtStart }, 'lower'),
+    ],
+    { parts, partKiB: partBytes / 1024, mib },
   );
 } finally {
   await server.stop();

@@ -17,6 +17,7 @@ import { openDatabase } from '../src/db/database.ts';
 import { SettingsRepo } from '../src/features/settings/settings.repo.ts';
 import { launchChromium } from '../test/helpers/browser.ts';
 import { startSkyvault } from './helpers.ts';
+import { compared, recordFigures } from './report.ts';
 
 const files = Number(process.env.BENCH_FILES ?? 100_000);
 const loaded = Number(process.env.BENCH_LOADED ?? 20_000);
@@ -128,6 +129,22 @@ try {
   console.log(
     `| library grid | ${f(grid.p50)} (${f(grid.p50 / baseline.p50)}×) | ${f(grid.p95)} (${f(grid.p95 / baseline.p95)}×) | ${f(grid.fps)} |`,
   );
+  const plain = (what: string, value: number) => ({ name: `plain page ${what}`, value });
+  recordFigures(`web-grid, ${loaded} of ${files} files loaded, Chromium 1440×900`, [
+    { name: `seconds to load ${loaded} files by scrolling`, value: loadSeconds, unit: 's', better: 'lower' },
+    { name: 'tiles in the DOM', value: dom.tiles, unit: 'tiles' },
+    { name: 'elements in the DOM', value: dom.elements, unit: 'elements' },
+    { name: 'JS heap', value: dom.heapMb, unit: 'MB' },
+    compared('frame p50 while scrolling', grid.p50, 'ms', plain('frame p50', baseline.p50), 'lower'),
+    compared('frame p95 while scrolling', grid.p95, 'ms', plain('frame p95', baseline.p95), 'lower'),
+    compared(
+      'frames per second while scrolling',
+      grid.fps,
+      'frames/s',
+      plain('frames/s', baseline.fps),
+      'higher',
+    ),
+  ]);
 } finally {
   await browser.close();
   await server.stop();

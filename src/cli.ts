@@ -1,7 +1,8 @@
-/** The `skyvault` command line: serve, simulate, admin, backup, restore, storage, version, help. */
+/** The `skyvault` command line: serve, simulate, admin, backup, restore, storage, bench, version, help. */
 import { parseArgs } from 'node:util';
 import { ADMIN_USAGE } from './admin-usage.ts';
 import { BACKUP_USAGE } from './backup-usage.ts';
+import { bench, BENCH_USAGE } from './bench-cli.ts';
 import { STORAGE_USAGE } from './storage-usage.ts';
 import { VERSION } from './shared/version.ts';
 
@@ -24,7 +25,7 @@ Commands:
 __ADMIN__  version                 print the version
   help                    print this help
 `;
-const USAGE = USAGE_TEMPLATE.replace('__ADMIN__', ADMIN_USAGE + BACKUP_USAGE + STORAGE_USAGE);
+const USAGE = USAGE_TEMPLATE.replace('__ADMIN__', ADMIN_USAGE + BACKUP_USAGE + STORAGE_USAGE + BENCH_USAGE);
 
 async function simulate(args: string[]): Promise<number> {
   const [device, ...rest] = args;
@@ -192,6 +193,11 @@ export async function main(argv: string[]): Promise<number | undefined> {
         err: (line) => process.stderr.write(`${line}\n`),
       });
     }
+    case 'bench':
+      return bench(rest, {
+        out: (line) => process.stdout.write(`${line}\n`),
+        err: (line) => process.stderr.write(`${line}\n`),
+      });
     case 'version':
     case '--version':
     case '-v':
