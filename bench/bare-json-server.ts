@@ -1,7 +1,8 @@
 /**
  * The baseline of bench/pilot-api.ts: a bare node:http server that reads a JSON body, parses it and
  * answers a DJI envelope — what any handler costs at least on this machine, without framework,
- * authentication, validation, database or storage. Prints its port.
+ * authentication, validation, database or storage. Runs in its own process, so that its CPU time per
+ * request (from /proc) is its own: the floor Skyvault's is compared with. Prints its port.
  */
 import { createServer } from 'node:http';
 
