@@ -1,5 +1,6 @@
 /**
- * The baseline of bench/dock-events.ts: a standalone aedes 2 broker (the software Skyvault embeds), with
+ * The one-way delivery of bench/dock-events.ts (information; its baseline is bench/mqtt-responder-server.ts)
+ * and the baseline of bench/log-progress.ts: a standalone aedes 2 broker (the software Skyvault embeds), with
  * its defaults (in-memory persistence, no authentication, no ACL), on a loopback port. Prints
  * {"port": N} once listening, then serves until killed.
  */
