@@ -87,7 +87,7 @@ export const BENCHMARKS: Benchmark[] = [
   {
     name: 'storage-put',
     quick: { BENCH_SIZE_MB: '128', BENCH_RUNS: '1' },
-    needs: ['minio', 's3rver'],
+    needs: ['minio'],
     unavailable: (env) => (/curl/.test(env.BENCH_MODES ?? 'curl') ? needsCurl(env) : undefined),
   },
   { name: 'storage-multipart', quick: { BENCH_PARTS: '500' }, needs: ['minio'] },
