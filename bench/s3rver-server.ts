@@ -5,10 +5,8 @@
  * {"port": N} once listening, then serves until killed. BENCH_SERVER_CPU_PROF=<dir> profiles it, as it
  * does bench/storage-server.ts (<dir>/<BENCH_SERVER_PROFILE_NAME or s3rver-server>-<pid>.cpuprofile).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
 import { createRequire } from 'node:module';
-import path from 'node:path';
+import { profileUntilStopped } from './server-profile.ts';
 
 interface S3rverInstance {
   run(): Promise<{ port: number }>;
@@ -22,14 +20,7 @@ type S3rverClass = new (options: {
   configureBuckets: { name: string; configs: string[] }[];
 }) => S3rverInstance;
 
-const profileDir = process.env.BENCH_SERVER_CPU_PROF;
-const profiler = profileDir ? new Session() : undefined;
-if (profiler) {
-  profiler.connect();
-  profiler.post('Profiler.enable');
-  profiler.post('Profiler.setSamplingInterval', { interval: 1000 });
-  profiler.post('Profiler.start');
-}
+profileUntilStopped('s3rver-server');
 
 const directory = process.argv[2];
 if (!directory) throw new Error('usage: s3rver-server.ts <directory>');
@@ -44,20 +35,3 @@ const server = new S3rver({
 });
 const { port } = await server.run();
 process.stdout.write(`${JSON.stringify({ port })}\n`);
-// Exit normally on a signal, writing the profile first when profiling.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (!profiler || !profileDir) process.exit(0);
-    profiler.post('Profiler.stop', (error, result) => {
-      if (!error) {
-        mkdirSync(profileDir, { recursive: true });
-        const name = process.env.BENCH_SERVER_PROFILE_NAME ?? 's3rver-server';
-        writeFileSync(
-          path.join(profileDir, `${name}-${process.pid}.cpuprofile`),
-          JSON.stringify(result.profile),
-        );
-      }
-      process.exit(0);
-    });
-  });
-}

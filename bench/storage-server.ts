@@ -6,20 +6,12 @@
  * and startScript passes no Node flags): the profile goes to
  * <dir>/<BENCH_SERVER_PROFILE_NAME or storage-server>-<pid>.cpuprofile when it is stopped.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
 import path from 'node:path';
 import { createLogger } from '../src/shared/logger.ts';
 import { LocalStorageProvider } from '../src/storage/local/local.provider.ts';
+import { profileUntilStopped } from './server-profile.ts';
 
-const profileDir = process.env.BENCH_SERVER_CPU_PROF;
-const profiler = profileDir ? new Session() : undefined;
-if (profiler) {
-  profiler.connect();
-  profiler.post('Profiler.enable');
-  profiler.post('Profiler.setSamplingInterval', { interval: 1000 });
-  profiler.post('Profiler.start');
-}
+profileUntilStopped('storage-server');
 
 const root = process.argv[2];
 if (!root) throw new Error('usage: storage-server.ts <directory>');
@@ -44,20 +36,3 @@ const credentials = await provider.issueUploadCredentials({
   actions: ['put', 'get', 'delete'],
 });
 process.stdout.write(`${JSON.stringify(credentials)}\n`);
-// Exit normally on a signal, so that --cpu-prof (when profiling this server) writes its profile.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (!profiler || !profileDir) process.exit(0);
-    profiler.post('Profiler.stop', (error, result) => {
-      if (!error) {
-        mkdirSync(profileDir, { recursive: true });
-        const name = process.env.BENCH_SERVER_PROFILE_NAME ?? 'storage-server';
-        writeFileSync(
-          path.join(profileDir, `${name}-${process.pid}.cpuprofile`),
-          JSON.stringify(result.profile),
-        );
-      }
-      process.exit(0);
-    });
-  });
-}
