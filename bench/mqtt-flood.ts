@@ -457,21 +457,9 @@ export function machineCpu(): { busySeconds: number; totalSeconds: number } {
  * Processes that exited are no longer counted: compare two readings over a span when they stay alive.
  */
 export function cpuSecondsOfCommand(comm: string): number {
-  let ticks = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const open = stat.indexOf('(');
-      const close = stat.lastIndexOf(')');
-      if (stat.slice(open + 1, close) !== comm) continue;
-      const fields = stat.slice(close + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // Exited meanwhile.
-    }
-  }
-  return ticks / 100;
+  let total = 0;
+  for (const seconds of cpuSecondsByProcess(comm).values()) total += seconds;
+  return total;
 }
 
 /**
