@@ -31,6 +31,7 @@ import type { Logger } from '../shared/logger.ts';
 import { StartupError } from '../shared/startup-error.ts';
 import { ErrorEnvelope } from './envelope.ts';
 import { installErrorHandling } from './errors.ts';
+import { lazySchemaController } from './lazy-schemas.ts';
 import { installAuth, TOKEN_HEADER } from './plugins/auth.ts';
 import type { PublicAddresses } from './public-address.ts';
 import { accountRoutes } from './routes/api/accounts.routes.ts';
@@ -92,6 +93,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    schemaController: lazySchemaController,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
