@@ -338,18 +338,31 @@ export function UsersPage() {
     }
   };
 
+  /**
+   * Shows a user as the server answered at once: the list's reload comes after, and until it does the
+   * row (enabled again) would show the user as before the change.
+   */
+  const updated = (u: Account) =>
+    setUsers((list) => list && list.map((x) => (x.user_id === u.user_id ? u : x)));
+
   const changeRole = (user: Account, next: Role) =>
     void act(
       user,
       () => call<Account>('PATCH', accountPaths.user(workspaceId, user.user_id), { role: next }),
-      (u) => showToast(t('users.roleChanged', { name: u.username, role: t(roleLabel(u.role)) })),
+      (u) => {
+        updated(u);
+        showToast(t('users.roleChanged', { name: u.username, role: t(roleLabel(u.role)) }));
+      },
     );
 
   const setDisabled = (user: Account, disabled: boolean) =>
     void act(
       user,
       () => call<Account>('PATCH', accountPaths.user(workspaceId, user.user_id), { disabled }),
-      (u) => showToast(t(u.disabled ? 'users.disabledDone' : 'users.enabledDone', { name: u.username })),
+      (u) => {
+        updated(u);
+        showToast(t(u.disabled ? 'users.disabledDone' : 'users.enabledDone', { name: u.username }));
+      },
     );
 
   const confirmed = (what: Pending) => {
