@@ -6,12 +6,23 @@
  * smallest size, to stay cheap.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import type { Report } from '../../bench/run-lib.ts';
 import { runCli } from '../helpers/cli.ts';
-import { tempDir } from '../helpers/test-app.ts';
+import { tempDir as makeTempDir } from '../helpers/test-app.ts';
+
+/** Temporary directories of this file, removed once its tests are done. */
+const made: string[] = [];
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const dir = makeTempDir(prefix);
+  made.push(dir);
+  return dir;
+}
 
 /** Names, sizes and modification times under `dir`. */
 function tree(dir: string): string[] {

@@ -5,9 +5,9 @@
  * test/e2e/bench.test.ts.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { build } from 'esbuild';
 import {
   BENCH_DIR,
@@ -26,7 +26,18 @@ import {
   UsageError,
 } from '../../bench/run-lib.ts';
 import { bench } from '../../src/bench-cli.ts';
-import { tempDir } from '../helpers/test-app.ts';
+import { tempDir as makeTempDir } from '../helpers/test-app.ts';
+
+/** Temporary directories of this file, removed once its tests are done. */
+const made: string[] = [];
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const dir = makeTempDir(prefix);
+  made.push(dir);
+  return dir;
+}
 
 const names = (argv: string[]) => parseRunArgs(argv, {}).selected.map((b) => b.name);
 
