@@ -6,23 +6,12 @@
  * smallest size, to stay cheap.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Report } from '../../bench/run-lib.ts';
 import { runCli } from '../helpers/cli.ts';
-import { tempDir as makeTempDir } from '../helpers/test-app.ts';
-
-/** Temporary directories of this file, removed once its tests are done. */
-const made: string[] = [];
-after(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(prefix: string): string {
-  const dir = makeTempDir(prefix);
-  made.push(dir);
-  return dir;
-}
+import { testDir } from '../helpers/test-app.ts';
 
 /** Names, sizes and modification times under `dir`. */
 function tree(dir: string): string[] {
@@ -36,10 +25,10 @@ function tree(dir: string): string[] {
 
 describe('skyvault bench', () => {
   it("runs a benchmark on temporary data, never the operator's, and writes its figures", async (t) => {
-    const operatorData = tempDir('skyvault-operator-');
+    const operatorData = testDir(t, 'skyvault-operator-');
     writeFileSync(path.join(operatorData, 'skyvault.db'), 'the operator database');
     const before = tree(operatorData);
-    const results = tempDir('skyvault-bench-results-');
+    const results = testDir(t, 'skyvault-bench-results-');
     const cli = runCli(['bench', '--quick', '--only', 'startup', '--results', results], {
       SKYVAULT_DATA_DIR: operatorData,
       SKYVAULT_DATABASE_URL: 'postgres://operator@127.0.0.1:1/production',

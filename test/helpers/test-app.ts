@@ -51,6 +51,13 @@ export function tempDir(prefix = 'skyvault-test-'): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
+/** A temporary directory removed when the test `t` ends, whether it passed or not. */
+export function testDir(t: { after(fn: () => void): void }, prefix = 'skyvault-test-'): string {
+  const dir = tempDir(prefix);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 /**
  * The one sentence a Skyvault with `env` refuses to start with (a StartupError from its start-up checks,
  * such as cloud storage that refuses its keys); fails the test if it starts.

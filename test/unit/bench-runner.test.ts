@@ -5,9 +5,9 @@
  * test/e2e/bench.test.ts.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { build } from 'esbuild';
 import {
   BENCH_DIR,
@@ -26,18 +26,7 @@ import {
   UsageError,
 } from '../../bench/run-lib.ts';
 import { bench } from '../../src/bench-cli.ts';
-import { tempDir as makeTempDir } from '../helpers/test-app.ts';
-
-/** Temporary directories of this file, removed once its tests are done. */
-const made: string[] = [];
-after(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(prefix: string): string {
-  const dir = makeTempDir(prefix);
-  made.push(dir);
-  return dir;
-}
+import { testDir } from '../helpers/test-app.ts';
 
 const names = (argv: string[]) => parseRunArgs(argv, {}).selected.map((b) => b.name);
 
@@ -127,8 +116,8 @@ describe('the benchmark runner', () => {
     assert.deepEqual(full.applied, {});
   });
 
-  it('finds packages as Node would, and names those missing', () => {
-    const root = tempDir('skyvault-bench-deps-');
+  it('finds packages as Node would, and names those missing', (t) => {
+    const root = testDir(t, 'skyvault-bench-deps-');
     mkdirSync(path.join(root, 'app'), { recursive: true });
     mkdirSync(path.join(root, 'node_modules', 'tsx'), { recursive: true });
     writeFileSync(path.join(root, 'node_modules', 'tsx', 'package.json'), '{}');
@@ -140,8 +129,8 @@ describe('the benchmark runner', () => {
     assert.deepEqual(missingPackages(['tsx', 'autocannon', 'minio', 'playwright-core']), []);
   });
 
-  it('reads the figures the benchmarks recorded, and writes a table per benchmark', () => {
-    const dir = tempDir('skyvault-bench-summary-');
+  it('reads the figures the benchmarks recorded, and writes a table per benchmark', (t) => {
+    const dir = testDir(t, 'skyvault-bench-summary-');
     const file = path.join(dir, 'pilot-api.figures.jsonl');
     const scenario = {
       scenario: 'pilot-api, SQLite',
@@ -241,8 +230,8 @@ describe('skyvault bench refuses', () => {
     return { code, out: out.join('\n'), err: err.join('\n') };
   };
 
-  it('an installation without bench/, in one sentence, with exit code 2', async () => {
-    const root = tempDir('skyvault-installed-');
+  it('an installation without bench/, in one sentence, with exit code 2', async (t) => {
+    const root = testDir(t, 'skyvault-installed-');
     writeFileSync(path.join(root, 'package.json'), '{}');
     const { code, err, out } = await run(['--quick'], root);
     assert.equal(code, 2);
@@ -251,8 +240,8 @@ describe('skyvault bench refuses', () => {
     assert.equal(out, '');
   });
 
-  it('an installation without its development dependencies', async () => {
-    const root = tempDir('skyvault-installed-');
+  it('an installation without its development dependencies', async (t) => {
+    const root = testDir(t, 'skyvault-installed-');
     writeFileSync(path.join(root, 'package.json'), '{}');
     mkdirSync(path.join(root, 'bench'));
     writeFileSync(path.join(root, 'bench', 'run.js'), '');
