@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createFreshDatabase } from '../test/helpers/databases.ts';
@@ -77,6 +78,33 @@ export async function startSkyvault(env: Record<string, string>): Promise<Starte
     },
   );
   return { child, url, mqttUrl, log, stop: () => stop(child) };
+}
+
+/** How a start went: from spawning `skyvault serve` to its first `/healthz` 200, and its memory idle. */
+export interface TimedStart {
+  server: StartedSkyvault;
+  /** Milliseconds from the spawn to the first 200 from /healthz. */
+  readyMs: number;
+  /** Resident memory (VmRSS, MB) `idleMs` after ready, with no request in between. */
+  idleRssMb: number;
+}
+
+/**
+ * Starts `skyvault serve` as startSkyvault does and measures it as bench/startup.ts does: time to the
+ * first `/healthz` 200, then the resident memory after `idleMs` of doing nothing.
+ */
+export async function startTimed(env: Record<string, string>, idleMs = 2000): Promise<TimedStart> {
+  const started = performance.now();
+  const server = await startSkyvault(env);
+  for (;;) {
+    const answer = await fetch(`${server.url}/healthz`).catch(() => undefined);
+    if (answer?.status === 200) break;
+    await sleep(5);
+  }
+  const readyMs = performance.now() - started;
+  await sleep(idleMs);
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1];
+  return { server, readyMs, idleRssMb: Number(rss) / 1024 };
 }
 
 /**

@@ -56,19 +56,26 @@ interface Plan {
   indexes: string[];
   /** Whether media_files is read whole. */
   seq: boolean;
+  /** The conditions its index scans seek with (`Index Cond`). */
+  seeks: string[];
 }
 
+/** A plan without its seek conditions, where which index is all that is checked. */
+const scans = ({ indexes, seq }: Plan) => ({ indexes, seq });
+
 function planOf(rows: Record<string, unknown>[]): Plan {
-  const plan: Plan = { indexes: [], seq: false };
+  const plan: Plan = { indexes: [], seq: false, seeks: [] };
   const walk = (node: Record<string, unknown>) => {
     if (node['Relation Name'] === 'media_files') {
       if (typeof node['Index Name'] === 'string') plan.indexes.push(node['Index Name']);
       if (node['Node Type'] === 'Seq Scan') plan.seq = true;
+      if (typeof node['Index Cond'] === 'string') plan.seeks.push(node['Index Cond']);
     }
     for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
   };
   walk((rows[0]!['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]!.Plan);
   plan.indexes.sort();
+  plan.seeks.sort();
   return plan;
 }
 
@@ -185,7 +192,10 @@ for (const dialect of testDialects()) {
       const statements = await plansOf(() => repo.findReportTargets(WS, key, 'FP00200'));
       assert.equal(statements.length, 1, 'one statement');
       for (const plan of statements[0]!.plans)
-        assert.deepEqual(plan, { indexes: ['media_files_fingerprint_uq', 'media_files_key_uq'], seq: false });
+        assert.deepEqual(scans(plan), {
+          indexes: ['media_files_fingerprint_uq', 'media_files_key_uq'],
+          seq: false,
+        });
     });
 
     it("links a dock's file to its flight and counts the flight's files through the group index", async () => {
@@ -219,7 +229,7 @@ for (const dialect of testDialects()) {
       if (!pool) return;
       const statements = await plansOf(() => repo.existingTinyFingerprints(WS, wanted));
       assert.deepEqual(
-        statements.map((s) => s.plans),
+        statements.map((s) => s.plans.map(scans)),
         [
           [
             { indexes: ['media_files_tiny_idx'], seq: false },
@@ -229,18 +239,43 @@ for (const dialect of testDialects()) {
       );
     });
 
-    it("claims a file's enrichment by its primary key, in one statement", async () => {
+    it("claims a file's enrichment by its id, in one statement", async () => {
       const claimed = await repo.beginEnrichment('file-00042');
       assert.equal(claimed?.enrichmentAttempts, 1);
       assert.equal(await repo.beginEnrichment('file-missing'), undefined);
       if (!pool) return;
       const statements = await plansOf(() => repo.beginEnrichment('file-00043'));
+      assert.equal(statements.length, 1, 'one statement');
+      // A seek by id: through the primary key, or the index of files left to enrich (keyed by id too).
+      for (const plan of statements[0]!.plans) {
+        assert.equal(plan.seq, false, JSON.stringify(plan));
+        assert.equal(plan.indexes.length, 1, JSON.stringify(plan));
+        assert.ok(['media_files_pkey', 'media_files_unenriched_idx'].includes(plan.indexes[0]!));
+        assert.match(plan.seeks.join(), /^\(\(?id\)?(::text)? = /, JSON.stringify(plan));
+      }
+    });
+
+    it('finds the files left to enrich through their partial index, not by reading every file', async () => {
+      // All but the first eleven files enriched, as after a bulk load that went through enrichment.
+      await sql`update media_files set enriched_at = 1 where id > 'file-00010'`.execute(db);
+      const expected = Array.from({ length: 11 }, (_, i) => `file-${String(i).padStart(5, '0')}`);
+      assert.deepEqual(await repo.unenrichedIds(), expected, 'oldest first');
+      if (!pool) {
+        const plan = await sql<{ detail: string }>`explain query plan
+          select id from media_files where enriched_at is null order by created_at`.execute(db);
+        assert.deepEqual(
+          plan.rows.map((r) => r.detail),
+          ['SCAN media_files USING INDEX media_files_unenriched_idx', 'USE TEMP B-TREE FOR ORDER BY'],
+        );
+        return;
+      }
+      const statements = await plansOf(() => repo.unenrichedIds());
       assert.deepEqual(
-        statements.map((s) => s.plans),
+        statements.map((s) => s.plans.map(scans)),
         [
           [
-            { indexes: ['media_files_pkey'], seq: false },
-            { indexes: ['media_files_pkey'], seq: false },
+            { indexes: ['media_files_unenriched_idx'], seq: false },
+            { indexes: ['media_files_unenriched_idx'], seq: false },
           ],
         ],
       );

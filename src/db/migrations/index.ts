@@ -14,6 +14,7 @@ import * as m0007 from './0007-library-indexes.ts';
 import * as m0008 from './0008-log-tasks.ts';
 import * as m0009 from './0009-enrichment-failures.ts';
 import * as m0010 from './0010-accounts.ts';
+import * as m0011 from './0011-unenriched-index.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-init': m0001,
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '0008-log-tasks': m0008,
   '0009-enrichment-failures': m0009,
   '0010-accounts': m0010,
+  '0011-unenriched-index': m0011,
 };
