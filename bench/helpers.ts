@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createFreshDatabase } from '../test/helpers/databases.ts';
+import { bundleIsCurrent } from './bundle-state.ts';
 import { sdkClient } from '../test/helpers/storage.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -87,6 +88,8 @@ export interface TimedStart {
   readyMs: number;
   /** Resident memory (VmRSS, MB) `idleMs` after ready, with no request in between. */
   idleRssMb: number;
+  /** Whether it ran the bundle; false: its sources through tsx, the bundle being older (bundle-state.ts). */
+  bundle: boolean;
 }
 
 /**
@@ -94,6 +97,7 @@ export interface TimedStart {
  * first `/healthz` 200, then the resident memory after `idleMs` of doing nothing.
  */
 export async function startTimed(env: Record<string, string>, idleMs = 2000): Promise<TimedStart> {
+  const bundle = bundleIsCurrent();
   const started = performance.now();
   const server = await startSkyvault(env);
   for (;;) {
@@ -104,7 +108,7 @@ export async function startTimed(env: Record<string, string>, idleMs = 2000): Pr
   const readyMs = performance.now() - started;
   await sleep(idleMs);
   const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1];
-  return { server, readyMs, idleRssMb: Number(rss) / 1024 };
+  return { server, readyMs, idleRssMb: Number(rss) / 1024, bundle };
 }
 
 /**

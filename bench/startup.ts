@@ -16,11 +16,12 @@
  * BENCH_VARIANTS (bare,bundle,sources; the sources can be left out).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { bundleIsCurrent } from './bundle-state.ts';
 import { compared, type Figure, recordFigures } from './report.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -84,20 +85,6 @@ async function measure(
   }
 }
 
-/** What bin/skyvault.js decides: the bundle runs only when no source is newer than its build. */
-function bundleIsCurrent(): boolean {
-  try {
-    const { sourcesAt } = JSON.parse(readFileSync(path.join(ROOT, 'dist/server/build.json'), 'utf8')) as {
-      sourcesAt: number;
-    };
-    const src = path.join(ROOT, 'src');
-    return readdirSync(src, { recursive: true, withFileTypes: true }).every(
-      (entry) => !entry.isFile() || statSync(path.join(entry.parentPath, entry.name)).mtimeMs <= sourcesAt,
-    );
-  } catch {
-    return false;
-  }
-}
 const bundle = bundleIsCurrent();
 if (!bundle)
   process.stderr.write(

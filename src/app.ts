@@ -22,6 +22,7 @@ import { LogTaskRepo } from './features/logs/log-task.repo.ts';
 import { LogTaskService } from './features/logs/log-task.service.ts';
 import { DockMediaService } from './features/media/dock-media.service.ts';
 import { MediaEnricher } from './features/media/media-enricher.ts';
+import { MediaRepo } from './features/media/media.repo.ts';
 import { MediaLibraryService } from './features/media/media-library.service.ts';
 import { MediaService } from './features/media/media.service.ts';
 import { MediaZipRepo } from './features/media/media-zip.repo.ts';
@@ -186,7 +187,9 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       metrics,
     });
     const enricher = new MediaEnricher({
-      repo: repos.media,
+      // Its writes are redone at the next start if a database crash loses them: they need not wait for
+      // the disk (Database.background).
+      repo: database.dialect === 'postgres' ? new MediaRepo(database.background) : repos.media,
       storage: store,
       logger: logger.child({ component: 'enricher' }),
       ffmpegPath: config.media.ffmpegPath,

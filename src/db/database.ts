@@ -28,6 +28,14 @@ export type Dialect = 'sqlite' | 'postgres';
 
 export interface Database {
   db: Kysely<DB>;
+  /**
+   * For writes whose loss in a database crash costs only doing them again (media enrichment, which a
+   * start resumes for every file not marked enriched): on PostgreSQL, connections that commit without
+   * waiting for the WAL to reach the disk (synchronous_commit off; a crash of the database server may
+   * forget the last fraction of a second of them, never leave them half done). On SQLite, `db` itself.
+   * Every write a device or user is told succeeded goes through `db`, and waits.
+   */
+  background: Kysely<DB>;
   dialect: Dialect;
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
@@ -83,6 +91,7 @@ function openSqlite(file: string): Database {
   });
   return {
     db,
+    background: db,
     dialect: 'sqlite',
     ping: async () => {
       await sql`select 1`.execute(db);
@@ -124,16 +133,23 @@ async function openPostgres(url: string, onAcquire: OpenDatabaseOptions['onAcqui
       return name ? call.call(this, { name, text, values }) : call.apply(this, args);
     }
   }
-  const pool = new pg.Pool({
-    Client: NamedStatementClient,
-    connectionString: url,
-    max: 10,
-    connectionTimeoutMillis: 5000,
-    types: {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === PG_INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-    },
-  });
+  const poolOf = (max: number, options?: string) =>
+    new pg.Pool({
+      Client: NamedStatementClient,
+      connectionString: url,
+      max,
+      connectionTimeoutMillis: 5000,
+      ...(options ? { options } : {}),
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === PG_INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      },
+    });
+  const pool = poolOf(10);
+  // Each commit waiting for the WAL flush was about 0.1 ms of the database's CPU, and enrichment makes two
+  // per file (bench/dock-events; docs/performance.md).
+  const backgroundPool = poolOf(2, '-c synchronous_commit=off');
+  backgroundPool.on('error', () => {});
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   try {
@@ -141,6 +157,7 @@ async function openPostgres(url: string, onAcquire: OpenDatabaseOptions['onAcqui
     client.release();
   } catch (error) {
     await pool.end().catch(() => {});
+    await backgroundPool.end().catch(() => {});
     throw new StartupError(
       `PostgreSQL at ${redactUrl(url)} cannot be reached (${reason(error)}); check SKYVAULT_DATABASE_URL and that the server is running.`,
       { cause: error },
@@ -150,14 +167,21 @@ async function openPostgres(url: string, onAcquire: OpenDatabaseOptions['onAcqui
     dialect: new PostgresDialect({ pool: onAcquire ? timedCheckout(pool, onAcquire) : pool }),
     plugins: [new CamelCasePlugin()],
   });
+  const background = new Kysely<DB>({
+    dialect: new PostgresDialect({ pool: backgroundPool }),
+    plugins: [new CamelCasePlugin()],
+  });
   return {
     db,
+    background,
     dialect: 'postgres',
     ping: async () => {
       await sql`select 1`.execute(db);
     },
     poolWaiting: () => pool.waitingCount,
-    close: () => db.destroy(),
+    close: async () => {
+      await Promise.all([db.destroy(), background.destroy()]);
+    },
   };
 }
 

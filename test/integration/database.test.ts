@@ -3,6 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { CamelCasePlugin, Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import type { DB } from '../../src/db/schema.ts';
 import { migrations } from '../../src/db/migrations/index.ts';
@@ -62,6 +63,29 @@ for (const dialect of testDialects()) {
         .where('modelKey', '=', '3-2-0')
         .executeTakeFirst();
       assert.equal(dock?.name, 'DJI Dock 2');
+    });
+
+    it('commits background writes without waiting for the disk, and every other write waiting', async () => {
+      const setting = async (db: Kysely<DB>) =>
+        (await sql<{ value: string }>`select current_setting('synchronous_commit') as value`.execute(db))
+          .rows[0]!.value;
+      if (dialect === 'sqlite') {
+        assert.equal(database.background, database.db, 'one connection on SQLite');
+        return;
+      }
+      assert.equal(await setting(database.background), 'off');
+      // The server's own setting (on by default) for everything else.
+      const plain = new pg.Client({ connectionString: fresh.url });
+      await plain.connect();
+      try {
+        const { rows } = await plain.query<{ value: string }>(
+          "select current_setting('synchronous_commit') as value",
+        );
+        assert.equal(await setting(database.db), rows[0]!.value);
+        assert.notEqual(rows[0]!.value, 'off', 'this server commits synchronously by default');
+      } finally {
+        await plain.end();
+      }
     });
 
     it('returns epoch-ms columns as numbers and enforces unique usernames', async () => {

@@ -291,6 +291,59 @@ async function triggersSqlite(db: Kysely<unknown>): Promise<void> {
   end`);
 }
 
+/*
+ * The SQL that keeps media_counts and media_map_cells in step on PostgreSQL, over a set of rows
+ * (`rows`: a transition table, or a row's OLD or NEW): shared by the triggers below and by later
+ * migrations that change how they fire (0012).
+ */
+const levels = `unnest(array[${MAP_CELL_LEVELS.join(', ')}])`;
+const cellCase = (column: 'longitude' | 'latitude', axis: 'lon' | 'lat', rows: string) =>
+  `case ${MAP_CELL_LEVELS.map((level) => `when l.level = ${level} then ${cellOf('postgres', `${rows}.${column}`, axis, level)}`).join(' ')} end`;
+
+export const addCounts = (
+  rows: string,
+) => `insert into media_counts (workspace_id, drone_sn, media_type, file_count, drone_model_key)
+    select workspace_id, coalesce(drone_sn, ''), media_type, count(*), max(drone_model_key)
+    from ${rows} as src group by 1, 2, 3
+    on conflict (workspace_id, drone_sn, media_type) do update
+      set file_count = media_counts.file_count + excluded.file_count,
+          drone_model_key = coalesce(excluded.drone_model_key, media_counts.drone_model_key);`;
+export const removeCounts = (rows: string) => `update media_counts c set file_count = c.file_count - g.n
+    from (select workspace_id, coalesce(drone_sn, '') as drone_sn, media_type, count(*) as n
+          from ${rows} as src group by 1, 2, 3) g
+    where c.workspace_id = g.workspace_id and c.drone_sn = g.drone_sn and c.media_type = g.media_type;
+  delete from media_counts c using (select distinct workspace_id from ${rows} as src) g
+    where c.workspace_id = g.workspace_id and c.file_count <= 0;`;
+const cellsOf = (rows: string) => `(select src.workspace_id, l.level,
+      ${cellCase('longitude', 'lon', 'src')} as cx, ${cellCase('latitude', 'lat', 'src')} as cy,
+      coalesce(src.drone_sn, '') as drone_sn, src.media_type,
+      count(*) as n, sum(src.latitude) as sum_lat, sum(src.longitude) as sum_lon, max(src.id) as sample_id,
+      array_agg(src.id) as ids
+    from ${rows} as src cross join ${levels} as l(level)
+    where src.latitude is not null and src.longitude is not null
+    group by 1, 2, 3, 4, 5, 6)`;
+export const addCells = (rows: string) => `insert into media_map_cells
+      (workspace_id, level, cx, cy, drone_sn, media_type, file_count, sum_lat, sum_lon, sample_id)
+    select workspace_id, level, cx, cy, drone_sn, media_type, n, sum_lat, sum_lon, sample_id from ${cellsOf(rows)} g
+    on conflict (workspace_id, level, cx, cy, drone_sn, media_type) do update
+      set file_count = media_map_cells.file_count + excluded.file_count,
+          sum_lat = media_map_cells.sum_lat + excluded.sum_lat,
+          sum_lon = media_map_cells.sum_lon + excluded.sum_lon,
+          sample_id = greatest(media_map_cells.sample_id, excluded.sample_id);`;
+// A cell whose sample was removed takes another of its files (the removed rows are already gone).
+const sampleCase = MAP_CELL_LEVELS.map(
+  (level) => `when c.level = ${level} then ${anyFileOfCell('postgres', 'c.workspace_id', 'c', level)}`,
+).join(' ');
+export const removeCells = (rows: string) => `update media_map_cells c
+    set file_count = c.file_count - g.n, sum_lat = c.sum_lat - g.sum_lat, sum_lon = c.sum_lon - g.sum_lon,
+        sample_id = case when c.sample_id = any(g.ids) then (case ${sampleCase} end) else c.sample_id end
+    from ${cellsOf(rows)} g
+    where c.workspace_id = g.workspace_id and c.level = g.level and c.cx = g.cx and c.cy = g.cy
+      and c.drone_sn = g.drone_sn and c.media_type = g.media_type;
+  delete from media_map_cells c using ${cellsOf(rows)} g
+    where c.workspace_id = g.workspace_id and c.level = g.level and c.cx = g.cx and c.cy = g.cy
+      and c.drone_sn = g.drone_sn and c.media_type = g.media_type and c.file_count <= 0;`;
+
 /**
  * PostgreSQL: one trigger function per event, run once per statement over its transition tables
  * (`added`, `removed`), so a bulk insert costs one grouped upsert per kept table. Updates count only
@@ -298,53 +351,6 @@ async function triggersSqlite(db: Kysely<unknown>): Promise<void> {
  */
 async function triggersPostgres(db: Kysely<unknown>): Promise<void> {
   const run = (text: string) => sql.raw(text).execute(db);
-  const levels = `unnest(array[${MAP_CELL_LEVELS.join(', ')}])`;
-  const cellCase = (column: 'longitude' | 'latitude', axis: 'lon' | 'lat', rows: string) =>
-    `case ${MAP_CELL_LEVELS.map((level) => `when l.level = ${level} then ${cellOf('postgres', `${rows}.${column}`, axis, level)}`).join(' ')} end`;
-
-  const addCounts = (
-    rows: string,
-  ) => `insert into media_counts (workspace_id, drone_sn, media_type, file_count, drone_model_key)
-      select workspace_id, coalesce(drone_sn, ''), media_type, count(*), max(drone_model_key)
-      from ${rows} as src group by 1, 2, 3
-      on conflict (workspace_id, drone_sn, media_type) do update
-        set file_count = media_counts.file_count + excluded.file_count,
-            drone_model_key = coalesce(excluded.drone_model_key, media_counts.drone_model_key);`;
-  const removeCounts = (rows: string) => `update media_counts c set file_count = c.file_count - g.n
-      from (select workspace_id, coalesce(drone_sn, '') as drone_sn, media_type, count(*) as n
-            from ${rows} as src group by 1, 2, 3) g
-      where c.workspace_id = g.workspace_id and c.drone_sn = g.drone_sn and c.media_type = g.media_type;
-    delete from media_counts c using (select distinct workspace_id from ${rows} as src) g
-      where c.workspace_id = g.workspace_id and c.file_count <= 0;`;
-  const cellsOf = (rows: string) => `(select src.workspace_id, l.level,
-        ${cellCase('longitude', 'lon', 'src')} as cx, ${cellCase('latitude', 'lat', 'src')} as cy,
-        coalesce(src.drone_sn, '') as drone_sn, src.media_type,
-        count(*) as n, sum(src.latitude) as sum_lat, sum(src.longitude) as sum_lon, max(src.id) as sample_id,
-        array_agg(src.id) as ids
-      from ${rows} as src cross join ${levels} as l(level)
-      where src.latitude is not null and src.longitude is not null
-      group by 1, 2, 3, 4, 5, 6)`;
-  const addCells = (rows: string) => `insert into media_map_cells
-        (workspace_id, level, cx, cy, drone_sn, media_type, file_count, sum_lat, sum_lon, sample_id)
-      select workspace_id, level, cx, cy, drone_sn, media_type, n, sum_lat, sum_lon, sample_id from ${cellsOf(rows)} g
-      on conflict (workspace_id, level, cx, cy, drone_sn, media_type) do update
-        set file_count = media_map_cells.file_count + excluded.file_count,
-            sum_lat = media_map_cells.sum_lat + excluded.sum_lat,
-            sum_lon = media_map_cells.sum_lon + excluded.sum_lon,
-            sample_id = greatest(media_map_cells.sample_id, excluded.sample_id);`;
-  // A cell whose sample was removed takes another of its files (the removed rows are already gone).
-  const sampleCase = MAP_CELL_LEVELS.map(
-    (level) => `when c.level = ${level} then ${anyFileOfCell('postgres', 'c.workspace_id', 'c', level)}`,
-  ).join(' ');
-  const removeCells = (rows: string) => `update media_map_cells c
-      set file_count = c.file_count - g.n, sum_lat = c.sum_lat - g.sum_lat, sum_lon = c.sum_lon - g.sum_lon,
-          sample_id = case when c.sample_id = any(g.ids) then (case ${sampleCase} end) else c.sample_id end
-      from ${cellsOf(rows)} g
-      where c.workspace_id = g.workspace_id and c.level = g.level and c.cx = g.cx and c.cy = g.cy
-        and c.drone_sn = g.drone_sn and c.media_type = g.media_type;
-    delete from media_map_cells c using ${cellsOf(rows)} g
-      where c.workspace_id = g.workspace_id and c.level = g.level and c.cx = g.cx and c.cy = g.cy
-        and c.drone_sn = g.drone_sn and c.media_type = g.media_type and c.file_count <= 0;`;
   // Each function returns at once when its statement changed nothing it keeps: every upsert fires the
   // UPDATE trigger too, even when it inserted, and most updates (enrichment) move nothing kept.
   const fn = (name: string, unchanged: string, body: string) =>
@@ -365,6 +371,19 @@ async function triggersPostgres(db: Kysely<unknown>): Promise<void> {
     'not exists (select 1 from removed)',
     `${removeCounts('removed')}\n${removeCells('removed')}`,
   );
+  await run(`create trigger media_files_kept_insert after insert on media_files
+    referencing new table as added for each statement execute function media_files_kept_insert()`);
+  await run(`create trigger media_files_kept_delete after delete on media_files
+    referencing old table as removed for each statement execute function media_files_kept_delete()`);
+  await keptUpdateStatementTrigger(db);
+}
+
+/**
+ * The statement-level UPDATE trigger this migration made; since 0012 a row-level one fires instead, and
+ * 0012's `down` puts this one back.
+ */
+export async function keptUpdateStatementTrigger(db: Kysely<unknown>): Promise<void> {
+  const run = (text: string) => sql.raw(text).execute(db);
   // Transition tables cannot be referenced from a CTE of another statement: each statement selects the
   // changed rows again (cheap: an update statement changes one row, or a handful).
   const changed = (side: 'a' | 'r', test: string) =>
@@ -373,20 +392,17 @@ async function triggersPostgres(db: Kysely<unknown>): Promise<void> {
   // Cells depend on all that counts depend on, and more: no change here, no change at all.
   const cellsMoved = `(r.workspace_id, r.latitude, r.longitude, r.drone_sn, r.media_type)
     is distinct from (a.workspace_id, a.latitude, a.longitude, a.drone_sn, a.media_type)`;
-  await fn(
-    'media_files_kept_update',
-    `not exists ${changed('r', cellsMoved)}`,
-    [
-      removeCounts(changed('r', countsMoved)),
-      addCounts(changed('a', countsMoved)),
-      removeCells(changed('r', cellsMoved)),
-      addCells(changed('a', cellsMoved)),
-    ].join('\n'),
-  );
-  await run(`create trigger media_files_kept_insert after insert on media_files
-    referencing new table as added for each statement execute function media_files_kept_insert()`);
-  await run(`create trigger media_files_kept_delete after delete on media_files
-    referencing old table as removed for each statement execute function media_files_kept_delete()`);
+  await run(`create function media_files_kept_update() returns trigger language plpgsql as $body$
+    begin
+      if not exists ${changed('r', cellsMoved)} then return null; end if;
+      ${[
+        removeCounts(changed('r', countsMoved)),
+        addCounts(changed('a', countsMoved)),
+        removeCells(changed('r', cellsMoved)),
+        addCells(changed('a', cellsMoved)),
+      ].join('\n')}
+      return null;
+    end $body$`);
   await run(`create trigger media_files_kept_update after update on media_files
     referencing old table as removed new table as added for each statement execute function media_files_kept_update()`);
 }

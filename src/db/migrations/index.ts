@@ -15,6 +15,7 @@ import * as m0008 from './0008-log-tasks.ts';
 import * as m0009 from './0009-enrichment-failures.ts';
 import * as m0010 from './0010-accounts.ts';
 import * as m0011 from './0011-unenriched-index.ts';
+import * as m0012 from './0012-kept-update-per-row.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-init': m0001,
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '0009-enrichment-failures': m0009,
   '0010-accounts': m0010,
   '0011-unenriched-index': m0011,
+  '0012-kept-update-per-row': m0012,
 };
