@@ -112,6 +112,27 @@ export async function startTimed(env: Record<string, string>, idleMs = 2000): Pr
 }
 
 /**
+ * `runs` timed starts (startTimed), each stopped before the next but the last, which is left running:
+ * the median time to ready and the median idle RSS, as one start is at the mercy of whatever else the
+ * machine (a checkpoint, another benchmark) does in that second.
+ */
+export async function startTimedMedian(env: Record<string, string>, runs = 3): Promise<TimedStart> {
+  const starts: TimedStart[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const timed = await startTimed(env);
+    starts.push(timed);
+    if (run < runs) await timed.server.stop();
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  return {
+    server: starts.at(-1)!.server,
+    readyMs: median(starts.map((s) => s.readyMs)),
+    idleRssMb: median(starts.map((s) => s.idleRssMb)),
+    bundle: starts.every((s) => s.bundle),
+  };
+}
+
+/**
  * Starts a TypeScript helper that prints one JSON line when ready; resolves with that line parsed. Its
  * environment is `env` over this process's, without inherited SKYVAULT_* (childEnv).
  */

@@ -9,7 +9,7 @@
  * counts, map cells and text index, as uploads do): about 20 aircraft, three types, two years of flights
  * of about 200 files each, 80% geotagged around 20 sites, 5% in file groups (dock flights), DJI names.
  * It also times start-up (spawn to the first /healthz 200) and reads the idle memory of `skyvault serve`
- * on that data, against the same start on the same, still empty, database (issue 15: start-up and
+ * on that data (medians of 3 starts), against the same starts on the same, still empty, database (issue 15: start-up and
  * footprint with 1,000,000 files).
  * Run: `npm run bench -- library` (BENCH_FILES=1000000, BENCH_RUNS=30; BENCH_DATABASE_URL=postgres://…
  * runs on a fresh PostgreSQL database created on that server, dropped at the end; BENCH_KEEP_DATA=1
@@ -24,7 +24,7 @@ import { openDatabase } from '../src/db/database.ts';
 import type { MediaType } from '../src/db/schema.ts';
 import { encodeCursor } from '../src/features/media/media-library.service.ts';
 import { SettingsRepo } from '../src/features/settings/settings.repo.ts';
-import { benchDatabase, postJson, startSkyvault, startTimed } from './helpers.ts';
+import { benchDatabase, postJson, startSkyvault, startTimedMedian } from './helpers.ts';
 import { compared, type Figure, recordFigures } from './report.ts';
 
 const files = Number(process.env.BENCH_FILES ?? 1_000_000);
@@ -59,7 +59,7 @@ const djiStamp = (ms: number) => {
 // First start creates the schema and the default workspace; then the files go straight into the database.
 await (await startSkyvault(env)).stop();
 // The second, on that empty database, is what the start with all the files is compared with.
-const emptyStart = await startTimed(env);
+const emptyStart = await startTimedMedian(env);
 await emptyStart.server.stop();
 const database = await openDatabase(
   fresh.url ? { kind: 'postgres', url: fresh.url } : { kind: 'sqlite', file: path.join(dir, 'skyvault.db') },
@@ -178,7 +178,7 @@ const spot = await database.db
   .executeTakeFirstOrThrow();
 await database.close();
 
-const loadedStart = await startTimed(env);
+const loadedStart = await startTimedMedian(env);
 const server = loadedStart.server;
 try {
   type Login = { data: { access_token: string; workspace_id: string } };

@@ -2,6 +2,9 @@
  * Benchmark: a tiny-fingerprints request of 10,000 items (half of them known) against a workspace of
  * 1,000,000 media files, p50 and p95 over repeated requests; the baseline in the same run is the same
  * request against an empty workspace, so the ratio shows what the lookup adds. Goal: p50 ≤ 100 ms.
+ * On PostgreSQL it is measured twice: on the freshly loaded table, before any statistics exist (as
+ * right after a bulk load or a first start, autovacuum not having run yet), then after ANALYZE (as
+ * autovacuum leaves a running deployment); BENCH_SKIP_ANALYZE=1 makes only the first.
  * Run: `npm run bench -- tiny-fingerprints` (BENCH_FILES=1000000, BENCH_ITEMS=10000, BENCH_RUNS=20;
  * BENCH_DATABASE_URL=postgres://… runs on a fresh PostgreSQL database created on that server).
  */
@@ -62,10 +65,7 @@ await database.db.transaction().execute(async (trx) => {
   }
 });
 const insertSeconds = (Date.now() - start) / 1000;
-// In a running deployment autovacuum keeps planner statistics current as files arrive; right after a
-// bulk load they are missing, and PostgreSQL then plans a 1,000-value IN list as a sequential scan.
-if (fresh.url && process.env.BENCH_SKIP_ANALYZE !== '1') await sql`analyze media_files`.execute(database.db);
-await database.close();
+const dialect = fresh.url ? 'PostgreSQL' : 'SQLite';
 
 const server = await startSkyvault(env);
 try {
@@ -105,37 +105,53 @@ try {
   };
   start = Date.now();
   const baseline = await measure(other, 0);
-  const full = await measure(admin, items / 2);
+  // PostgreSQL: first on the table as loaded, with no statistics; then as autovacuum leaves it.
+  const states: { label: string; suffix: string; p50: number; p95: number }[] = [];
+  const fullOn = async (label: string, suffix: string) =>
+    states.push({ label, suffix, ...(await measure(admin, items / 2)) });
+  if (fresh.url) {
+    await fullOn(`${files} files, freshly loaded (no statistics yet)`, ', freshly loaded');
+    if (process.env.BENCH_SKIP_ANALYZE !== '1') {
+      await sql`analyze media_files`.execute(database.db);
+      await fullOn(`${files} files, after ANALYZE`, ', analyzed');
+    }
+  } else await fullOn(`${files} files`, '');
   process.stdout.write(
     [
-      `${items} tiny fingerprints per request (${items / 2} known), ${runs} requests each; ${files} files inserted in ${insertSeconds.toFixed(1)} s; ${fresh.url ? 'PostgreSQL' : 'SQLite'}`,
+      `${items} tiny fingerprints per request (${items / 2} known), ${runs} requests each; ${files} files inserted in ${insertSeconds.toFixed(1)} s; ${dialect}`,
       '| workspace | p50 ms | p95 ms | ratio to empty |',
       '|---|---|---|---|',
       `| empty (baseline: parsing, validation, envelope) | ${baseline.p50.toFixed(1)} | ${baseline.p95.toFixed(1)} | 1.00 |`,
-      `| ${files} files | ${full.p50.toFixed(1)} | ${full.p95.toFixed(1)} | ${(full.p50 / baseline.p50).toFixed(2)} |`,
-      `goal p50 ≤ 100 ms: ${full.p50 <= 100 ? 'met' : 'NOT met'}`,
+      ...states.map(
+        (s) =>
+          `| ${s.label} | ${s.p50.toFixed(1)} | ${s.p95.toFixed(1)} | ${(s.p50 / baseline.p50).toFixed(2)} |`,
+      ),
+      ...states.map((s) => `goal p50 ≤ 100 ms${s.suffix}: ${s.p50 <= 100 ? 'met' : 'NOT met'}`),
     ].join('\n') + '\n',
   );
   const empty = (p: string, value: number) => ({ name: `empty workspace ${p}`, value });
   recordFigures(
-    `tiny-fingerprints, ${items} items against ${files} files, ${fresh.url ? 'PostgreSQL' : 'SQLite'}`,
+    `tiny-fingerprints, ${items} items against ${files} files, ${dialect}`,
     [
-      compared('p50', full.p50, 'ms', empty('p50', baseline.p50), 'lower'),
-      compared('p95', full.p95, 'ms', empty('p95', baseline.p95), 'lower'),
-      // The goal is on the time itself, not on the ratio.
-      {
-        name: 'p50: goal',
-        value: full.p50,
-        unit: 'ms',
-        better: 'lower',
-        goal: { limit: 100, met: full.p50 <= 100 },
-      },
+      ...states.flatMap((s) => [
+        compared(`p50${s.suffix}`, s.p50, 'ms', empty('p50', baseline.p50), 'lower'),
+        compared(`p95${s.suffix}`, s.p95, 'ms', empty('p95', baseline.p95), 'lower'),
+        // The goal is on the time itself, not on the ratio.
+        {
+          name: `p50${s.suffix}: goal`,
+          value: s.p50,
+          unit: 'ms',
+          better: 'lower' as const,
+          goal: { limit: 100, met: s.p50 <= 100 },
+        },
+      ]),
       { name: 'files inserted', value: insertSeconds, unit: 's' },
     ],
     { files, items, runs },
   );
 } finally {
   await server.stop();
+  await database.close();
   await fresh.drop();
   rmSync(dir, { recursive: true, force: true });
 }

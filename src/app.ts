@@ -195,7 +195,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       ffmpegPath: config.media.ffmpegPath,
       now,
     });
-    media.events.on('recorded', (file) => enricher.enqueue(file.id));
+    media.events.on('recorded', ({ file, claimed }) => enricher.enqueue(file.id, claimed ? file : undefined));
     const devices = new DeviceService({
       devices: repos.devices,
       workspaces: repos.workspaces,

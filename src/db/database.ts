@@ -142,7 +142,9 @@ async function openPostgres(url: string, onAcquire: OpenDatabaseOptions['onAcqui
       ...(options ? { options } : {}),
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-          oid === PG_INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+          oid === PG_INT8_OID
+            ? Number
+            : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
       },
     });
   const pool = poolOf(10);

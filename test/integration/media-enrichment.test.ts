@@ -238,6 +238,72 @@ for (const dialect of testDialects()) {
       assert.deepEqual(pending, [], 'every file is marked done');
     });
 
+    it("counts a new object's first enrichment start when it records it, and a resumed file's when it claims it", async () => {
+      const attemptsOf = async (id: string) =>
+        (
+          await t.app.database.db
+            .selectFrom('mediaFiles')
+            .select('enrichmentAttempts')
+            .where('id', '=', id)
+            .executeTakeFirstOrThrow()
+        ).enrichmentAttempts;
+      // What the row says each time the enricher opens the object: the start it is working on counted once.
+      const get = t.app.storage.get;
+      const seen: number[] = [];
+      const all = (n: number) => seen.length > 0 && seen.every((m) => m === n);
+      // The recording hands the enricher the row it wrote, its start counted (no claim to write again).
+      const handed: boolean[] = [];
+      const enqueue = t.app.enricher.enqueue;
+      t.app.enricher.enqueue = function (this: typeof t.app.enricher, id, claimed) {
+        if (claimed?.objectKey === watched || id === watchedId)
+          handed.push(claimed?.enrichmentAttempts === 1);
+        return enqueue.call(this, id, claimed);
+      };
+      let watchedId = '';
+      let watched = '';
+      t.app.storage.get = async function (this: typeof t.app.storage, key, range) {
+        if (key === watched) {
+          const [found] = await t.app.database.db
+            .selectFrom('mediaFiles')
+            .select('enrichmentAttempts')
+            .where('objectKey', '=', key)
+            .execute();
+          seen.push(found!.enrichmentAttempts);
+        }
+        return get.call(this, key, range);
+      };
+      try {
+        watched = `${pilot.credentials.prefix}/enrich/DJI_0010.JPG`;
+        const upload = async (bytes: Buffer) => {
+          assert.equal((await pilot.upload('enrich/DJI_0010.JPG', bytes)).code, 0);
+          await t.app.enricher.idle();
+        };
+        await upload(await photo(10));
+        const f = await file('enrich/DJI_0010.JPG');
+        watchedId = f.file_id;
+        assert.ok(all(1), `a new file: ${seen.join()}`);
+        assert.equal(await attemptsOf(f.file_id), 0, 'done: the count is cleared');
+        seen.length = 0;
+        await upload(await photo(11));
+        assert.ok(all(1), `a new object: ${seen.join()}`);
+        assert.deepEqual(handed, [true, true]);
+        // A start that never ended (the process died), then a restart: the claim counts the second start.
+        await t.app.database.db
+          .updateTable('mediaFiles')
+          .set({ enrichedAt: null, enrichmentAttempts: 1 })
+          .where('id', '=', f.file_id)
+          .execute();
+        seen.length = 0;
+        assert.equal(await t.app.enricher.resume(), 1);
+        await t.app.enricher.idle();
+        assert.ok(all(2), `resumed: ${seen.join()}`);
+        assert.equal(await attemptsOf(f.file_id), 0);
+      } finally {
+        t.app.storage.get = get;
+        t.app.enricher.enqueue = enqueue;
+      }
+    });
+
     it('resumes files left unenriched by a restart', async () => {
       const f = await file('enrich/DJI_0001.JPG');
       await t.app.database.db

@@ -155,6 +155,8 @@ export class MediaEnricher {
   private queue: string[] = [];
   private head = 0;
   private readonly queued = new Set<string>();
+  /** Queued files whose recording counted their enrichment as started: their rows as recorded. */
+  private readonly claimed = new Map<string, MediaFile>();
   private running: Promise<void> | undefined;
   /** The file being enriched now, if any. */
   private current: string | undefined;
@@ -176,9 +178,18 @@ export class MediaEnricher {
     });
   }
 
-  enqueue(fileId: string): void {
+  /**
+   * Queues a file. `claimed`: its row as the recording just wrote it, with its enrichment counted as
+   * started (enrichment_attempts 1, MediaEvents.recorded): it is enriched from that row, without writing
+   * the count again and reading the row back (MediaRepo.beginEnrichment), which was a database round
+   * trip and a commit per file. Without it (files resumed at start, a repeated report) the file is
+   * claimed first. Either way a start is counted before the file is opened, and the save is guarded by
+   * the object's ETag, so a file deleted or replaced meanwhile is left alone.
+   */
+  enqueue(fileId: string, claimed?: MediaFile): void {
     if (this.closed || this.queued.has(fileId)) return;
     this.queued.add(fileId);
+    if (claimed) this.claimed.set(fileId, claimed);
     this.queue.push(fileId);
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
@@ -206,6 +217,7 @@ export class MediaEnricher {
     this.closed = true;
     this.queue = [];
     this.head = 0;
+    this.claimed.clear();
     this.stopping.abort();
     await this.idle();
   }
@@ -237,6 +249,7 @@ export class MediaEnricher {
       this.queue = [];
       this.head = 0;
       this.queued.clear();
+      this.claimed.clear();
       return;
     }
     for (let id = this.next(); id !== undefined; id = this.next()) {
@@ -262,8 +275,11 @@ export class MediaEnricher {
   }
 
   private async enrich(fileId: string): Promise<void> {
-    // Counts this attempt and reads the file in one statement; undefined when it is gone or enriched.
-    const file = await this.repo.beginEnrichment(fileId);
+    // As recorded (its start counted then), or: counts this attempt and reads the file in one
+    // statement, undefined when it is gone or enriched.
+    const recorded = this.claimed.get(fileId);
+    this.claimed.delete(fileId);
+    const file = recorded ?? (await this.repo.beginEnrichment(fileId));
     if (!file) return;
     const unfinished = file.enrichmentAttempts - 1;
     if (unfinished >= MAX_UNFINISHED_ATTEMPTS) {

@@ -245,7 +245,8 @@ export class MediaRepo {
       enrichmentError: sql<
         string | null
       >`CASE WHEN ${sameObject} THEN ${recorded('enrichmentError')} ELSE NULL END`,
-      enrichmentAttempts: sql<number>`CASE WHEN ${sameObject} THEN ${recorded('enrichmentAttempts')} ELSE 0 END`,
+      // Recording a new object counts as the first start of its enrichment (MediaEnricher.enqueue).
+      enrichmentAttempts: sql<number>`CASE WHEN ${sameObject} THEN ${recorded('enrichmentAttempts')} ELSE 1 END`,
     };
     const columns = [
       'id',
@@ -296,7 +297,7 @@ export class MediaRepo {
     this.upsert = prepareQuery(db, columns, (file: NewMediaFile) =>
       db
         .insertInto('mediaFiles')
-        .values(file)
+        .values({ ...file, enrichmentAttempts: 1 })
         .onConflict((oc) => oc.columns(['workspaceId', 'objectKey']).doUpdateSet(updates))
         .returningAll(),
     );

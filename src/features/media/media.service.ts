@@ -57,8 +57,12 @@ export interface MediaServiceOptions {
 }
 
 export interface MediaEvents {
-  /** A file was recorded or replaced by a new object, and is not enriched yet (enrichment picks it up). */
-  recorded: MediaFile;
+  /**
+   * A file was recorded or replaced by a new object, and is not enriched yet (enrichment picks it up).
+   * `claimed`: this recording wrote the row with its enrichment counted as started (a new file or a new
+   * object: enrichment_attempts 1), so the enricher can start on `file` as it is.
+   */
+  recorded: { file: MediaFile; claimed: boolean };
   /** A new file is in the library (once per file). */
   created: MediaFile;
 }
@@ -251,9 +255,12 @@ export class MediaService {
       createdAt: now,
       updatedAt: now,
     };
-    const recorded =
-      current && !changesRecordedFile(current, file) ? current : await this.repo.upsertByObjectKey(file);
-    if (recorded.enrichedAt === null) await this.events.emit('recorded', recorded);
+    const written = !current || changesRecordedFile(current, file);
+    const recorded = written ? await this.repo.upsertByObjectKey(file) : current;
+    if (recorded.enrichedAt === null) {
+      const claimed = written && recorded.enrichmentAttempts === 1;
+      await this.events.emit('recorded', { file: recorded, claimed });
+    }
     if (recorded.id === file.id) {
       this.options.metrics?.uploadBytes.inc({ source: file.source }, file.size);
       await this.events.emit('created', recorded);
