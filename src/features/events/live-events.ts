@@ -58,7 +58,13 @@ export class LiveEvents {
   async start(): Promise<void> {
     if (!this.options.postgresUrl) return;
     this.pg = (await import('pg')).default;
-    this.notifier = new this.pg.Pool({ connectionString: this.options.postgresUrl, max: 2 });
+    // A NOTIFY's transaction takes a transaction id, so its commit waited for the WAL flush like a write;
+    // a live update lost in a database crash is harmless: these commits do not wait.
+    this.notifier = new this.pg.Pool({
+      connectionString: this.options.postgresUrl,
+      max: 2,
+      options: '-c synchronous_commit=off',
+    });
     this.notifier.on('error', () => {});
     await this.listen();
   }
