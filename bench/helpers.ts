@@ -1,6 +1,6 @@
 /** Shared by the benchmarks: start `skyvault serve` or a helper script in a child process. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
@@ -244,6 +244,24 @@ export async function benchDatabase(): Promise<{
     env: fresh.url ? { SKYVAULT_DATABASE_URL: fresh.url } : {},
     drop: () => fresh.drop(),
   };
+}
+
+/**
+ * At the end of a benchmark: its data directory and fresh database are removed, or, with
+ * BENCH_KEEP_DATA=1, kept and named (to look at query plans, or start Skyvault on them).
+ */
+export async function keepOrRemove(
+  fresh: { url: string | undefined; drop(): Promise<void> },
+  dir: string,
+): Promise<void> {
+  if (process.env.BENCH_KEEP_DATA === '1') {
+    process.stdout.write(
+      `kept: SKYVAULT_DATA_DIR=${dir}${fresh.url ? ` SKYVAULT_DATABASE_URL=${fresh.url}` : ''}\n`,
+    );
+    return;
+  }
+  await fresh.drop();
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** Peak resident memory (VmHWM) and CPU time used so far by a process, from /proc. */

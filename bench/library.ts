@@ -16,7 +16,7 @@
  * keeps the data directory and database, and prints where, to look at query plans).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -24,7 +24,7 @@ import { openDatabase } from '../src/db/database.ts';
 import type { MediaType } from '../src/db/schema.ts';
 import { encodeCursor } from '../src/features/media/media-library.service.ts';
 import { SettingsRepo } from '../src/features/settings/settings.repo.ts';
-import { benchDatabase, postJson, startSkyvault, startTimedMedian } from './helpers.ts';
+import { benchDatabase, keepOrRemove, postJson, startSkyvault, startTimedMedian } from './helpers.ts';
 import { compared, type Figure, recordFigures } from './report.ts';
 
 const files = Number(process.env.BENCH_FILES ?? 1_000_000);
@@ -330,12 +330,5 @@ try {
   });
 } finally {
   await server.stop();
-  if (process.env.BENCH_KEEP_DATA === '1') {
-    process.stdout.write(
-      `kept: SKYVAULT_DATA_DIR=${dir}${fresh.url ? ` SKYVAULT_DATABASE_URL=${fresh.url}` : ''}\n`,
-    );
-  } else {
-    await fresh.drop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await keepOrRemove(fresh, dir);
 }

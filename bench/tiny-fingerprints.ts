@@ -10,14 +10,14 @@
  * Run: `npm run bench -- tiny-fingerprints` (BENCH_FILES=1000000, BENCH_ITEMS=10000, BENCH_RUNS=20;
  * BENCH_DATABASE_URL=postgres://… runs on a fresh PostgreSQL database created on that server).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { openDatabase } from '../src/db/database.ts';
 import { SettingsRepo } from '../src/features/settings/settings.repo.ts';
 import { createUser, createWorkspace } from '../test/helpers/factories.ts';
-import { benchDatabase, postJson, startSkyvault } from './helpers.ts';
+import { benchDatabase, keepOrRemove, postJson, startSkyvault } from './helpers.ts';
 import { compared, recordFigures } from './report.ts';
 
 const files = Number(process.env.BENCH_FILES ?? 1_000_000);
@@ -154,12 +154,5 @@ try {
 } finally {
   await server.stop();
   await database.close();
-  if (process.env.BENCH_KEEP_DATA === '1') {
-    process.stdout.write(
-      `kept: SKYVAULT_DATA_DIR=${dir}${fresh.url ? ` SKYVAULT_DATABASE_URL=${fresh.url}` : ''}\n`,
-    );
-  } else {
-    await fresh.drop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await keepOrRemove(fresh, dir);
 }
