@@ -30,6 +30,10 @@
  * 3. Responder: D other docks publish the same payloads (same bytes, their own topics of the same length)
  *    with the same window and the same completion rule; best of BENCH_BASELINE_RUNS runs (one lasts well
  *    under a second, the first is a cold start).
+ * 3b. Recording responder (information): the same, answered by the responder once it has inserted the
+ *    event as one row in the same kind of database as Skyvault's (BENCH_RESPONDER_RECORDS in
+ *    bench/mqtt-responder-server.ts: a SQLite file with Skyvault's settings, or the benchmark's PostgreSQL
+ *    database), the floor of recording before acknowledging; best of BENCH_BASELINE_RUNS.
  * 4. One-way (information): D publishers publish the same payloads to one subscriber of
  *    `thing/product/+/events`; a message is done when it arrives; the fastest of BENCH_BASELINE_RUNS runs
  *    that lost nothing. Messages it loses are reported, not a failure, and count as lost after 5 s without
@@ -546,6 +550,31 @@ try {
     await responder.stop();
     responder = undefined;
 
+    // Information: the floor of recording an event. The same responder writing each event as one row of
+    // one table (a primary key) in the same kind of database as Skyvault's, and answering once that is
+    // committed: what any server that records before it acknowledges pays.
+    step('baseline: responder that records each event');
+    responder = await startScript<{ port?: number }>(
+      'bench/mqtt-responder-server.ts',
+      externalBroker ? [`RRD${run}`, externalBroker] : [`RRD${run}`],
+      { BENCH_RESPONDER_RECORDS: database.url ?? `sqlite:${path.join(dir, 'responder.db')}` },
+    );
+    const recorderChild = responder.child;
+    const recording: Measured = await replyFlood({
+      brokerUrl: externalBroker ?? `mqtt://127.0.0.1:${responder.ready.port}`,
+      snOf: snOf('RRD'),
+      events: movedTo(eventSets[0]!, snOf('RRD')),
+      window,
+      idleTimeoutMs,
+      runs: baselineRuns,
+      meters: {
+        ...machineMeters({ store: undefined }),
+        responder: () => processUsage(recorderChild.pid!).cpuSeconds,
+      },
+    });
+    await responder.stop();
+    responder = undefined;
+
     // Information: the same payloads delivered one way, no reply.
     step('baseline: one-way delivery');
     const oneWayPid = oneWayBroker?.child.pid;
@@ -582,6 +611,12 @@ try {
         responderMs.toFixed(3),
         1,
       ),
+      row(
+        `responder that records each event in one row (${databaseName}), reply after commit (best of ${baselineRuns})`,
+        recording,
+        ((recording.cpu.responder! * 1000) / doneOf(recording.result)).toFixed(3),
+        recording.result.rate / floor.result.rate,
+      ),
       row(`Skyvault${twoLabel}, reply received`, one, serverMs.toFixed(3), ratio),
     ];
     if (two) {
@@ -599,6 +634,7 @@ try {
         externalBroker ? '–' : `${ms(oneWay.cpuSeconds, doneOf(oneWay.result))} (aedes)`,
       ),
       `Skyvault ÷ responder: ${ratio.toFixed(2)} (goal ≥ 0.50: ${ratio >= 0.5 ? 'met' : 'not met'}); ` +
+        `÷ the responder that records each event: ${(one.result.rate / recording.result.rate).toFixed(2)}; ` +
         `server CPU per event ${(serverMs / responderMs).toFixed(1)} × the responder's` +
         (externalBroker
           ? '; with an external broker both also pay the broker (Mosquitto column).'
@@ -660,6 +696,13 @@ try {
         'ms/event',
         { name: 'trivial responder CPU per event', value: responderMs },
         'lower',
+      ),
+      compared(
+        'Skyvault events per second, against recording each event (information)',
+        one.result.rate,
+        'events/s',
+        { name: `responder recording one row in ${databaseName}`, value: recording.result.rate },
+        'higher',
       ),
       {
         name: 'one-way delivery, same payloads (information)',
@@ -725,6 +768,7 @@ try {
 
     for (const [name, r] of [
       ['responder', floor.result],
+      ['recording responder', recording.result],
       ['Skyvault', one.result],
       ...(two ? [['Skyvault, two instances', two.result] as const] : []),
     ] as const) {

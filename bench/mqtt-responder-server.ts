@@ -12,18 +12,78 @@
  * `mqtt-responder-server.ts <sn-prefix> <broker-url>`: the responder as an MQTT 5 client of that broker
  * (client id `<sn-prefix>-responder`, clean session), subscribed to `thing/product/+/events` at QoS 1;
  * prints {"ready": true} once subscribed. Serves until killed, then unsubscribes and disconnects.
+ *
+ * BENCH_RESPONDER_RECORDS makes it the floor of *recording* an event: each event is first inserted as one
+ * row (its tid as primary key, the SN, the method, the payload, the time) into `bench_events`, and
+ * answered once that row is committed, as Skyvault answers once the file is recorded. `sqlite:<file>`: a
+ * SQLite database with Skyvault's settings (WAL, synchronous NORMAL), in this process; a
+ * `postgres://…` URL: a pool of 10 connections to that database, committing as Skyvault's device-facing
+ * writes do (synchronous_commit as the server has it).
  */
 import { createServer } from 'node:net';
 import { Aedes, type PublishPacket } from 'aedes';
+import BetterSqlite3 from 'better-sqlite3';
 import mqtt from 'mqtt';
+import pg from 'pg';
 
 const [prefix, brokerUrl] = process.argv.slice(2);
 if (!prefix) throw new Error('usage: mqtt-responder-server.ts <sn-prefix> [<broker-url>]');
 const FILTER = 'thing/product/+/events';
 const TOPIC_HEAD = 'thing/product/';
 
+interface Answer {
+  topic: string;
+  body: Buffer;
+  /** What is recorded of the event before it is answered (BENCH_RESPONDER_RECORDS). */
+  row: [tid: string, sn: string, method: string, payload: string, receivedAt: number];
+}
+
+// Keyed by tid and time: the best of several runs publishes the same events again.
+const TABLE = `create table if not exists bench_events (tid varchar(64) not null, sn varchar(64) not null,
+  method varchar(64) not null, payload text not null, received_at bigint not null, primary key (tid, received_at))`;
+const INSERT = 'insert into bench_events values ($1, $2, $3, $4, $5) on conflict do nothing';
+
+/** Records one event's row, resolving once it is committed; undefined: records nothing. */
+async function recorder(
+  target: string | undefined,
+): Promise<((row: Answer['row']) => Promise<void>) | undefined> {
+  if (!target) return undefined;
+  if (target.startsWith('sqlite:')) {
+    const db = new BetterSqlite3(target.slice('sqlite:'.length));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec(TABLE);
+    const insert = db.prepare(INSERT.replace(/\$\d/g, '?'));
+    return async (row) => {
+      insert.run(...row);
+    };
+  }
+  const pool = new pg.Pool({ connectionString: target, max: 10 });
+  await pool.query(TABLE);
+  return async (row) => {
+    await pool.query({
+      name: 'bench_event',
+      text: INSERT,
+      values: row,
+    });
+  };
+}
+const record = await recorder(process.env.BENCH_RESPONDER_RECORDS || undefined);
+
+/** Answers `reply` once the event is recorded (at once when nothing is). */
+function answer(reply: Answer, publish: (topic: string, body: Buffer) => void): void {
+  if (!record) {
+    publish(reply.topic, reply.body);
+    return;
+  }
+  record(reply.row).then(
+    () => publish(reply.topic, reply.body),
+    (error: unknown) => process.stderr.write(`recording an event failed: ${String(error)}\n`),
+  );
+}
+
 /** The events_reply for one event, or undefined when it is not this run's or asks for none. */
-function replyTo(topic: string, payload: Buffer): { topic: string; body: Buffer } | undefined {
+function replyTo(topic: string, payload: Buffer): Answer | undefined {
   if (!topic.startsWith(prefix!, TOPIC_HEAD.length)) return undefined;
   let event: { tid?: unknown; bid?: unknown; method?: unknown; need_reply?: unknown };
   try {
@@ -32,14 +92,21 @@ function replyTo(topic: string, payload: Buffer): { topic: string; body: Buffer 
     return undefined;
   }
   if (typeof event.tid !== 'string' || Number(event.need_reply) !== 1) return undefined;
+  const method = typeof event.method === 'string' ? event.method : '';
+  const now = Date.now();
   const body = JSON.stringify({
     tid: event.tid,
     bid: typeof event.bid === 'string' ? event.bid : '',
-    timestamp: Date.now(),
-    method: typeof event.method === 'string' ? event.method : '',
+    timestamp: now,
+    method,
     data: { result: 0 },
   });
-  return { topic: `${topic}_reply`, body: Buffer.from(body) };
+  const sn = topic.slice(TOPIC_HEAD.length, topic.indexOf('/', TOPIC_HEAD.length));
+  return {
+    topic: `${topic}_reply`,
+    body: Buffer.from(body),
+    row: [event.tid, sn, method, payload.toString('utf8'), now],
+  };
 }
 
 let stop: () => Promise<void>;
@@ -51,7 +118,7 @@ if (brokerUrl) {
   );
   client.on('message', (topic, payload) => {
     const reply = replyTo(topic, payload);
-    if (reply) client.publish(reply.topic, reply.body, { qos: 1 });
+    if (reply) answer(reply, (to, body) => client.publish(to, body, { qos: 1 }));
   });
   const granted = await client.subscribeAsync(FILTER, { qos: 1 });
   if (granted.some((g) => g.qos >= 128)) throw new Error(`the broker refused ${FILTER}`);
@@ -71,17 +138,18 @@ if (brokerUrl) {
         process.nextTick(() => {
           const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
           const reply = replyTo(packet.topic, payload);
-          if (reply) {
-            const out = {
-              cmd: 'publish',
-              topic: reply.topic,
-              payload: reply.body,
-              qos: 1,
-              retain: false,
-              dup: false,
-            } as PublishPacket;
-            broker.publish(out, () => undefined);
-          }
+          if (reply)
+            answer(reply, (to, body) => {
+              const out = {
+                cmd: 'publish',
+                topic: to,
+                payload: body,
+                qos: 1,
+                retain: false,
+                dup: false,
+              } as PublishPacket;
+              broker.publish(out, () => undefined);
+            });
           done();
         });
       },
