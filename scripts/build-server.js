@@ -36,7 +36,11 @@ const KEPT_IN_NODE_MODULES = new Set([
   'bufferutil', // optional speed-ups that ws loads when installed
   'utf-8-validate',
 ]);
-const packageOf = (specifier) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+const packageOf = (specifier) =>
+  specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/');
 
 const started = performance.now();
 const sourcesAt = newestMtime(path.join(root, 'src'));
