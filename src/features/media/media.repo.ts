@@ -455,9 +455,11 @@ export class MediaRepo {
       // without statistics (bench/tiny-fingerprints, BENCH_SKIP_ANALYZE=1). Each probe is a seek of the
       // (workspace, tiny_fingerprint) index, the first entry at or after the value, as in the lookups
       // above: written as two equalities it was planned on any index starting with workspace_id while
-      // the table had no statistics, reading every file of the workspace per value.
+      // the table had no statistics, reading every file of the workspace per value. The values go in
+      // sorted, so consecutive probes walk the index in its order: 20–25% less time against 10,000,000
+      // files, where each probe was about 7 µs (bench/tiny-fingerprints; docs/performance.md).
       const { rows } = await sql<{ tinyFingerprint: string }>`
-        select wanted.value as tiny_fingerprint from unnest(${unique}::text[]) as wanted(value),
+        select wanted.value as tiny_fingerprint from unnest(${unique.sort()}::text[]) as wanted(value),
         lateral (select m.workspace_id, m.tiny_fingerprint from media_files m
                  where (m.workspace_id, m.tiny_fingerprint) >= (${workspaceId}, wanted.value)
                  order by m.workspace_id, m.tiny_fingerprint limit 1) as hit
