@@ -20,7 +20,7 @@ function bundleIsCurrent() {
 
 let main;
 if (bundleIsCurrent()) {
-  // Stack traces name the bundle's files and Skyvault's function names (kept by the build). Node maps
+  // Stack traces name the bundle's files and the functions as written. Node maps
   // them to the TypeScript files and lines with NODE_OPTIONS=--enable-source-maps: not the default, as
   // reading the maps of the bundled packages at start costs about 15 MB of memory for good.
   ({ main } = await import(new URL('dist/server/skyvault.mjs', root).href));
