@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
 import { createFreshDatabase } from '../test/helpers/databases.ts';
 import { bundleIsCurrent } from './bundle-state.ts';
 import { sdkClient } from '../test/helpers/storage.ts';
@@ -248,16 +249,30 @@ export async function benchDatabase(): Promise<{
 
 /**
  * At the end of a benchmark: its data directory and fresh database are removed, or, with
- * BENCH_KEEP_DATA=1, kept and named (to look at query plans, or start Skyvault on them).
+ * BENCH_KEEP_DATA=1, kept and named (to look at query plans, or start Skyvault on them). A kept
+ * PostgreSQL database is renamed `skyvault_bench_kept_…`: under its test name, the next test process
+ * on the machine would drop it as left behind by an ended process (test/helpers/databases.ts).
  */
 export async function keepOrRemove(
   fresh: { url: string | undefined; drop(): Promise<void> },
   dir: string,
 ): Promise<void> {
   if (process.env.BENCH_KEEP_DATA === '1') {
-    process.stdout.write(
-      `kept: SKYVAULT_DATA_DIR=${dir}${fresh.url ? ` SKYVAULT_DATABASE_URL=${fresh.url}` : ''}\n`,
-    );
+    let url = fresh.url;
+    if (url) {
+      const kept = new URL(url);
+      const name = kept.pathname.slice(1).replace(/^skyvault_test_\d+_/, 'skyvault_bench_kept_');
+      const admin = new pg.Client({ connectionString: process.env.BENCH_DATABASE_URL });
+      await admin.connect();
+      try {
+        await admin.query(`ALTER DATABASE ${kept.pathname.slice(1)} RENAME TO ${name}`);
+      } finally {
+        await admin.end();
+      }
+      kept.pathname = `/${name}`;
+      url = kept.toString();
+    }
+    process.stdout.write(`kept: SKYVAULT_DATA_DIR=${dir}${url ? ` SKYVAULT_DATABASE_URL=${url}` : ''}\n`);
     return;
   }
   await fresh.drop();
