@@ -177,7 +177,10 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     const live = new LiveEvents({
       logger: logger.child({ component: 'live' }),
       now,
-      postgresUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
+      postgres:
+        config.database.kind === 'postgres'
+          ? { url: config.database.url, notifier: database.background }
+          : undefined,
     });
     const media = new MediaService({
       repo: repos.media,

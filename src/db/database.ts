@@ -29,10 +29,11 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Database {
   db: Kysely<DB>;
   /**
-   * For writes whose loss in a database crash costs only doing them again (media enrichment, which a
-   * start resumes for every file not marked enriched): on PostgreSQL, connections that commit without
-   * waiting for the WAL to reach the disk (synchronous_commit off; a crash of the database server may
-   * forget the last fraction of a second of them, never leave them half done). On SQLite, `db` itself.
+   * For writes whose loss in a database crash costs only doing them again, or nothing (media enrichment,
+   * which a start resumes for every file not marked enriched; live updates' NOTIFY): on PostgreSQL,
+   * connections that commit without waiting for the WAL to reach the disk (synchronous_commit off; a
+   * crash of the database server may forget the last fraction of a second of them, never leave them
+   * half done). On SQLite, `db` itself.
    * Every write a device or user is told succeeded goes through `db`, and waits.
    */
   background: Kysely<DB>;

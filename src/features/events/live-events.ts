@@ -6,8 +6,10 @@
  * any other.
  */
 import { EventEmitter } from 'node:events';
+import { type Kysely, sql } from 'kysely';
 // Imported by start() on PostgreSQL only: the SQLite default does not load pg.
 import type pg from 'pg';
+import type { DB } from '../../db/schema.ts';
 import type { Logger } from '../../shared/logger.ts';
 
 /** What a browser receives (DJI demo web socket message). */
@@ -33,15 +35,19 @@ const MAX_NOTIFY_BYTES = 7900;
 export interface LiveEventsOptions {
   logger: Logger;
   now?: () => number;
-  /** PostgreSQL connection string: fan out across instances with LISTEN/NOTIFY. */
-  postgresUrl?: string | undefined;
+  /**
+   * PostgreSQL: fan out across instances, LISTENing on a connection of its own to `url` and sending
+   * NOTIFY through `notifier`. That is Database.background: a NOTIFY takes a transaction id, so its commit
+   * would wait for the WAL flush like a write, and a live update lost in a database crash is harmless.
+   */
+  postgres?: { url: string; notifier: Kysely<DB> } | undefined;
 }
 
 export class LiveEvents {
   private readonly emitter = new EventEmitter();
   private pg: typeof pg | undefined;
   private listener: pg.Client | undefined;
-  private notifier: pg.Pool | undefined;
+  private notifier: Kysely<DB> | undefined;
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
   private readonly now: () => number;
@@ -56,16 +62,9 @@ export class LiveEvents {
   }
 
   async start(): Promise<void> {
-    if (!this.options.postgresUrl) return;
+    if (!this.options.postgres) return;
     this.pg = (await import('pg')).default;
-    // A NOTIFY's transaction takes a transaction id, so its commit waited for the WAL flush like a write;
-    // a live update lost in a database crash is harmless: these commits do not wait.
-    this.notifier = new this.pg.Pool({
-      connectionString: this.options.postgresUrl,
-      max: 2,
-      options: '-c synchronous_commit=off',
-    });
-    this.notifier.on('error', () => {});
+    this.notifier = this.options.postgres.notifier;
     await this.listen();
   }
 
@@ -76,7 +75,6 @@ export class LiveEvents {
     this.emitter.removeAllListeners();
     await this.sending;
     await this.listener?.end().catch(() => {});
-    await this.notifier?.end().catch(() => {});
   }
 
   /** Sends `data` under `bizCode` to the workspace's sessions, on every instance. */
@@ -119,9 +117,9 @@ export class LiveEvents {
         bytes += size;
       }
       payloads.push(`[${current.join(',')}]`);
-      const calls = payloads.map((_, i) => `pg_notify($1, $${i + 2})`).join(', ');
+      const calls = sql.join(payloads.map((payload) => sql`pg_notify(${CHANNEL}, ${payload})`));
       try {
-        await this.notifier.query(`SELECT ${calls}`, [CHANNEL, ...payloads]);
+        await sql`SELECT ${calls}`.execute(this.notifier);
       } catch (error) {
         this.options.logger.warn(
           { err: error, messages: batch.length },
@@ -145,7 +143,7 @@ export class LiveEvents {
 
   /** LISTEN on a dedicated connection; reconnects (1 s, doubling to 30 s) when it drops. */
   private async listen(delayMs = 1000): Promise<void> {
-    const client = new this.pg!.Client({ connectionString: this.options.postgresUrl });
+    const client = new this.pg!.Client({ connectionString: this.options.postgres!.url });
     client.on('notification', (n) => {
       if (n.channel !== CHANNEL || !n.payload) return;
       try {
