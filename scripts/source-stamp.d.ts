@@ -1,0 +1,2 @@
+/** Types of source-stamp.js, for the TypeScript that reads the bundle's stamp (bench/bundle-state.ts). */
+export function newestMtime(dir: string): number;
