@@ -2,12 +2,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { createFreshDatabase } from '../test/helpers/databases.ts';
-import { bundleIsCurrent } from './bundle-state.ts';
+import { bundleIsCurrent, readyAndIdle } from './start-measure.ts';
 import { sdkClient } from '../test/helpers/storage.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -89,7 +88,7 @@ export interface TimedStart {
   readyMs: number;
   /** Resident memory (VmRSS, MB) `idleMs` after ready, with no request in between. */
   idleRssMb: number;
-  /** Whether it ran the bundle; false: its sources through tsx, the bundle being older (bundle-state.ts). */
+  /** Whether it ran the bundle; false: its sources through tsx, the bundle being older (start-measure.ts). */
   bundle: boolean;
 }
 
@@ -101,15 +100,7 @@ export async function startTimed(env: Record<string, string>, idleMs = 2000): Pr
   const bundle = bundleIsCurrent();
   const started = performance.now();
   const server = await startSkyvault(env);
-  for (;;) {
-    const answer = await fetch(`${server.url}/healthz`).catch(() => undefined);
-    if (answer?.status === 200) break;
-    await sleep(5);
-  }
-  const readyMs = performance.now() - started;
-  await sleep(idleMs);
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1];
-  return { server, readyMs, idleRssMb: Number(rss) / 1024, bundle };
+  return { server, bundle, ...(await readyAndIdle(server.url, server.child.pid!, started, idleMs)) };
 }
 
 /**

@@ -111,7 +111,7 @@ export const BENCHMARKS: Benchmark[] = [
 ];
 
 /** The files of bench/ that are modules or helper processes, not benchmarks. */
-export const NOT_BENCHMARKS = ['helpers', 'report', 'mqtt-flood', 'server-profile', 'bundle-state'];
+export const NOT_BENCHMARKS = ['helpers', 'report', 'mqtt-flood', 'server-profile', 'start-measure'];
 
 /** `text` in lines of at most `width` characters, each indented by `indent` spaces. */
 function wrap(text: string, indent: number, width: number): string {

@@ -20,8 +20,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { bundleIsCurrent } from './bundle-state.ts';
+import { bundleIsCurrent, readyAndIdle } from './start-measure.ts';
 import { compared, type Figure, recordFigures } from './report.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -68,15 +67,13 @@ async function measure(
       });
       child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
     });
-    for (;;) {
-      const answer = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-      if (answer?.status === 200) break;
-      await sleep(5);
-    }
-    const readyMs = performance.now() - started;
-    await sleep(IDLE_MS);
-    const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]!;
-    return { readyMs, rssMb: Number(rss) / 1024 };
+    const { readyMs, idleRssMb } = await readyAndIdle(
+      `http://127.0.0.1:${port}`,
+      child.pid!,
+      started,
+      IDLE_MS,
+    );
+    return { readyMs, rssMb: idleRssMb };
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');

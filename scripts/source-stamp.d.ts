@@ -1,2 +1,2 @@
-/** Types of source-stamp.js, for the TypeScript that reads the bundle's stamp (bench/bundle-state.ts). */
+/** Types of source-stamp.js, for the TypeScript that reads the bundle's stamp (bench/start-measure.ts). */
 export function newestMtime(dir: string): number;
