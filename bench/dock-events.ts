@@ -525,55 +525,43 @@ try {
       await first.stop();
     }
 
-    // The floor: the same payloads from other docks, answered by the trivial responder on the same broker.
-    step('baseline: trivial responder');
-    responder = await startScript<{ port?: number }>(
-      'bench/mqtt-responder-server.ts',
-      externalBroker ? [`RSD${run}`, externalBroker] : [`RSD${run}`],
-    );
-    const responderChild = responder.child;
-    const responderCpu = () => {
-      if (responderChild.exitCode !== null || responderChild.signalCode !== null)
-        throw new Error(`the responder exited (${responderChild.exitCode ?? responderChild.signalCode})`);
-      return processUsage(responderChild.pid!).cpuSeconds;
+    /**
+     * The floor: the same payloads from other docks (`<role><run>-…`), answered by the responder
+     * (bench/mqtt-responder-server.ts) on the same broker, best of BENCH_BASELINE_RUNS. `recordsTo`:
+     * it first records each event as one row there (and PostgreSQL's backends are metered too).
+     */
+    const responderFloor = async (role: string, recordsTo?: string): Promise<Measured> => {
+      responder = await startScript<{ port?: number }>(
+        'bench/mqtt-responder-server.ts',
+        externalBroker ? [`${role}${run}`, externalBroker] : [`${role}${run}`],
+        recordsTo ? { BENCH_RESPONDER_RECORDS: recordsTo } : {},
+      );
+      const child = responder.child;
+      const responderCpu = () => {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`the responder exited (${child.exitCode ?? child.signalCode})`);
+        return processUsage(child.pid!).cpuSeconds;
+      };
+      const measured = await replyFlood({
+        brokerUrl: externalBroker ?? `mqtt://127.0.0.1:${responder.ready.port}`,
+        snOf: snOf(role),
+        events: movedTo(eventSets[0]!, snOf(role)),
+        window,
+        idleTimeoutMs,
+        runs: baselineRuns,
+        meters: { ...machineMeters(recordsTo ? { store: undefined } : undefined), responder: responderCpu },
+      });
+      await responder.stop();
+      responder = undefined;
+      return measured;
     };
-    const responderUrl = externalBroker ?? `mqtt://127.0.0.1:${responder.ready.port}`;
-    const floor: Measured = await replyFlood({
-      brokerUrl: responderUrl,
-      snOf: snOf('RSD'),
-      events: movedTo(eventSets[0]!, snOf('RSD')),
-      window,
-      idleTimeoutMs,
-      runs: baselineRuns,
-      meters: { ...machineMeters(undefined), responder: responderCpu },
-    });
-    await responder.stop();
-    responder = undefined;
-
+    step('baseline: trivial responder');
+    const floor = await responderFloor('RSD');
     // Information: the floor of recording an event. The same responder writing each event as one row of
     // one table (a primary key) in the same kind of database as Skyvault's, and answering once that is
     // committed: what any server that records before it acknowledges pays.
     step('baseline: responder that records each event');
-    responder = await startScript<{ port?: number }>(
-      'bench/mqtt-responder-server.ts',
-      externalBroker ? [`RRD${run}`, externalBroker] : [`RRD${run}`],
-      { BENCH_RESPONDER_RECORDS: database.url ?? `sqlite:${path.join(dir, 'responder.db')}` },
-    );
-    const recorderChild = responder.child;
-    const recording: Measured = await replyFlood({
-      brokerUrl: externalBroker ?? `mqtt://127.0.0.1:${responder.ready.port}`,
-      snOf: snOf('RRD'),
-      events: movedTo(eventSets[0]!, snOf('RRD')),
-      window,
-      idleTimeoutMs,
-      runs: baselineRuns,
-      meters: {
-        ...machineMeters({ store: undefined }),
-        responder: () => processUsage(recorderChild.pid!).cpuSeconds,
-      },
-    });
-    await responder.stop();
-    responder = undefined;
+    const recording = await responderFloor('RRD', database.url ?? `sqlite:${path.join(dir, 'responder.db')}`);
 
     // Information: the same payloads delivered one way, no reply.
     step('baseline: one-way delivery');
