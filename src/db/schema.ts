@@ -172,6 +172,13 @@ export interface DevicesTable {
 }
 
 /** A file counted in a group it is not recorded under (a fast-upload hit for another group). */
+/** How many files are recorded under each file group (kept by triggers: migration 0013). */
+export interface MediaGroupCountsTable {
+  workspaceId: string;
+  fileGroupId: string;
+  fileCount: number;
+}
+
 export interface FileGroupMembersTable {
   workspaceId: string;
   fileGroupId: string;
@@ -300,6 +307,7 @@ export interface DB {
   pendingDeviceReports: PendingDeviceReportsTable;
   deviceModels: DeviceModelsTable;
   fileGroupMembers: FileGroupMembersTable;
+  mediaGroupCounts: MediaGroupCountsTable;
   mediaCounts: MediaCountsTable;
   mediaMapCells: MediaMapCellsTable;
   mediaSearchDocs: MediaSearchDocsTable;

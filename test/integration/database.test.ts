@@ -47,6 +47,7 @@ for (const dialect of testDialects()) {
         'log_tasks',
         'media_counts',
         'media_files',
+        'media_group_counts',
         'media_map_cells',
         'media_upload_failures',
         'pending_device_reports',

@@ -350,11 +350,28 @@ export const removeCells = (rows: string) => `update media_map_cells c
  * the rows whose kept facts changed (joined by id, which never changes).
  */
 async function triggersPostgres(db: Kysely<unknown>): Promise<void> {
+  await keptStatementFunctions(db);
+  const run = (text: string) => sql.raw(text).execute(db);
+  await run(`create trigger media_files_kept_insert after insert on media_files
+    referencing new table as added for each statement execute function media_files_kept_insert()`);
+  await run(`create trigger media_files_kept_delete after delete on media_files
+    referencing old table as removed for each statement execute function media_files_kept_delete()`);
+  await keptUpdateStatementTrigger(db);
+}
+
+/**
+ * (Re)creates the functions of the statement-level INSERT and DELETE triggers, with what later
+ * migrations keep too (`more`: SQL over the transition table `added` or `removed`; 0013's group counts).
+ */
+export async function keptStatementFunctions(
+  db: Kysely<unknown>,
+  more: { added?: string; removed?: string } = {},
+): Promise<void> {
   const run = (text: string) => sql.raw(text).execute(db);
   // Each function returns at once when its statement changed nothing it keeps: every upsert fires the
   // UPDATE trigger too, even when it inserted, and most updates (enrichment) move nothing kept.
   const fn = (name: string, unchanged: string, body: string) =>
-    run(`create function ${name}() returns trigger language plpgsql as $body$
+    run(`create or replace function ${name}() returns trigger language plpgsql as $body$
     begin
       if ${unchanged} then return null; end if;
       ${body}
@@ -364,18 +381,13 @@ async function triggersPostgres(db: Kysely<unknown>): Promise<void> {
   await fn(
     'media_files_kept_insert',
     'not exists (select 1 from added)',
-    `${addCounts('added')}\n${addCells('added')}`,
+    [addCounts('added'), addCells('added'), more.added ?? ''].join('\n'),
   );
   await fn(
     'media_files_kept_delete',
     'not exists (select 1 from removed)',
-    `${removeCounts('removed')}\n${removeCells('removed')}`,
+    [removeCounts('removed'), removeCells('removed'), more.removed ?? ''].join('\n'),
   );
-  await run(`create trigger media_files_kept_insert after insert on media_files
-    referencing new table as added for each statement execute function media_files_kept_insert()`);
-  await run(`create trigger media_files_kept_delete after delete on media_files
-    referencing old table as removed for each statement execute function media_files_kept_delete()`);
-  await keptUpdateStatementTrigger(db);
 }
 
 /**

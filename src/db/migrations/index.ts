@@ -16,6 +16,7 @@ import * as m0009 from './0009-enrichment-failures.ts';
 import * as m0010 from './0010-accounts.ts';
 import * as m0011 from './0011-unenriched-index.ts';
 import * as m0012 from './0012-kept-update-per-row.ts';
+import * as m0013 from './0013-group-counts.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001-init': m0001,
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '0010-accounts': m0010,
   '0011-unenriched-index': m0011,
   '0012-kept-update-per-row': m0012,
+  '0013-group-counts': m0013,
 };

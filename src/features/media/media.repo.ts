@@ -418,7 +418,7 @@ export class MediaRepo {
   /**
    * A group holds the files recorded under it, plus the files linked to it (file_group_members) that
    * are not recorded under it (those are counted with the first). These two queries are the one rule
-   * for every group count.
+   * for every group count; one group's recorded files are also kept counted (groupCountOf).
    */
   private recordedInGroups(workspaceId: string) {
     return this.db
@@ -1017,24 +1017,22 @@ export class MediaRepo {
 
   /**
    * The one rule of a group's count: the files recorded under it, plus the files linked to it
-   * (file_group_members) that are recorded under no group or another. The recorded ones are counted in
-   * the order of (workspace, file group, taken_at), which only the group index gives: a plain count was
+   * (file_group_members) that are recorded under no group or another. The recorded ones are kept
+   * (media_group_counts, migration 0013): a primary-key read, where a count of the group index was
    * planned on any index starting with workspace_id while the table had no statistics, reading every
-   * file of the workspace.
+   * file of the workspace on each report. The linked ones are counted through their table's key.
    */
   private groupCountOf(eb: ExpressionBuilder<DB, never>, workspaceId: string, fileGroupId: string) {
-    const recorded = eb
-      .selectFrom(
-        this.recordedInGroups(workspaceId)
-          .select(sql.lit(1).as('one'))
-          .where('fileGroupId', '=', fileGroupId)
-          .orderBy('fileGroupId')
-          .orderBy('takenAt')
-          .as('r'),
-      )
-      .select((e) => e.fn.countAll<number | string>().as('n'));
+    const recorded = eb.fn.coalesce(
+      eb
+        .selectFrom('mediaGroupCounts')
+        .select('fileCount')
+        .where('workspaceId', '=', workspaceId)
+        .where('fileGroupId', '=', fileGroupId),
+      sql.lit(0),
+    );
     const linked = this.linkedToGroups(workspaceId)
-      .select((e) => e.fn.countAll<number | string>().as('n'))
+      .select((e) => e.fn.countAll<number>().as('n'))
       .where('g.fileGroupId', '=', fileGroupId);
     return eb(recorded, '+', linked);
   }
