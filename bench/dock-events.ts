@@ -24,7 +24,8 @@
  * For each dock count D (BENCH_DOCKS), with E events per dock:
  * 1. D docks (MQTT 5, one connection each, from this process) log in with the admin's MQTT credentials and
  *    come online with `update_topo` (bound to the workspace by it, or through the API); one asks
- *    `storage_config_get`, and the D×E objects the events name are uploaded beforehand.
+ *    `storage_config_get`, and the D×E objects the events name are uploaded beforehand, each with its own
+ *    bytes (so each its own MD5, as a dock's photos).
  * 2. Skyvault: each dock publishes its E events (need_reply 1, QoS 1); an event is done when the
  *    `events_reply` with its tid arrives. One run (Skyvault's first of these events: not warmed up).
  * 3. Responder: D other docks publish the same payloads (same bytes, their own topics of the same length)
@@ -239,7 +240,9 @@ async function uploadAll(storage: StorageConfig, events: BenchEvent[]): Promise<
       sessionToken: storage.credentials.security_token,
     },
   });
-  const body = Buffer.alloc(1024);
+  // Each object its own bytes, as a dock's photos are: with the same bytes, every report after the first
+  // names an MD5 another file holds, the rare path of a duplicate (MediaService.store).
+  const bodyOf = (key: string) => Buffer.concat([Buffer.from(key), Buffer.alloc(1024)]).subarray(0, 1024);
   let next = 0;
   try {
     await Promise.all(
@@ -250,7 +253,7 @@ async function uploadAll(storage: StorageConfig, events: BenchEvent[]): Promise<
             new PutObjectCommand({
               Bucket: storage.bucket,
               Key: objectKey,
-              Body: body,
+              Body: bodyOf(objectKey),
               ContentType: 'image/jpeg',
             }),
           );

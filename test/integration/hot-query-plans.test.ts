@@ -12,7 +12,8 @@ import { CamelCasePlugin, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { openDatabase, type Database } from '../../src/db/database.ts';
 import type { DB } from '../../src/db/schema.ts';
-import { MediaRepo } from '../../src/features/media/media.repo.ts';
+import { isUniqueViolation } from '../../src/db/errors.ts';
+import { MediaRepo, type NewMediaFile } from '../../src/features/media/media.repo.ts';
 import { createFreshDatabase, type FreshDatabase, testDialects } from '../helpers/databases.ts';
 import { tempDir } from '../helpers/test-app.ts';
 
@@ -196,6 +197,62 @@ for (const dialect of testDialects()) {
           indexes: ['media_files_fingerprint_uq', 'media_files_key_uq'],
           seq: false,
         });
+    });
+
+    it('records a report in one statement: written when new or changed, nothing when repeated', async () => {
+      const file = (n: string, changes: Partial<NewMediaFile> = {}): NewMediaFile => ({
+        id: `new-${n}-${Math.random().toString(36).slice(2, 8)}`,
+        workspaceId: WS,
+        objectKey: `${WS}/media/new/${n}.JPG`,
+        name: `${n}.JPG`,
+        path: '',
+        source: 'dock',
+        mediaType: 'image',
+        fingerprint: `FP-NEW-${n}`,
+        tinyFingerprint: null,
+        isOriginal: 1,
+        subFileType: null,
+        fileGroupId: null,
+        droneSn: null,
+        droneModelKey: null,
+        payloadModelKey: null,
+        size: 1000,
+        contentType: 'image/jpeg',
+        etag: 'etag-new',
+        latitude: null,
+        longitude: null,
+        absoluteAltitude: null,
+        relativeAltitude: null,
+        gimbalYawDegree: null,
+        capturedAt: null,
+        capturedAtRaw: null,
+        createdAt: 1,
+        updatedAt: 1,
+        ...changes,
+      });
+      const first = file('a');
+      const created = await repo.upsertChanged(first);
+      assert.equal(created.current, undefined);
+      assert.equal(created.written?.id, first.id);
+      // The same report again (another id drawn for it): nothing written, the recorded row returned.
+      const repeated = await repo.upsertChanged(file('a', { updatedAt: 2 }));
+      assert.equal(repeated.written, undefined);
+      assert.equal(repeated.current?.id, first.id);
+      assert.equal(Number(repeated.current?.updatedAt), 1);
+      // Metadata the row lacked: written, on the same row; `current` is the row before.
+      const enriched = await repo.upsertChanged(file('a', { updatedAt: 3, droneSn: 'DRONE-9' }));
+      assert.equal(enriched.written?.id, first.id);
+      assert.equal(enriched.written?.droneSn, 'DRONE-9');
+      assert.equal(enriched.current?.droneSn, null);
+      // A fingerprint another file holds: the unique violation is the caller's to settle.
+      await assert.rejects(repo.upsertChanged(file('b', { fingerprint: 'FP00010' })), (error: unknown) =>
+        isUniqueViolation(error),
+      );
+      if (!pool) return;
+      const statements = await plansOf(() => repo.upsertChanged(file('c')));
+      assert.equal(statements.length, 1, 'one statement');
+      for (const plan of statements[0]!.plans)
+        assert.deepEqual(scans(plan), { indexes: ['media_files_key_uq'], seq: false });
     });
 
     it("links a dock's file to its flight and reads the flight's kept count, never scanning its files", async () => {

@@ -173,6 +173,7 @@ export class MediaRepo {
   private readonly byObjectKey;
   private readonly reportTargets;
   private readonly upsert;
+  private readonly upsertChangedQuery;
   private readonly linkGroup;
   private readonly groupCount;
   private readonly linkGroupCounting;
@@ -294,12 +295,48 @@ export class MediaRepo {
             this.groupCountOf(eb, a.workspaceId, a.id).as('n'),
           ]),
     );
+    const insert = (file: NewMediaFile) =>
+      db.insertInto('mediaFiles').values({ ...file, enrichmentAttempts: 1 });
     this.upsert = prepareQuery(db, columns, (file: NewMediaFile) =>
-      db
-        .insertInto('mediaFiles')
-        .values({ ...file, enrichmentAttempts: 1 })
+      insert(file)
         .onConflict((oc) => oc.columns(['workspaceId', 'objectKey']).doUpdateSet(updates))
         .returningAll(),
+    );
+    // changesRecordedFile in SQL, for the row in conflict: a report that would change nothing writes
+    // nothing.
+    const changes = sql<SqlBool>`(${sql.join(
+      [
+        ...REPLACED.map((c) => sql`${recorded(c)} is distinct from ${excluded(c)}`),
+        ...KEPT_WHEN_MISSING.map(
+          (c) => sql`(${excluded(c)} is not null and ${recorded(c)} is distinct from ${excluded(c)})`,
+        ),
+      ],
+      sql` or `,
+    )})`;
+    // PostgreSQL: the file of the key as it was, and the row written unless the report changes nothing,
+    // in one round trip (both read the statement's snapshot: `current` is the row before the write).
+    this.upsertChangedQuery = prepareQuery(db, columns, (file: NewMediaFile) =>
+      db
+        .with('current', () => seek(file.workspaceId, 'objectKey', file.objectKey).selectAll())
+        .with('written', () =>
+          insert(file)
+            .onConflict((oc) =>
+              oc
+                .columns(['workspaceId', 'objectKey'])
+                .doUpdateSet(updates)
+                .where(() => changes),
+            )
+            .returningAll(),
+        )
+        .selectFrom('current')
+        .selectAll()
+        .select(sql<'key' | 'written'>`'key'`.as('hit'))
+        .unionAll((eb) =>
+          eb
+            .selectFrom('written')
+            .selectAll()
+            .select(sql<'key' | 'written'>`'written'`.as('hit')),
+        ),
     );
   }
 
@@ -487,6 +524,30 @@ export class MediaRepo {
     const [row] = await this.upsert(file);
     if (!row) throw new Error('upsert returned no row');
     return row;
+  }
+
+  /**
+   * Records a report of `file`: the row its (workspace, object key) held (`current`), and the row written
+   * (`written`), undefined when the report would change nothing (changesRecordedFile) and nothing was
+   * written. One statement on PostgreSQL, two on SQLite. Throws the unique violation of a fingerprint
+   * another file holds: the caller decides then (MediaService.store).
+   */
+  async upsertChanged(
+    file: NewMediaFile,
+  ): Promise<{ current: MediaFile | undefined; written: MediaFile | undefined }> {
+    if (!this.postgres) {
+      const current = await this.findByObjectKey(file.workspaceId, file.objectKey);
+      if (current && !changesRecordedFile(current, file)) return { current, written: undefined };
+      return { current, written: await this.upsertByObjectKey(file) };
+    }
+    const rows = await this.upsertChangedQuery(file);
+    let current: MediaFile | undefined;
+    let written: MediaFile | undefined;
+    for (const { hit, ...row } of rows) {
+      if (hit === 'written') written = row;
+      else if (sameAs(row, file.workspaceId, 'objectKey', file.objectKey)) current = row;
+    }
+    return { current, written };
   }
 
   private get postgres(): boolean {

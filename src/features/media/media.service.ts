@@ -202,6 +202,10 @@ export class MediaService {
    * answer it missed) that would change nothing is answered from the row already recorded, without a write.
    * A fingerprint the device reported dedupes; one derived from storage (a dock file's MD5) never removes
    * what a dock uploaded: when another file already holds it, this row simply has none.
+   *
+   * Most reports name a file no other file duplicates: they are written at once, with the row of their
+   * key read in the same round trip (MediaRepo.upsertChanged). A report whose fingerprint another file
+   * holds fails there on the fingerprint's unique index, and is then settled here.
    */
   private async store(
     workspaceId: string,
@@ -210,6 +214,14 @@ export class MediaService {
     reportedOrDerived: { value: string; derived: boolean } | undefined,
     now: number,
   ): Promise<MediaFile | undefined> {
+    const file = this.fileOf(workspaceId, report, object, reportedOrDerived?.value, now);
+    try {
+      const { current, written } = await this.repo.upsertChanged(file);
+      // Neither: another report of this key was recorded between the two reads; settled below.
+      if (written || current) return await this.recorded(file, written ?? current!, written !== undefined);
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
     let fingerprint = reportedOrDerived?.value;
     const { current, twin } = await this.repo.findReportTargets(workspaceId, report.objectKey, fingerprint);
     if (fingerprint && current?.fingerprint !== fingerprint) {
@@ -225,8 +237,21 @@ export class MediaService {
         await this.repo.delete(twin.id);
       }
     }
+    const settled = { ...file, fingerprint: fingerprint ?? null };
+    const written = !current || changesRecordedFile(current, settled);
+    return this.recorded(settled, written ? await this.repo.upsertByObjectKey(settled) : current, written);
+  }
+
+  /** The row a report would record. */
+  private fileOf(
+    workspaceId: string,
+    report: MediaUploadReport,
+    object: ObjectInfo,
+    fingerprint: string | undefined,
+    now: number,
+  ): NewMediaFile {
     const m = report.metadata;
-    const file: NewMediaFile = {
+    return {
       id: newId(),
       workspaceId,
       objectKey: report.objectKey,
@@ -255,8 +280,10 @@ export class MediaService {
       createdAt: now,
       updatedAt: now,
     };
-    const written = !current || changesRecordedFile(current, file);
-    const recorded = written ? await this.repo.upsertByObjectKey(file) : current;
+  }
+
+  /** What follows a report's row: enrichment when it is not enriched, the library's news when new. */
+  private async recorded(file: NewMediaFile, recorded: MediaFile, written: boolean): Promise<MediaFile> {
     if (recorded.enrichedAt === null) {
       const claimed = written && recorded.enrichmentAttempts === 1;
       await this.events.emit('recorded', { file: recorded, claimed });
