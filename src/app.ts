@@ -345,6 +345,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       gateway,
       http,
       enricher,
+      dockMedia,
       logTasks,
       addresses,
     };

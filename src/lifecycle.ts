@@ -13,6 +13,7 @@ import { redactUrl } from './config/parsers.ts';
 import type { Database } from './db/database.ts';
 import type { LiveEvents } from './features/events/live-events.ts';
 import type { LogTaskService } from './features/logs/log-task.service.ts';
+import type { DockMediaService } from './features/media/dock-media.service.ts';
 import type { MediaEnricher } from './features/media/media-enricher.ts';
 import type { PublicAddresses } from './http/public-address.ts';
 import type { EmbeddedBroker } from './mqtt/embedded-broker.ts';
@@ -45,6 +46,8 @@ export interface RunningParts {
   gateway: MqttGateway;
   http: FastifyInstance;
   enricher: MediaEnricher;
+  /** Announces flights' upload progress a moment after their files (closed before live updates). */
+  dockMedia: DockMediaService;
   /** Watches open log uploads for silence. */
   logTasks: LogTaskService;
   addresses: PublicAddresses;
@@ -106,6 +109,7 @@ export async function stopParts(parts: RunningParts): Promise<void> {
   parts.logTasks.close();
   await parts.gateway.close();
   await parts.broker?.close();
+  await parts.dockMedia.close();
   await parts.live.close();
   await parts.enricher.close();
   await parts.storage.close();

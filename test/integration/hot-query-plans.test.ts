@@ -255,9 +255,10 @@ for (const dialect of testDialects()) {
         assert.deepEqual(scans(plan), { indexes: ['media_files_key_uq'], seq: false });
     });
 
-    it("links a dock's file to its flight and reads the flight's kept count, never scanning its files", async () => {
-      const linked = await repo.linkDockFile(WS, 'flight-7', 'DOCK-1', Date.now());
-      assert.deepEqual(linked, { expected: null, uploaded: FLIGHT });
+    it("reads a flight's progress from its kept count, never scanning its files", async () => {
+      assert.deepEqual(await repo.groupProgress(WS, 'flight-7'), { expected: null, uploaded: FLIGHT });
+      await repo.upsertGroupFacts(WS, 'flight-7', Date.now(), { gatewaySn: 'DOCK-1', expectedCount: 25 });
+      assert.deepEqual(await repo.groupProgress(WS, 'flight-7'), { expected: 25, uploaded: FLIGHT });
       await repo.addGroupMember(WS, 'flight-7', 'file-00001', Date.now());
       assert.equal(
         await repo.countInGroup(WS, 'flight-7'),
@@ -265,8 +266,8 @@ for (const dialect of testDialects()) {
         'a file of another flight linked to it',
       );
       if (!pool) return;
-      const statements = await plansOf(() => repo.linkDockFile(WS, 'flight-8', 'DOCK-1', Date.now()));
-      assert.equal(statements.length, 1, 'one statement on PostgreSQL');
+      const statements = await plansOf(() => repo.groupProgress(WS, 'flight-8'));
+      assert.equal(statements.length, 1, 'one statement');
       // The recorded files are a kept count (media_group_counts); media_files is read only by id, for
       // the files linked to the flight.
       for (const plan of statements[0]!.plans) {

@@ -114,6 +114,30 @@ for (const dialect of testDialects()) {
       assert.equal(counted.uploaded_count, 1);
       assert.equal(counted.device_sn, 'LIVE-AIRCRAFT');
 
+      // A burst of a flight's files: the counter hears the count after them, not once per file
+      // (PROGRESS_INTERVAL_MS); every count it hears is right at its time, so they never go down.
+      const burst = Array.from({ length: 20 }, (_, i) => `${ws}/media/live/burst_${i}.JPG`);
+      for (const k of burst) await t.app.storage.put(k, Buffer.from(k), { contentType: 'image/jpeg' });
+      await Promise.all(
+        burst.map((k) =>
+          dock.send(
+            'events',
+            'file_upload_callback',
+            { file: { object_key: k, name: k.split('/').pop(), ext: { flight_id: 'burst-flight' } } },
+            { needReply: true },
+          ),
+        ),
+      );
+      await live.next('file_upload_callback', (d) => d.job_id === 'burst-flight' && d.uploaded_count === 20);
+      const heard = live.messages
+        .filter((m) => m.biz_code === 'file_upload_callback' && m.data.job_id === 'burst-flight')
+        .map((m) => m.data.uploaded_count as number);
+      assert.ok(heard.length < burst.length, `one message per file: ${JSON.stringify(heard)}`);
+      assert.deepEqual(
+        heard,
+        [...heard].sort((a, b) => a - b),
+      );
+
       await dock.close();
       assert.equal(
         (await live.next('device_offline', (d) => d.sn === 'LIVE-DOCK')).device_callsign,

@@ -48,11 +48,29 @@ export interface DockMediaServiceOptions {
 
 const PENDING_UPLOAD = 'file_upload_callback';
 
+/**
+ * A flight's files arrive one report each, often hundreds within minutes, from docks by the hundred.
+ * The web's counter of a flight's uploads is told at most this often per flight, with the count then,
+ * rather than one count and one message per file (a fifth of the database's statements per dock event).
+ */
+export const PROGRESS_INTERVAL_MS = 200;
+/** Flights whose group row this instance remembers writing (with their gateway). */
+const LINKED_FLIGHTS_KEPT = 10_000;
+
 export class DockMediaService {
   readonly events = new Emittery<DockMediaEvents>();
   private readonly now: () => number;
   private readonly repo: MediaRepo;
   private readonly pending: PendingReportRepo;
+  /** `workspace/flight` → the gateway this instance last wrote on the flight's group row. */
+  private readonly linkedFlights = new Map<string, string>();
+  /** Flights with files recorded since their progress was last announced. */
+  private readonly progressDue = new Map<
+    string,
+    { workspaceId: string; flightId: string; gatewaySn: string; droneSn: string | undefined }
+  >();
+  private progressTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly options: DockMediaServiceOptions) {
     this.now = options.now ?? Date.now;
@@ -127,6 +145,7 @@ export class DockMediaService {
     const now = this.now();
     const previous = await this.repo.currentPriority(gatewaySn);
     await this.repo.upsertGroupFacts(workspaceId, flightId, now, { gatewaySn, prioritizedAt: now });
+    this.remember(`${workspaceId}/${flightId}`, gatewaySn);
     if (previous !== flightId) {
       await this.events.emit('priorityChanged', { workspaceId, gatewaySn, flightId, previous });
     }
@@ -140,6 +159,7 @@ export class DockMediaService {
       return;
     }
     await this.repo.upsertGroupFacts(workspaceId, flightId, this.now(), { gatewaySn, expectedCount: count });
+    this.remember(`${workspaceId}/${flightId}`, gatewaySn);
   }
 
   /**
@@ -191,9 +211,9 @@ export class DockMediaService {
   }
 
   /**
-   * Records the gateway on the flight's group and, when someone listens (the web's counter of a
-   * flight's uploaded media), announces how many files the group holds now, counted in the same
-   * statement on PostgreSQL.
+   * Records the gateway on the flight's group, once per gateway (this instance remembers which flights'
+   * rows it wrote), and, when someone listens (the web's counter of a flight's uploaded media), marks
+   * the flight's progress to be announced.
    */
   private async linkToFlight(
     workspaceId: string,
@@ -201,19 +221,54 @@ export class DockMediaService {
     gatewaySn: string,
     droneSn: string | undefined,
   ): Promise<void> {
-    const now = this.now();
-    if (this.events.listenerCount('groupProgress') === 0) {
-      await this.repo.upsertGroupFacts(workspaceId, flightId, now, { gatewaySn });
-      return;
+    const key = `${workspaceId}/${flightId}`;
+    if (this.linkedFlights.get(key) !== gatewaySn) {
+      await this.repo.upsertGroupFacts(workspaceId, flightId, this.now(), { gatewaySn });
+      this.remember(key, gatewaySn);
     }
-    const { expected, uploaded } = await this.repo.linkDockFile(workspaceId, flightId, gatewaySn, now);
-    await this.events.emit('groupProgress', {
-      workspaceId,
-      flightId,
-      expected,
-      uploaded,
-      gatewaySn,
-      droneSn,
-    });
+    if (this.events.listenerCount('groupProgress') === 0 || this.closed) return;
+    this.progressDue.set(key, { workspaceId, flightId, gatewaySn, droneSn });
+    this.progressTimer ??= setTimeout(() => void this.announceProgress(), PROGRESS_INTERVAL_MS);
+  }
+
+  private remember(key: string, gatewaySn: string): void {
+    this.linkedFlights.delete(key);
+    this.linkedFlights.set(key, gatewaySn);
+    // A Map iterates in insertion order: the first key is the flight written longest ago.
+    if (this.linkedFlights.size > LINKED_FLIGHTS_KEPT) {
+      this.linkedFlights.delete(this.linkedFlights.keys().next().value!);
+    }
+  }
+
+  /** Announces how many files each flight marked since the last time holds now, of how many. */
+  private async announceProgress(): Promise<void> {
+    this.progressTimer = undefined;
+    const due = [...this.progressDue.values()];
+    this.progressDue.clear();
+    for (const { workspaceId, flightId, gatewaySn, droneSn } of due) {
+      try {
+        const { expected, uploaded } = await this.repo.groupProgress(workspaceId, flightId);
+        await this.events.emit('groupProgress', {
+          workspaceId,
+          flightId,
+          expected,
+          uploaded,
+          gatewaySn,
+          droneSn,
+        });
+      } catch (error) {
+        this.options.logger.warn(
+          { err: error, workspaceId, flightId },
+          "a flight's upload progress was not announced",
+        );
+      }
+    }
+  }
+
+  /** Announces the progress still due, and marks no more (before the database closes). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.progressTimer);
+    await this.announceProgress();
   }
 }

@@ -176,7 +176,7 @@ export class MediaRepo {
   private readonly upsertChangedQuery;
   private readonly linkGroup;
   private readonly groupCount;
-  private readonly linkGroupCounting;
+  private readonly groupProgressQuery;
 
   constructor(private readonly db: Kysely<DB>) {
     // Each lookup seeks its unique index: "the first row at or after (workspace, value) in the index's
@@ -283,17 +283,17 @@ export class MediaRepo {
     this.groupCount = prepareQuery(db, ['workspaceId', 'id'], (a: GroupArgs) =>
       db.selectNoFrom((eb) => this.groupCountOf(eb, a.workspaceId, a.id).as('n')),
     );
-    // The group's row and its count in one round trip (PostgreSQL can run an INSERT in a WITH).
-    this.linkGroupCounting = prepareQuery(
-      db,
-      ['workspaceId', 'id', 'gatewaySn', 'now'],
-      (a: GroupArgs & { gatewaySn: string; now: number }) =>
-        db
-          .with('linked', () => linkGroup(a))
-          .selectNoFrom((eb) => [
-            eb.selectFrom('linked').select('expectedCount').as('expectedCount'),
-            this.groupCountOf(eb, a.workspaceId, a.id).as('n'),
-          ]),
+    // A flight's expected count and how many files it holds, in one round trip.
+    this.groupProgressQuery = prepareQuery(db, ['workspaceId', 'id'], (a: GroupArgs) =>
+      db.selectNoFrom((eb) => [
+        eb
+          .selectFrom('fileGroups')
+          .select('expectedCount')
+          .where('workspaceId', '=', a.workspaceId)
+          .where('id', '=', a.id)
+          .as('expectedCount'),
+        this.groupCountOf(eb, a.workspaceId, a.id).as('n'),
+      ]),
     );
     const insert = (file: NewMediaFile) =>
       db.insertInto('mediaFiles').values({ ...file, enrichmentAttempts: 1 });
@@ -1058,22 +1058,13 @@ export class MediaRepo {
     return Number(row?.n ?? 0);
   }
 
-  /**
-   * A dock's file was recorded in a flight's group: records the gateway on the group, and returns the
-   * expected count known and how many files the group holds now. One statement on PostgreSQL.
-   */
-  async linkDockFile(
+  /** A flight's expected count, when known, and how many files its group holds now. */
+  async groupProgress(
     workspaceId: string,
     id: string,
-    gatewaySn: string,
-    now: number,
   ): Promise<{ expected: number | null; uploaded: number }> {
-    if (this.postgres) {
-      const [row] = await this.linkGroupCounting({ workspaceId, id, gatewaySn, now });
-      return { expected: row?.expectedCount ?? null, uploaded: Number(row?.n ?? 0) };
-    }
-    const [linked] = await this.linkGroup({ workspaceId, id, gatewaySn, now });
-    return { expected: linked?.expectedCount ?? null, uploaded: await this.countInGroup(workspaceId, id) };
+    const [row] = await this.groupProgressQuery({ workspaceId, id });
+    return { expected: row?.expectedCount ?? null, uploaded: Number(row?.n ?? 0) };
   }
 
   /**
