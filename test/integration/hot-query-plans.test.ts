@@ -239,6 +239,12 @@ for (const dialect of testDialects()) {
       assert.equal(repeated.written, undefined);
       assert.equal(repeated.current?.id, first.id);
       assert.equal(Number(repeated.current?.updatedAt), 1);
+      if (pool) {
+        // Not even locked: a conflict handled by ON CONFLICT … WHERE would have set xmax.
+        const { rows } = await sql<{ xmax: string }>`select xmax::text as xmax from media_files
+          where id = ${first.id}`.execute(db);
+        assert.equal(rows[0]?.xmax, '0', 'a repeated report neither writes nor locks the row');
+      }
       // Metadata the row lacked: written, on the same row; `current` is the row before.
       const enriched = await repo.upsertChanged(file('a', { updatedAt: 3, droneSn: 'DRONE-9' }));
       assert.equal(enriched.written?.id, first.id);

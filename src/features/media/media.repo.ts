@@ -302,29 +302,56 @@ export class MediaRepo {
         .onConflict((oc) => oc.columns(['workspaceId', 'objectKey']).doUpdateSet(updates))
         .returningAll(),
     );
-    // changesRecordedFile in SQL, for the row in conflict: a report that would change nothing writes
-    // nothing.
-    const changes = sql<SqlBool>`(${sql.join(
-      [
-        ...REPLACED.map((c) => sql`${recorded(c)} is distinct from ${excluded(c)}`),
-        ...KEPT_WHEN_MISSING.map(
-          (c) => sql`(${excluded(c)} is not null and ${recorded(c)} is distinct from ${excluded(c)})`,
-        ),
-      ],
-      sql` or `,
-    )})`;
-    // PostgreSQL: the file of the key as it was, and the row written unless the report changes nothing,
-    // in one round trip (both read the statement's snapshot: `current` is the row before the write).
+    // changesRecordedFile in SQL: whether `report`'s values would change the `row`'s.
+    type Column = (typeof REPLACED)[number] | (typeof KEPT_WHEN_MISSING)[number];
+    const changes = (row: (c: Column) => Expression<unknown>, report: (c: Column) => Expression<unknown>) =>
+      sql<SqlBool>`(${sql.join(
+        [
+          ...REPLACED.map((c) => sql`${row(c)} is distinct from ${report(c)}`),
+          // A value the report lacks (null) changes nothing: compared with the row's own.
+          ...KEPT_WHEN_MISSING.map((c) => sql`${row(c)} is distinct from coalesce(${report(c)}, ${row(c)})`),
+        ],
+        sql` or `,
+      )})`;
+    // PostgreSQL, in one round trip: the file of the key as it was (`current`, read from the statement's
+    // snapshot), and the row written unless the report changes nothing. A repeated report (the common
+    // retry) inserts nothing, so it neither locks nor writes the row; a report that conflicts with a
+    // row recorded meanwhile updates it only if it changes it.
     this.upsertChangedQuery = prepareQuery(db, columns, (file: NewMediaFile) =>
       db
         .with('current', () => seek(file.workspaceId, 'objectKey', file.objectKey).selectAll())
-        .with('written', () =>
-          insert(file)
+        .with('written', (qc) =>
+          qc
+            .insertInto('mediaFiles')
+            .columns([...columns, 'enrichmentAttempts'])
+            .expression(
+              qc
+                .selectNoFrom((eb) => [
+                  ...columns.map((c) => eb.val(file[c]).as(c)),
+                  eb.lit(1).as('enrichmentAttempts'),
+                ])
+                .where(({ not, exists, selectFrom }) =>
+                  not(
+                    exists(
+                      selectFrom('current')
+                        .select(sql.lit(1).as('one'))
+                        .where('current.workspaceId', '=', file.workspaceId)
+                        .where('current.objectKey', '=', file.objectKey)
+                        .where(
+                          sql<SqlBool>`not ${changes(
+                            (c) => sql.ref(`current.${c}`),
+                            (c) => sql.val(file[c]),
+                          )}`,
+                        ),
+                    ),
+                  ),
+                ),
+            )
             .onConflict((oc) =>
               oc
                 .columns(['workspaceId', 'objectKey'])
                 .doUpdateSet(updates)
-                .where(() => changes),
+                .where(() => changes(recorded, excluded)),
             )
             .returningAll(),
         )
