@@ -203,9 +203,10 @@ export class MediaService {
    * A fingerprint the device reported dedupes; one derived from storage (a dock file's MD5) never removes
    * what a dock uploaded: when another file already holds it, this row simply has none.
    *
-   * Most reports name a file no other file duplicates: they are written at once, with the row of their
-   * key read in the same round trip (MediaRepo.upsertChanged). A report whose fingerprint another file
-   * holds fails there on the fingerprint's unique index, and is then settled here.
+   * Most reports name a file no other file duplicates: they are settled in one round trip
+   * (MediaRepo.upsertChanged: the row of their key read, and written when missing or changed). A report
+   * whose fingerprint another file holds fails there on the fingerprint's unique index, and is then
+   * settled here.
    */
   private async store(
     workspaceId: string,
