@@ -10,7 +10,10 @@
  * one drops those whose process is gone.
  */
 import { randomBytes } from 'node:crypto';
+import { type Kysely, Migrator } from 'kysely';
 import pg from 'pg';
+import { migrations } from '../../src/db/migrations/index.ts';
+import type { DB } from '../../src/db/schema.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -82,4 +85,17 @@ async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>)
   } finally {
     await client.end();
   }
+}
+
+/** A migrator that runs the migrations up to `last` included: a database as an older Skyvault left it. */
+export function migratorUpTo(db: Kysely<DB>, last: string): Migrator {
+  const names = Object.keys(migrations);
+  if (!names.includes(last)) throw new Error(`no migration ${last}`);
+  return new Migrator({
+    db,
+    provider: {
+      getMigrations: async () =>
+        Object.fromEntries(names.slice(0, names.indexOf(last) + 1).map((n) => [n, migrations[n]!])),
+    },
+  });
 }

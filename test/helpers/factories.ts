@@ -1,6 +1,7 @@
 /** Rows for tests, written through the real repositories. */
 import type { Kysely } from 'kysely';
 import type { DB, Role, UserType } from '../../src/db/schema.ts';
+import type { NewMediaFile } from '../../src/features/media/media.repo.ts';
 import { hashPassword } from '../../src/features/users/password.ts';
 import { UserRepo } from '../../src/features/users/user.repo.ts';
 import { WorkspaceRepo } from '../../src/features/workspaces/workspace.repo.ts';
@@ -46,4 +47,42 @@ export async function createUser(
     updatedAt: at,
   });
   return id;
+}
+
+/** A report's row, for repository tests: `<workspace>/media/<name>.JPG`, 1,000 bytes, no metadata. */
+export function newMediaFile(
+  workspaceId: string,
+  name: string,
+  changes: Partial<NewMediaFile> = {},
+): NewMediaFile {
+  return {
+    id: newId(),
+    workspaceId,
+    objectKey: `${workspaceId}/media/${name}.JPG`,
+    name: `${name.split('/').pop()}.JPG`,
+    path: '',
+    source: 'dock',
+    mediaType: 'image',
+    fingerprint: null,
+    tinyFingerprint: null,
+    isOriginal: 1,
+    subFileType: null,
+    fileGroupId: null,
+    droneSn: null,
+    droneModelKey: null,
+    payloadModelKey: null,
+    size: 1000,
+    contentType: 'image/jpeg',
+    etag: 'etag-1',
+    latitude: null,
+    longitude: null,
+    absoluteAltitude: null,
+    relativeAltitude: null,
+    gimbalYawDegree: null,
+    capturedAt: null,
+    capturedAtRaw: null,
+    createdAt: 1,
+    updatedAt: 1,
+    ...changes,
+  };
 }

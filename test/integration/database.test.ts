@@ -4,16 +4,15 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { CamelCasePlugin, Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import { CamelCasePlugin, Kysely, SqliteDialect, sql } from 'kysely';
 import type { DB } from '../../src/db/schema.ts';
-import { migrations } from '../../src/db/migrations/index.ts';
 import { migrateToLatest, openDatabase } from '../../src/db/database.ts';
 import { prepareQuery } from '../../src/db/prepared.ts';
 import { Repositories } from '../../src/features/repositories.ts';
 import { bootstrap, ensureAdmin } from '../../src/features/bootstrap.ts';
 import { SettingsRepo } from '../../src/features/settings/settings.repo.ts';
 import { verifyPassword } from '../../src/features/users/password.ts';
-import { createFreshDatabase, testDialects } from '../helpers/databases.ts';
+import { createFreshDatabase, migratorUpTo, testDialects } from '../helpers/databases.ts';
 import { tempDir } from '../helpers/test-app.ts';
 
 for (const dialect of testDialects()) {
@@ -224,15 +223,7 @@ describe('migration 0010-accounts', () => {
       plugins: [new CamelCasePlugin()],
     });
     try {
-      const names = Object.keys(migrations);
-      const upTo = (last: string) =>
-        new Migrator({
-          db,
-          provider: {
-            getMigrations: async () =>
-              Object.fromEntries(names.slice(0, names.indexOf(last) + 1).map((n) => [n, migrations[n]!])),
-          },
-        });
+      const upTo = (last: string) => migratorUpTo(db, last);
       assert.equal((await upTo('0009-enrichment-failures').migrateToLatest()).error, undefined);
       await sql`insert into server_settings (key, value) values ('default_workspace_id', 'w-def')`.execute(
         db,

@@ -10,14 +10,13 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { type Database, openDatabase } from '../../src/db/database.ts';
-import { migrations } from '../../src/db/migrations/index.ts';
 import type { DB } from '../../src/db/schema.ts';
 import { MediaRepo, type NewMediaFile } from '../../src/features/media/media.repo.ts';
-import { createFreshDatabase, type FreshDatabase, testDialects } from '../helpers/databases.ts';
-import { createWorkspace } from '../helpers/factories.ts';
+import { createFreshDatabase, type FreshDatabase, migratorUpTo, testDialects } from '../helpers/databases.ts';
+import { createWorkspace, newMediaFile } from '../helpers/factories.ts';
 import { tempDir } from '../helpers/test-app.ts';
 
 const GROUPS = ['flight-a', 'flight-b', 'flight-c', 'flight-d'];
@@ -25,35 +24,7 @@ const GROUPS = ['flight-a', 'flight-b', 'flight-c', 'flight-d'];
 const idOf = (workspaceId: string, name: string) => `f-${workspaceId.slice(0, 20)}-${name}`;
 
 function file(workspaceId: string, name: string, fileGroupId: string | null, etag = 'etag-1'): NewMediaFile {
-  return {
-    id: idOf(workspaceId, name),
-    workspaceId,
-    objectKey: `${workspaceId}/media/${name}`,
-    name,
-    path: '',
-    source: 'dock',
-    mediaType: 'image',
-    fingerprint: null,
-    tinyFingerprint: null,
-    isOriginal: 1,
-    subFileType: null,
-    fileGroupId,
-    droneSn: null,
-    droneModelKey: null,
-    payloadModelKey: null,
-    size: 10,
-    contentType: 'image/jpeg',
-    etag,
-    latitude: null,
-    longitude: null,
-    absoluteAltitude: null,
-    relativeAltitude: null,
-    gimbalYawDegree: null,
-    capturedAt: null,
-    capturedAtRaw: null,
-    createdAt: 1,
-    updatedAt: 1,
-  };
+  return newMediaFile(workspaceId, name, { id: idOf(workspaceId, name), fileGroupId, etag, size: 10 });
 }
 
 for (const dialect of testDialects()) {
@@ -188,15 +159,7 @@ for (const dialect of testDialects()) {
         plugins: [new CamelCasePlugin()],
       });
       try {
-        const names = Object.keys(migrations);
-        const upTo = (last: string) =>
-          new Migrator({
-            db,
-            provider: {
-              getMigrations: async () =>
-                Object.fromEntries(names.slice(0, names.indexOf(last) + 1).map((n) => [n, migrations[n]!])),
-            },
-          });
+        const upTo = (last: string) => migratorUpTo(db, last);
         assert.equal((await upTo('0012-kept-update-per-row').migrateToLatest()).error, undefined);
         const ws = await createWorkspace(db, 'before');
         await db

@@ -15,6 +15,7 @@ import type { DB } from '../../src/db/schema.ts';
 import { isUniqueViolation } from '../../src/db/errors.ts';
 import { MediaRepo, type NewMediaFile } from '../../src/features/media/media.repo.ts';
 import { createFreshDatabase, type FreshDatabase, testDialects } from '../helpers/databases.ts';
+import { newMediaFile } from '../helpers/factories.ts';
 import { tempDir } from '../helpers/test-app.ts';
 
 const WS = 'ws-plans';
@@ -200,36 +201,13 @@ for (const dialect of testDialects()) {
     });
 
     it('records a report in one statement: written when new or changed, nothing when repeated', async () => {
-      const file = (n: string, changes: Partial<NewMediaFile> = {}): NewMediaFile => ({
-        id: `new-${n}-${Math.random().toString(36).slice(2, 8)}`,
-        workspaceId: WS,
-        objectKey: `${WS}/media/new/${n}.JPG`,
-        name: `${n}.JPG`,
-        path: '',
-        source: 'dock',
-        mediaType: 'image',
-        fingerprint: `FP-NEW-${n}`,
-        tinyFingerprint: null,
-        isOriginal: 1,
-        subFileType: null,
-        fileGroupId: null,
-        droneSn: null,
-        droneModelKey: null,
-        payloadModelKey: null,
-        size: 1000,
-        contentType: 'image/jpeg',
-        etag: 'etag-new',
-        latitude: null,
-        longitude: null,
-        absoluteAltitude: null,
-        relativeAltitude: null,
-        gimbalYawDegree: null,
-        capturedAt: null,
-        capturedAtRaw: null,
-        createdAt: 1,
-        updatedAt: 1,
-        ...changes,
-      });
+      const file = (n: string, changes: Partial<NewMediaFile> = {}): NewMediaFile =>
+        newMediaFile(WS, `new/${n}`, {
+          id: `new-${n}-${Math.random().toString(36).slice(2, 8)}`,
+          fingerprint: `FP-NEW-${n}`,
+          etag: 'etag-new',
+          ...changes,
+        });
       const first = file('a');
       const created = await repo.upsertChanged(first);
       assert.equal(created.current, undefined);
