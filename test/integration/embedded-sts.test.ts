@@ -397,15 +397,19 @@ describe('embedded store STS AssumeRole (MinIO-compatible)', () => {
       DurationSeconds: 900,
       Policy: JSON.stringify(WS1_MEDIA_POLICY),
     });
+    // Moved relative to the expiry the store announced, a minute to either side: the test's own time
+    // (a loaded machine can take seconds between two lines) never decides it.
+    const expiresAt = short.Expiration!.getTime();
+    assert.ok(Math.abs(expiresAt - (Date.now() + 900_000)) < 60_000, `expires at ${short.Expiration}`);
     try {
-      store.clock.offsetMs = 899_000;
+      store.clock.offsetMs = expiresAt - Date.now() - 60_000;
       const early = s3Client(store.endpoint, temporaryKeys(short), {
         systemClockOffset: store.clock.offsetMs,
       });
       await early.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'ws1/media/a.jpg' }));
       early.destroy();
 
-      store.clock.offsetMs = 901_000;
+      store.clock.offsetMs = expiresAt - Date.now() + 60_000;
       // The client's clock follows the store's, so that the request is not refused as skewed first.
       const late = s3Client(store.endpoint, temporaryKeys(short), {
         systemClockOffset: store.clock.offsetMs,
