@@ -56,6 +56,7 @@ const PENDING_UPLOAD = 'file_upload_callback';
 export const PROGRESS_INTERVAL_MS = 200;
 /** Flights whose group row this instance remembers writing (with their gateway). */
 const LINKED_FLIGHTS_KEPT = 10_000;
+const flightKey = (workspaceId: string, flightId: string) => `${workspaceId}/${flightId}`;
 
 export class DockMediaService {
   readonly events = new Emittery<DockMediaEvents>();
@@ -145,7 +146,7 @@ export class DockMediaService {
     const now = this.now();
     const previous = await this.repo.currentPriority(gatewaySn);
     await this.repo.upsertGroupFacts(workspaceId, flightId, now, { gatewaySn, prioritizedAt: now });
-    this.remember(`${workspaceId}/${flightId}`, gatewaySn);
+    this.remember(flightKey(workspaceId, flightId), gatewaySn);
     if (previous !== flightId) {
       await this.events.emit('priorityChanged', { workspaceId, gatewaySn, flightId, previous });
     }
@@ -159,7 +160,7 @@ export class DockMediaService {
       return;
     }
     await this.repo.upsertGroupFacts(workspaceId, flightId, this.now(), { gatewaySn, expectedCount: count });
-    this.remember(`${workspaceId}/${flightId}`, gatewaySn);
+    this.remember(flightKey(workspaceId, flightId), gatewaySn);
   }
 
   /**
@@ -221,7 +222,7 @@ export class DockMediaService {
     gatewaySn: string,
     droneSn: string | undefined,
   ): Promise<void> {
-    const key = `${workspaceId}/${flightId}`;
+    const key = flightKey(workspaceId, flightId);
     if (this.linkedFlights.get(key) !== gatewaySn) {
       await this.repo.upsertGroupFacts(workspaceId, flightId, this.now(), { gatewaySn });
       this.remember(key, gatewaySn);

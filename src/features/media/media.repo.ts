@@ -564,8 +564,7 @@ export class MediaRepo {
   ): Promise<{ current: MediaFile | undefined; written: MediaFile | undefined }> {
     if (!this.postgres) {
       const current = await this.findByObjectKey(file.workspaceId, file.objectKey);
-      if (current && !changesRecordedFile(current, file)) return { current, written: undefined };
-      return { current, written: await this.upsertByObjectKey(file) };
+      return { current, written: await this.writeIfChanged(current, file) };
     }
     const rows = await this.upsertChangedQuery(file);
     let current: MediaFile | undefined;
@@ -575,6 +574,15 @@ export class MediaRepo {
       else if (sameAs(row, file.workspaceId, 'objectKey', file.objectKey)) current = row;
     }
     return { current, written };
+  }
+
+  /**
+   * Upserts `file` unless `current`, the row already recorded for its key, would not change
+   * (changesRecordedFile); the row written, or undefined when nothing was.
+   */
+  async writeIfChanged(current: MediaFile | undefined, file: NewMediaFile): Promise<MediaFile | undefined> {
+    if (current && !changesRecordedFile(current, file)) return undefined;
+    return this.upsertByObjectKey(file);
   }
 
   private get postgres(): boolean {

@@ -15,7 +15,7 @@ import { AppError } from '../../shared/app-error.ts';
 import { newId } from '../../shared/ids.ts';
 import { objectKeyProblem } from '../../storage/object-key.ts';
 import type { ObjectInfo, StorageProvider, UploadCredentials } from '../../storage/provider.ts';
-import { changesRecordedFile, type MediaFile, type MediaRepo, type NewMediaFile } from './media.repo.ts';
+import type { MediaFile, MediaRepo, NewMediaFile } from './media.repo.ts';
 
 export interface CaptureMetadata {
   latitude?: number | undefined;
@@ -239,8 +239,8 @@ export class MediaService {
       }
     }
     const settled = { ...file, fingerprint: fingerprint ?? null };
-    const written = !current || changesRecordedFile(current, settled);
-    return this.recorded(settled, written ? await this.repo.upsertByObjectKey(settled) : current, written);
+    const written = await this.repo.writeIfChanged(current, settled);
+    return this.recorded(settled, written ?? current!, written !== undefined);
   }
 
   /** The row a report would record. */
